@@ -1,0 +1,27 @@
+"""The periodic jobs, run by the worker's scheduler loop (``megalayer worker``).
+
+Each entry runs every ``every`` seconds. A run is claimed by inserting a
+``ScheduledRun`` row keyed by (name, slot), so with any number of workers on
+any number of hosts, each slot runs once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.tasks import Task
+
+from megalayer.notices.tasks import notices_deliver_due_task
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    name: str
+    task: Task[Any, Any]
+    every: int  # seconds
+
+
+SCHEDULE: tuple[Schedule, ...] = (
+    Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
+)

@@ -1,0 +1,218 @@
+"""Django settings, driven by the environment through ``config.env``.
+
+One settings module for every environment: what differs between a laptop, CI and
+production is set by environment variables (see ``.env.example``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dj_database_url
+
+from config import env
+
+BASE_DIR = env.BASE_DIR
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env.boolean("MEGALAYER_DEBUG", False)
+SECRET_KEY = env.require_in_production(
+    "MEGALAYER_SECRET_KEY",
+    env.string("MEGALAYER_SECRET_KEY", "dev-only-insecure-key" if DEBUG else ""),
+    debug=DEBUG,
+)
+ALLOWED_HOSTS = env.string_list("MEGALAYER_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.string_list("MEGALAYER_CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env.string("MEGALAYER_SITE_URL", "http://127.0.0.1:8000")
+SITE_ID = 1
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django.contrib.humanize",
+    "django_tasks_db",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "megalayer.core",
+    "megalayer.audit",
+    "megalayer.terms",
+    "megalayer.accounts",
+    "megalayer.notices",
+    "megalayer.api",
+    "megalayer.portal",
+    "megalayer.backoffice",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "megalayer.terms.middleware.ContinuedUseMiddleware",
+    "megalayer.accounts.middleware.PasswordAgeMiddleware",
+    "megalayer.api.idempotency.IdempotencyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "megalayer" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "megalayer.portal.context.navigation",
+            ],
+        },
+    },
+]
+
+_DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'megalayer.sqlite3'}"
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": dict(
+        dj_database_url.parse(
+            env.string("DATABASE_URL", _DEFAULT_DATABASE_URL), conn_max_age=60, conn_health_checks=True
+        )
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock
+    # at BEGIN, so two writers queue on busy_timeout instead of failing with
+    # "database is locked" half-way through a transaction.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": env.string("MEGALAYER_SQLITE_TEST_NAME", "") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_BACKEND = env.string("MEGALAYER_CACHE", "database")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        if CACHE_BACKEND == "locmem"
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "megalayer_cache"}
+    )
+}
+
+TASKS: dict[str, dict[str, Any]] = {
+    "default": (
+        {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+        if env.string("MEGALAYER_TASKS", "database") == "immediate"
+        else {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+    )
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-allauth: e-mail login, mandatory verification, MFA, user sessions.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_SIGNUP_FORM_CLASS = "megalayer.accounts.forms.SignupForm"
+ACCOUNT_ADAPTER = "megalayer.accounts.adapter.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Megalayer] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if not DEBUG else "http"
+# Lockout has one owner: allauth's "login_failed" rate limit, per login (key)
+# and, more loosely, per IP, so one attacked account never locks out others.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": (
+        f"{env.integer('MEGALAYER_LOGIN_FAILURES_PER_IP', 30)}/10m/ip,"
+        f"{env.integer('MEGALAYER_LOGIN_FAILURES_PER_ACCOUNT', 5)}/15m/key"
+    ),
+}
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGIN_URL = "account_login"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+MFA_TOTP_ISSUER = "Megalayer"
+USERSESSIONS_TRACK_ACTIVITY = True
+
+_EMAIL_HOST = env.string("EMAIL_HOST", "")
+MAILERS: dict[str, dict[str, Any]] = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST,
+                "port": env.integer("EMAIL_PORT", 25),
+                "username": env.string("EMAIL_HOST_USER", ""),
+                "password": env.string("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env.boolean("EMAIL_USE_TLS", False),
+                "timeout": env.integer("EMAIL_TIMEOUT", 15),
+            },
+        }
+        if _EMAIL_HOST
+        # Without an SMTP host (development), mail is printed by the worker.
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "Megalayer <noreply@megalayer.localhost>")
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+# The provider's time zone: calendar months for reinstall quotas, renewal anchors.
+MEGALAYER_PROVIDER_TIME_ZONE = env.string("MEGALAYER_PROVIDER_TIME_ZONE", "Asia/Hong_Kong")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG and env.boolean("MEGALAYER_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+
+NINJA_PAGINATION_MAX_LIMIT = 100
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.string("MEGALAYER_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

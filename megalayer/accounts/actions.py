@@ -1,0 +1,148 @@
+"""Every write to accounts: customers, billing profiles, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from megalayer.accounts.models import ApiToken, BillingProfile, Customer, User
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.core import clock
+from megalayer.core.errors import Forbidden, InvalidInput, NotFound
+
+TOKEN_PREFIX = "mgl"
+
+
+def customer_create(*, user: User, signup_ip: str | None, kind: str = Customer.Kind.INDIVIDUAL) -> Customer:
+    """Open the customer account that a newly signed-up login owns."""
+    return Customer.objects.create(owner=user, kind=kind, created_at=clock.now(), signup_ip=signup_ip)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingData:
+    name: str
+    address_line1: str
+    city: str
+    country: str
+    organisation: str = ""
+    address_line2: str = ""
+    postal_code: str = ""
+    region: str = ""
+    tax_id: str = ""
+
+
+def billing_profile_update(*, customer: Customer, data: BillingData) -> BillingProfile:
+    """Create or replace the customer's billing data (TOS-BILLDATA-1)."""
+    country = data.country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise InvalidInput("Use the two-letter ISO country code, e.g. HK or DE.", field="country")
+    for field in ("name", "address_line1", "city"):
+        if not getattr(data, field).strip():
+            raise InvalidInput("This field is required.", field=field)
+    values = {
+        "name": data.name.strip(),
+        "organisation": data.organisation.strip(),
+        "address_line1": data.address_line1.strip(),
+        "address_line2": data.address_line2.strip(),
+        "city": data.city.strip(),
+        "postal_code": data.postal_code.strip(),
+        "region": data.region.strip(),
+        "country": country,
+        "tax_id": data.tax_id.replace(" ", "").upper(),
+        "updated_at": clock.now(),
+    }
+    with transaction.atomic():
+        profile, _ = BillingProfile.objects.update_or_create(customer=customer, defaults=values)
+        kind = Customer.Kind.ORGANISATION if values["organisation"] else Customer.Kind.INDIVIDUAL
+        Customer.objects.filter(pk=customer.pk).update(kind=kind)
+    return profile
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str  # shown once, never stored
+
+
+def token_create(*, user: User, name: str, scope: str, staff: bool = False) -> IssuedToken:
+    """Issue a token ``mgl_<prefix>_<secret>``; only the secret's hash is kept."""
+    if scope not in ApiToken.Scope.values:
+        raise InvalidInput("Scope must be read or write.", field="scope")
+    if not name.strip():
+        raise InvalidInput("Give the token a name.", field="name")
+    if staff and not user.is_staff:
+        raise Forbidden("Only staff members can hold staff tokens.")
+    prefix = secrets.token_hex(5)
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name.strip()[:100],
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        scope=scope,
+        is_staff_token=staff,
+        created_at=clock.now(),
+    )
+    return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}_{prefix}_{secret}")
+
+
+def token_revoke(*, user: User, public_id: str) -> None:
+    updated = ApiToken.objects.filter(user=user, public_id=public_id, revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
+    if not updated:
+        raise NotFound("No such token.")
+
+
+def token_authenticate(plaintext: str) -> ApiToken | None:
+    """The live token for ``plaintext``, with its last-used time refreshed; ``None`` if invalid."""
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = ApiToken.objects.select_related("user").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(parts[2])):
+        return None
+    if not token.user.is_active:
+        return None
+    now = clock.now()
+    # Refresh at most once a minute: a busy integration must not turn every read into a write.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def user_password_changed(*, user: User) -> None:
+    User.objects.filter(pk=user.pk).update(password_changed_at=clock.now())
+    user.password_changed_at = clock.now()
+
+
+def staff_create(*, email: str, password: str, full_name: str = "", actor: Actor) -> User:
+    """Create a staff login (the demo and the operator's first user)."""
+    with transaction.atomic():
+        user = User.objects.create_user(email, password, is_staff=True, is_superuser=True, full_name=full_name)
+        user_password_changed(user=user)
+        audit_record(
+            actor=actor,
+            action="staff.create",
+            target_type="user",
+            target_id=str(user.pk),
+            requirement="TOS-SEC-1",
+            data={"email": user.email},
+        )
+    return user
+
+
+def customer_signup_complete(*, user: User, signup_ip: str | None, **_: Any) -> Customer:
+    """What every new customer login gets: its account and a stamped password age."""
+    user_password_changed(user=user)
+    return customer_create(user=user, signup_ip=signup_ip)

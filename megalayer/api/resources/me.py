@@ -1,0 +1,55 @@
+"""``/me``: who the token belongs to."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from megalayer.accounts.models import ApiToken
+from megalayer.api.schemas import Problem
+from megalayer.terms.queries import current_version, latest_acceptance
+
+router = Router(tags=["me"])
+
+
+class BillingProfileOut(Schema):
+    name: str
+    organisation: str
+    address_line1: str
+    address_line2: str
+    city: str
+    postal_code: str
+    region: str
+    country: str
+    tax_id: str
+
+
+class MeOut(Schema):
+    id: str | None
+    email: str
+    full_name: str
+    is_staff: bool
+    token_scope: str
+    billing_profile: BillingProfileOut | None
+    terms_accepted_version: int | None
+    terms_current_version: int | None
+
+
+@router.get("/me", response={200: MeOut, 401: Problem}, summary="The account behind the token")
+def me(request: HttpRequest) -> MeOut:
+    token: ApiToken = request.auth  # type: ignore[attr-defined]
+    user = token.user
+    customer = getattr(user, "customer", None)
+    profile = getattr(customer, "billing_profile", None) if customer is not None else None
+    accepted = latest_acceptance(user)
+    current = current_version()
+    return MeOut(
+        id=customer.public_id if customer is not None else None,
+        email=user.email,
+        full_name=user.full_name,
+        is_staff=user.is_staff,
+        token_scope=token.scope,
+        billing_profile=BillingProfileOut.from_orm(profile) if profile is not None else None,
+        terms_accepted_version=accepted.version.number if accepted else None,
+        terms_current_version=current.number if current else None,
+    )

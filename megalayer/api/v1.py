@@ -1,0 +1,59 @@
+"""The JSON API, version 1 (``/api/v1/``), per ``shared/design/api.md``."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from megalayer.api.auth import TokenAuth
+from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
+from megalayer.api.resources import auth, me, terms
+from megalayer.core.errors import DomainError
+
+api = NinjaAPI(
+    title="Megalayer API",
+    version="1",
+    description="Customers automate their servers and staff integrate their tools. Errors are RFC 9457 documents.",
+    auth=TokenAuth(),
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+api.add_router("", me.router)
+api.add_router("", terms.router)
+api.add_router("", auth.router)
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return problem_from_domain_error(error)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    errors = field_errors_from_validation(list(error.errors))
+    return problem_response(
+        status=422, slug="invalid-input", title="Invalid input", detail="The request has invalid fields.", errors=errors
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return problem_response(
+        status=401,
+        slug="unauthenticated",
+        title="Unauthenticated",
+        detail="Send a valid API token: Authorization: Bearer <token>.",
+        headers={"WWW-Authenticate": 'Bearer realm="megalayer"'},
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return problem_response(status=404, slug="not-found", title="Not found", detail="Not found.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return problem_response(status=error.status_code, slug="http-error", title="Error", detail=str(error))

@@ -1,0 +1,43 @@
+"""Reads over the audit log, including the chain verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from megalayer.audit.actions import GENESIS_HASH, event_digest
+from megalayer.audit.models import AuditChainHead, AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_event_id: int | None = None
+    reason: str = ""
+
+
+def audit_verify(batch_size: int = 2000) -> VerifyResult:
+    """Walk the chain from the first event; report the first event whose hash or link is wrong."""
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    checked = 0
+    last_id = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        if not batch:
+            break
+        for event in batch:
+            if event.id != expected_id:
+                return VerifyResult(False, checked, expected_id, f"event #{expected_id} is missing")
+            if event.prev_hash != expected_prev:
+                return VerifyResult(False, checked, event.id, "link to the previous event is broken")
+            if event_digest(event) != event.hash:
+                return VerifyResult(False, checked, event.id, "content does not match its hash")
+            expected_prev = event.hash
+            expected_id += 1
+            checked += 1
+            last_id = event.id
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head is not None and head.last_event_id != last_id:
+        return VerifyResult(False, checked, last_id + 1, f"events after #{last_id} are missing")
+    return VerifyResult(True, checked)

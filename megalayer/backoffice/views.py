@@ -1,0 +1,121 @@
+"""The staff back office: customers, Terms, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import customers_search
+from megalayer.audit.actions import Actor
+from megalayer.audit.models import AuditEvent
+from megalayer.audit.queries import audit_verify
+from megalayer.backoffice.forms import TermsPublishForm
+from megalayer.core import clock
+from megalayer.core.errors import DomainError
+from megalayer.notices.models import Notice
+from megalayer.terms.actions import terms_publish
+from megalayer.terms.models import TermsAcceptance, TermsVersion
+from megalayer.terms.queries import current_version, terms_diff
+
+
+@staff_member_required
+def home(request: HttpRequest) -> HttpResponse:
+    since = clock.now() - dt.timedelta(days=30)
+    context = {
+        "customer_count": Customer.objects.count(),
+        "new_customers": Customer.objects.filter(created_at__gte=since).count(),
+        "notice_status": dict(Notice.objects.values_list("status").annotate(n=Count("id"))),
+        "current_terms": current_version(),
+        "recent_events": AuditEvent.objects.all()[:10],
+    }
+    return render(request, "backoffice/home.html", context)
+
+
+@staff_member_required
+def customers(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    page = Paginator(customers_search(query), 25).get_page(request.GET.get("page"))
+    return render(request, "backoffice/customers.html", {"page": page, "q": query})
+
+
+@staff_member_required
+def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
+    if customer is None:
+        raise Http404("No such customer.")
+    context = {
+        "customer": customer,
+        "profile": getattr(customer, "billing_profile", None),
+        "acceptances": TermsAcceptance.objects.filter(user=customer.owner).select_related("version"),
+        "notices": Notice.objects.filter(customer=customer)[:20],
+        "events": AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id)[:20],
+    }
+    return render(request, "backoffice/customer_detail.html", context)
+
+
+@staff_member_required
+def terms_list(request: HttpRequest) -> HttpResponse:
+    versions = TermsVersion.objects.annotate(accepted=Count("acceptances"))
+    return render(request, "backoffice/terms_list.html", {"versions": versions, "current": current_version()})
+
+
+@staff_member_required
+def terms_publish_view(request: HttpRequest) -> HttpResponse:
+    """Two steps: 'Preview' shows the diff against the version in force; 'Publish' publishes."""
+    latest = TermsVersion.objects.order_by("-number").first()
+    initial = {"body": latest.body, "policy": json.dumps(latest.policy_data, indent=2)} if latest else {}
+    form = TermsPublishForm(request.POST or None, initial=initial)
+    diff = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        effective_at = data["effective_at"]
+        if "publish" in request.POST:
+            try:
+                version = terms_publish(
+                    body=data["body"],
+                    summary=data["summary"],
+                    update_date=data["update_date"],
+                    effective_at=effective_at,
+                    policy=data["policy"],
+                    actor=Actor.for_user(request.user),
+                    published_by=request.user,
+                )
+            except DomainError as error:
+                field = (error.field or "").split(".")[0]
+                form.add_error(field if field in form.fields else None, error.detail)
+            else:
+                messages.success(request, f"Version {version.number} published; effective {effective_at:%Y-%m-%d %H:%M} UTC.")
+                return redirect("backoffice:terms")
+        preview = TermsVersion(number=(latest.number + 1) if latest else 1, body=data["body"])
+        diff = terms_diff(latest, preview)
+    return render(request, "backoffice/terms_publish.html", {"form": form, "diff": diff, "latest": latest})
+
+
+@staff_member_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.all()
+    filters = {key: request.GET.get(key, "").strip() for key in ("action", "requirement", "target_id", "actor")}
+    if filters["action"]:
+        events = events.filter(action__startswith=filters["action"])
+    if filters["requirement"]:
+        events = events.filter(requirement=filters["requirement"])
+    if filters["target_id"]:
+        events = events.filter(target_id=filters["target_id"])
+    if filters["actor"]:
+        events = events.filter(actor_label__icontains=filters["actor"])
+    verification = audit_verify() if request.method == "POST" else None
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    extra_query = "".join(f"{key}={value}&" for key, value in filters.items() if value)
+    return render(
+        request,
+        "backoffice/audit.html",
+        {"page": page, "filters": filters, "verification": verification, "extra_query": extra_query},
+    )

@@ -1,0 +1,165 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from allauth.account.models import EmailAddress
+from django.core.cache import cache
+from django.test import Client
+
+from megalayer.accounts.actions import customer_signup_complete, token_create
+from megalayer.accounts.models import Customer, User
+from megalayer.audit.actions import Actor
+from megalayer.core import clock
+from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
+from megalayer.terms.models import TermsAcceptance, TermsVersion
+from megalayer.terms.policy import default_policy_data
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+    clock.set_time(None)
+
+
+@pytest.fixture(autouse=True)
+def _audit_rows_removable_on_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Transactional tests end with a flush, which the append-only triggers would refuse.
+
+    Before the flush, remove the test's audit rows with the triggers lifted, then
+    put the triggers back, so every test starts with them in place.
+    """
+    yield
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    import importlib
+
+    from django.db import connection
+
+    triggers = importlib.import_module("megalayer.audit.migrations.0002_append_only_triggers")
+    with connection.schema_editor() as editor:
+        triggers.backwards(None, editor)  # type: ignore[arg-type]
+        editor.execute("DELETE FROM audit_auditevent")
+        editor.execute("DELETE FROM audit_auditchainhead")
+        triggers.forwards(None, editor)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def terms_v1(db: Any) -> TermsVersion:
+    return terms_publish(
+        body="Megalayer Terms of Service\n\nService Term\n\nServices run from payment.\n",
+        summary="First version.",
+        update_date=dt.date(2024, 2, 16),
+        effective_at=clock.now(),
+        policy=default_policy_data(),
+        actor=Actor.system("test"),
+    )
+
+
+def make_customer(email: str, version: TermsVersion | None = None) -> Customer:
+    user = User.objects.create_user(email, PASSWORD, full_name=email.split("@")[0].title())
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    customer = customer_signup_complete(user=user, signup_ip="192.0.2.10")
+    if version is not None:
+        terms_accept(
+            user=user,
+            version=version,
+            method=TermsAcceptance.Method.SIGNUP,
+            request_info=RequestInfo("192.0.2.10", "pytest"),
+        )
+    return customer
+
+
+@pytest.fixture
+def alice(terms_v1: TermsVersion) -> Customer:
+    return make_customer("alice@example.com", terms_v1)
+
+
+@pytest.fixture
+def bob(terms_v1: TermsVersion) -> Customer:
+    return make_customer("bob@example.com", terms_v1)
+
+
+@pytest.fixture
+def staff(db: Any) -> User:
+    user = User.objects.create_user("staff@megalayer.test", PASSWORD, is_staff=True)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+@pytest.fixture
+def alice_client(alice: Customer) -> Client:
+    client = Client()
+    client.force_login(alice.owner)
+    return client
+
+
+@pytest.fixture
+def staff_client(staff: User) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, str]:
+    issued = token_create(user=user, name="test", scope=scope, staff=staff)
+    return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
+
+
+@dataclass
+class Mailbox:
+    """What a real local SMTP server (aiosmtpd) received."""
+
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    mailbox: Mailbox
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SmtpServer]:
+    """A real SMTP server on a free local port, with Django's SMTP backend pointed at it."""
+    server = SmtpServer(port=free_port(), mailbox=Mailbox())
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 5},
+        }
+    }
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,71 @@
+"""Typed domain errors.
+
+Actions raise these; the API turns each into an RFC 9457 problem document
+(``megalayer.api.problems``) and the web views into a form or page message. A
+refusal by a rule of the Terms names the rule and the requirement ID, so the
+customer and the audit trail can see which clause applied.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class. ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    type_slug = "domain-error"
+    title = "The request could not be completed"
+
+    def __init__(self, detail: str, *, field: str | None = None, requirement: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.requirement = requirement
+
+
+class NotFound(DomainError):
+    """The object does not exist, or belongs to someone else (never say which)."""
+
+    status = 404
+    type_slug = "not-found"
+    title = "Not found"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    type_slug = "invalid-input"
+    title = "Invalid input"
+
+
+class RuleRefused(DomainError):
+    """A rule of the Terms (quota, balance, status) refuses the action."""
+
+    status = 409
+    title = "Refused by a rule of the Terms"
+
+    def __init__(self, detail: str, *, rule: str, requirement: str, field: str | None = None) -> None:
+        super().__init__(detail, field=field, requirement=requirement)
+        self.type_slug = rule
+
+
+class IllegalTransition(RuleRefused):
+    """A status change that the transition table does not allow."""
+
+    def __init__(self, detail: str, *, requirement: str = "TOS-TERM-1") -> None:
+        super().__init__(detail, rule="illegal-transition", requirement=requirement)
+
+
+class Forbidden(DomainError):
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"
+
+
+class RateLimited(DomainError):
+    status = 429
+    type_slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

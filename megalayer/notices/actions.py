@@ -1,0 +1,195 @@
+"""Creating and delivering notices. Creation runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import socket
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+
+from megalayer.core import clock
+from megalayer.core.tasks import enqueue_on_commit
+from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind, Status
+from megalayer.notices.models import Notice
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STALE_SENDING_AFTER = dt.timedelta(minutes=10)
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Back-off after the n-th failed attempt: 1, 2, 4, 8 … minutes, at most 2 hours."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 120))
+
+
+def render_notice(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, text and HTML of a notice from its templates and the shared layout."""
+    context = {"site_url": settings.SITE_URL, "requirement": REQUIREMENT_OF_KIND.get(kind, ""), **context}
+    subject = " ".join(render_to_string(f"notices/email/{kind}_subject.txt", context).split())
+    text = render_to_string(f"notices/email/{kind}.txt", context).strip() + "\n"
+    html = render_to_string("notices/email/layout.html", {**context, "subject": subject, "body_text": text})
+    return subject, text, html
+
+
+def notice_create(
+    *,
+    kind: str,
+    recipient: str,
+    dedupe_key: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    customer: Any = None,
+) -> Notice:
+    """Queue a notice once per ``dedupe_key``; a second call returns the first notice untouched."""
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            notice = Notice.objects.create(
+                kind=kind,
+                requirement=REQUIREMENT_OF_KIND.get(kind, ""),
+                recipient=recipient,
+                customer=customer,
+                subject=subject[:255],
+                body_text=body_text,
+                body_html=body_html,
+                dedupe_key=dedupe_key,
+                created_at=now,
+                next_attempt_at=now,
+            )
+    except IntegrityError:
+        return Notice.objects.get(dedupe_key=dedupe_key)
+    from megalayer.notices.tasks import notice_send_task
+
+    enqueue_on_commit(notice_send_task, notice.pk)
+    return notice
+
+
+def notice_account_mail(*, template_prefix: str, email: str, subject: str, body_text: str, body_html: str) -> Notice:
+    """An allauth mail (verification, reset): each one is its own notice."""
+    from megalayer.accounts.models import Customer
+
+    customer = Customer.objects.filter(owner__email__iexact=email).first()
+    html = body_html or render_to_string(
+        "notices/email/layout.html", {"subject": subject, "body_text": body_text, "site_url": settings.SITE_URL}
+    )
+    from megalayer.core.ids import new_public_id
+
+    return notice_create(
+        kind=Kind.ACCOUNT_EMAIL,
+        recipient=email,
+        customer=customer,
+        dedupe_key=f"{template_prefix}:{email}:{new_public_id('m')}",
+        subject=subject,
+        body_text=body_text,
+        body_html=html,
+    )
+
+
+def notices_terms_changed(*, version: Any) -> int:
+    """Tell every active customer about a new Terms version (TOS-ACCEPT-2); once per customer."""
+    from megalayer.accounts.queries import customers_to_notify_of_terms
+
+    count = 0
+    for customer in customers_to_notify_of_terms():
+        subject, text, html = render_notice(
+            Kind.TERMS_CHANGED, {"version": version, "customer": customer, "name": customer.owner.full_name}
+        )
+        notice_create(
+            kind=Kind.TERMS_CHANGED,
+            recipient=customer.owner.email,
+            customer=customer,
+            dedupe_key=f"terms_changed:v{version.number}:{customer.pk}",
+            subject=subject,
+            body_text=text,
+            body_html=html,
+        )
+        count += 1
+    return count
+
+
+def _claim(notice_id: int) -> Notice | None:
+    """Compare-and-set queued → sending, so one sender at a time holds a notice."""
+    now = clock.now()
+    claimed = Notice.objects.filter(pk=notice_id, status=Status.QUEUED, next_attempt_at__lte=now).update(
+        status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
+    )
+    return Notice.objects.get(pk=notice_id) if claimed else None
+
+
+def notice_deliver(*, notice_id: int) -> str:
+    """Send one due notice over SMTP; on failure schedule the next attempt with back-off.
+
+    Returns the status the notice ends in ("skipped" if it was not due or
+    another sender holds it).
+    """
+    notice = _claim(notice_id)
+    if notice is None:
+        return "skipped"
+    message = EmailMultiAlternatives(
+        subject=notice.subject,
+        body=notice.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notice.recipient],
+        headers={
+            "Message-ID": f"<{notice.public_id}@megalayer.notices>",
+            "X-Megalayer-Notice": notice.public_id,
+            "X-Megalayer-Requirement": notice.requirement,
+        },
+    )
+    if notice.body_html:
+        message.attach_alternative(notice.body_html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+        return _record_failure(notice, error)
+    Notice.objects.filter(pk=notice.pk, status=Status.SENDING).update(
+        status=Status.SENT, sent_at=clock.now(), last_error=""
+    )
+    logger.info("notice.sent", extra={"notice": notice.public_id, "kind": notice.kind})
+    return Status.SENT
+
+
+def _record_failure(notice: Notice, error: BaseException) -> str:
+    status = Status.FAILED if notice.attempts >= MAX_ATTEMPTS else Status.QUEUED
+    Notice.objects.filter(pk=notice.pk, status=Status.SENDING).update(
+        status=status,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+        next_attempt_at=clock.now() + retry_delay(notice.attempts),
+    )
+    logger.warning("notice.failed", extra={"notice": notice.public_id, "attempts": notice.attempts})
+    return status
+
+
+def notices_due_ids(limit: int = 500) -> list[int]:
+    """Queued notices whose next attempt is due, oldest first."""
+    return list(
+        Notice.objects.filter(status=Status.QUEUED, next_attempt_at__lte=clock.now())
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def notices_release_stale() -> int:
+    """A sender killed mid-send leaves a notice 'sending'; give it back to the queue."""
+    return Notice.objects.filter(status=Status.SENDING, claimed_at__lt=clock.now() - STALE_SENDING_AFTER).update(
+        status=Status.QUEUED, next_attempt_at=clock.now()
+    )
+
+
+def notices_deliver_due() -> dict[str, int]:
+    """The periodic sweep: release stale claims, then deliver every due notice."""
+    released = notices_release_stale()
+    results: dict[str, int] = {"released": released}
+    for notice_id in notices_due_ids():
+        outcome = notice_deliver(notice_id=notice_id)
+        results[outcome] = results.get(outcome, 0) + 1
+    return results

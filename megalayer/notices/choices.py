@@ -1,0 +1,35 @@
+"""Notice kinds and statuses.
+
+Each kind names the requirement that makes the platform send it; later
+capabilities add their kinds here (activation, suspension, invoices, ...).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Kind(models.TextChoices):
+    ACCOUNT_EMAIL = "account_email", "Account e-mail (verification, password reset)"
+    TERMS_CHANGED = "terms_changed", "Terms of Service changed"
+
+
+REQUIREMENT_OF_KIND: dict[str, str] = {
+    Kind.ACCOUNT_EMAIL: "TOS-EMAIL-1",
+    Kind.TERMS_CHANGED: "TOS-ACCEPT-2",
+}
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.SENDING}),
+    Status.SENDING: frozenset({Status.SENT, Status.QUEUED, Status.FAILED}),
+    Status.FAILED: frozenset({Status.QUEUED}),
+    Status.SENT: frozenset(),
+}

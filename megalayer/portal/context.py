@@ -1,0 +1,46 @@
+"""Template context shared by every page: navigation and the Terms banner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from megalayer.terms.queries import current_version, latest_acceptance, upcoming_version
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    items: list[dict[str, Any]] = []
+    banner: dict[str, str] | None = None
+    current = current_version()
+    if user is not None and user.is_authenticated:
+        items = [
+            {"label": "Dashboard", "url": reverse("portal:dashboard")},
+            {"label": "Notices", "url": reverse("portal:notices")},
+            {"label": "Security", "url": reverse("portal:security")},
+        ]
+        if not user.is_staff:
+            banner = _terms_banner(user)
+    for item in items:
+        item["active"] = request.path.startswith(item["url"])
+    return {"nav_items": items, "terms_banner": banner, "current_terms": current}
+
+
+def _terms_banner(user: Any) -> dict[str, str] | None:
+    upcoming = upcoming_version()
+    if upcoming is not None:
+        return {
+            "level": "info",
+            "text": f"Version {upcoming.number} of our Terms of Service takes effect on "
+            f"{upcoming.effective_at:%d %B %Y, %H:%M} UTC.",
+        }
+    accepted = latest_acceptance(user)
+    if accepted is not None and accepted.method == "continued_use" and accepted.changes_seen_at is None:
+        return {
+            "level": "warning",
+            "text": f"Our Terms of Service changed (version {accepted.version.number}); "
+            "by continuing to use our services you accept them.",
+        }
+    return None

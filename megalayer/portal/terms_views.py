@@ -1,0 +1,71 @@
+"""Public Terms pages: the version in force, every earlier one, and what changed."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.core import clock
+from megalayer.terms.actions import terms_changes_seen
+from megalayer.terms.models import TermsVersion
+from megalayer.terms.queries import current_version, latest_acceptance, terms_diff, upcoming_version
+
+
+def terms_current(request: HttpRequest) -> HttpResponse:
+    version = current_version()
+    history = TermsVersion.objects.filter(effective_at__lte=clock.now()).only(
+        "number", "update_date", "effective_at", "summary"
+    )
+    return render(
+        request,
+        "portal/terms.html",
+        {"version": version, "history": history, "upcoming": upcoming_version(), "is_current": True},
+    )
+
+
+def terms_version(request: HttpRequest, number: int) -> HttpResponse:
+    version = TermsVersion.objects.filter(number=number, effective_at__lte=clock.now()).first()
+    upcoming = upcoming_version()
+    if version is None and upcoming is not None and upcoming.number == number:
+        version = upcoming  # announced versions are readable before they take effect
+    if version is None:
+        raise Http404("No such version of the Terms.")
+    current = current_version()
+    return render(
+        request,
+        "portal/terms.html",
+        {"version": version, "history": [], "is_current": current is not None and current.pk == version.pk},
+    )
+
+
+@login_required
+def terms_changes(request: HttpRequest) -> HttpResponse:
+    """The diff between the version the customer last accepted and the newest published one."""
+    newest = upcoming_version() or current_version()
+    if newest is None:
+        raise Http404("No Terms are published yet.")
+    accepted = latest_acceptance(request.user)
+    previous_accepted = (
+        TermsVersion.objects.filter(acceptances__user=request.user, number__lt=newest.number)
+        .order_by("-number")
+        .first()
+    )
+    if request.method == "POST":
+        if accepted is not None:
+            terms_changes_seen(acceptance=accepted)
+        return redirect("portal:dashboard")
+    base = previous_accepted if previous_accepted is not None else (
+        TermsVersion.objects.filter(number__lt=newest.number).order_by("-number").first()
+    )
+    return render(
+        request,
+        "portal/terms_changes.html",
+        {
+            "newest": newest,
+            "base": base,
+            "diff": terms_diff(base, newest),
+            "accepted": accepted,
+            "is_future": newest.effective_at > clock.now(),
+        },
+    )

@@ -1,0 +1,100 @@
+"""The client area: dashboard, profile, security, notices."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.accounts.actions import BillingData, billing_profile_update, token_create, token_revoke
+from megalayer.accounts.forms import BillingProfileForm, TokenCreateForm
+from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.core.errors import DomainError
+from megalayer.notices.queries import notices_for_user
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _customer(request: HttpRequest) -> Customer | None:
+    return Customer.objects.filter(owner=request.user).select_related("billing_profile").first()
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("backoffice:home" if _user(request).is_staff else "portal:dashboard")
+    return redirect("account_login")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request)
+    profile = getattr(customer, "billing_profile", None) if customer else None
+    context = {
+        "customer": customer,
+        "profile": profile,
+        "recent_notices": notices_for_user(_user(request))[:5],
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("Staff accounts have no customer profile.")
+    instance = getattr(customer, "billing_profile", None)
+    form = BillingProfileForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            billing_profile_update(customer=customer, data=BillingData(**form.cleaned_data))
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, "Billing profile saved.")
+            return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form, "customer": customer})
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = TokenCreateForm(request.POST or None)
+    new_token: str | None = None
+    if request.method == "POST" and form.is_valid():
+        issued = token_create(user=user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"])
+        new_token = issued.plaintext
+        form = TokenCreateForm()
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    return render(request, "portal/security.html", {"form": form, "tokens": tokens, "new_token": new_token})
+
+
+@login_required
+def token_revoke_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("portal:security")
+    try:
+        token_revoke(user=_user(request), public_id=public_id)
+    except DomainError as error:
+        raise Http404(error.detail) from error
+    messages.success(request, "Token revoked.")
+    return redirect("portal:security")
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    page = Paginator(notices_for_user(_user(request)), 25).get_page(request.GET.get("page"))
+    return render(request, "portal/notices.html", {"page": page})
+
+
+@login_required
+def notice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    notice = notices_for_user(_user(request)).filter(public_id=public_id).first()
+    if notice is None:
+        raise Http404("No such notice.")
+    return render(request, "portal/notice_detail.html", {"notice": notice})

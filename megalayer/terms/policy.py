@@ -1,0 +1,133 @@
+"""Policy parameters of a terms version, validated by one schema.
+
+The Terms fix some numbers (one free reinstall a month, $5 after) and leave
+others open (grace days, reminder days). All of them live in the terms version,
+never as literals in code, so a provider changes them by publishing a version
+and every decision can record the version it applied. Defaults are those of
+``requirements.md``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from megalayer.core.errors import InvalidInput
+from megalayer.core.money import MINOR_UNITS, Money
+
+Days = Annotated[int, Field(ge=0, le=3650)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoneyAmount(_Section):
+    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    currency: str = "USD"
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in MINOR_UNITS:
+            raise ValueError(f"unsupported currency {value!r}")
+        return value
+
+    def money(self) -> Money:
+        return Money(self.amount, self.currency).quantize()
+
+
+class ReinstallPolicy(_Section):
+    free_per_month: int = Field(default=1, ge=0, le=100)
+    fee: MoneyAmount = MoneyAmount(amount=Decimal("5.00"))
+
+
+class RenewalPolicy(_Section):
+    invoice_days_before: Days = 7
+    reminder_days_before: list[Days] = [7, 3, 1]
+
+    @field_validator("reminder_days_before")
+    @classmethod
+    def _distinct_descending(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("reminder days must be distinct")
+        return sorted(value, reverse=True)
+
+
+class ExpiryPolicy(_Section):
+    suspend_after_days: Days = 1
+    delete_after_days: Days = 7
+
+    @model_validator(mode="after")
+    def _delete_after_suspend(self) -> ExpiryPolicy:
+        if self.delete_after_days < self.suspend_after_days:
+            raise ValueError("delete_after_days must not be before suspend_after_days")
+        return self
+
+
+class OrdersPolicy(_Section):
+    fraud_review_threshold: int = Field(default=50, ge=0, le=100)
+    unpaid_cancel_after_days: Days = 7
+
+
+class AccountsPolicy(_Section):
+    password_max_age_days: Days = 180
+
+
+class NetworkPolicy(_Section):
+    ip_quarantine_days: Days = 30
+
+
+class AbusePolicy(_Section):
+    response_deadline_hours: int = Field(default=24, ge=1, le=24 * 90)
+    auto_null_route_categories: list[str] = ["spam"]
+    infraction_fee: MoneyAmount | None = None
+
+
+class AttackPolicy(_Section):
+    auto_null_route_outgoing: bool = False
+
+
+class SupportPolicy(_Section):
+    auto_close_answered_days: Days = 7
+
+
+class AffiliatesPolicy(_Section):
+    commission_percent: Decimal = Field(default=Decimal(10), ge=0, le=100, decimal_places=2)
+    holding_days: Days = 30
+
+
+class LegalHoldPolicy(_Section):
+    default_days: int = Field(default=90, ge=1, le=3650)
+
+
+class Policy(_Section):
+    """Every policy number of one terms version."""
+
+    reinstall: ReinstallPolicy = ReinstallPolicy()
+    renewal: RenewalPolicy = RenewalPolicy()
+    expiry: ExpiryPolicy = ExpiryPolicy()
+    orders: OrdersPolicy = OrdersPolicy()
+    accounts: AccountsPolicy = AccountsPolicy()
+    network: NetworkPolicy = NetworkPolicy()
+    abuse: AbusePolicy = AbusePolicy()
+    attack: AttackPolicy = AttackPolicy()
+    support: SupportPolicy = SupportPolicy()
+    affiliates: AffiliatesPolicy = AffiliatesPolicy()
+    legal_hold: LegalHoldPolicy = LegalHoldPolicy()
+
+
+def default_policy_data() -> dict[str, Any]:
+    return Policy().model_dump(mode="json")
+
+
+def policy_parse(data: dict[str, Any]) -> Policy:
+    """Validate raw parameters; the first problem is raised with its dotted field path."""
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "policy"
+        raise InvalidInput(f"{field}: {first['msg']}", field=f"policy.{field}") from error

@@ -1,0 +1,85 @@
+"""Reads about Terms versions: which one is in force, its policy, and what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from megalayer.core import clock
+from megalayer.terms.models import TermsAcceptance, TermsVersion
+from megalayer.terms.policy import Policy
+
+
+def version_at(moment: dt.datetime) -> TermsVersion | None:
+    """The version in force at ``moment``: the newest whose effective time has come."""
+    return TermsVersion.objects.filter(effective_at__lte=moment).order_by("-effective_at", "-number").first()
+
+
+def version_number_at(moment: dt.datetime) -> int | None:
+    version = version_at(moment)
+    return version.number if version else None
+
+
+def current_version() -> TermsVersion | None:
+    return version_at(clock.now())
+
+
+def upcoming_version() -> TermsVersion | None:
+    """A published version whose effective time is still ahead, if any."""
+    return TermsVersion.objects.filter(effective_at__gt=clock.now()).order_by("effective_at").first()
+
+
+def policy_at(moment: dt.datetime) -> Policy:
+    """The policy numbers in force at ``moment`` (the defaults before any version exists)."""
+    version = version_at(moment)
+    return version.policy if version else Policy()
+
+
+def latest_acceptance(user: Any) -> TermsAcceptance | None:
+    return (
+        TermsAcceptance.objects.filter(user=user).select_related("version").order_by("-version__number").first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: str  # "same", "added", "removed", "gap"
+    text: str
+
+
+def terms_diff(old: TermsVersion | None, new: TermsVersion, context: int = 2) -> list[DiffLine]:
+    """Line diff of two versions' texts, with unchanged stretches folded to ``context`` lines."""
+    old_lines = old.body.splitlines() if old else []
+    lines: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new.body.splitlines(), autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        if lines:
+            lines.append(DiffLine("gap", "…"))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend(DiffLine("same", text) for text in old_lines[i1:i2])
+                continue
+            if tag in ("replace", "delete"):
+                lines.extend(DiffLine("removed", text) for text in old_lines[i1:i2])
+            if tag in ("replace", "insert"):
+                lines.extend(DiffLine("added", text) for text in new.body.splitlines()[j1:j2])
+    return lines
+
+
+_HEADING = re.compile(r"^[A-Z][A-Za-z&' ]{2,60}$")
+
+
+def parse_clause_headings(body: str) -> list[dict[str, Any]]:
+    """Find section headings: short capitalised lines standing alone between blank lines."""
+    lines = body.splitlines()
+    headings: list[dict[str, Any]] = []
+    for index, raw in enumerate(lines):
+        text = raw.strip()
+        before_blank = index == 0 or not lines[index - 1].strip()
+        after_blank = index + 1 >= len(lines) or not lines[index + 1].strip()
+        if before_blank and after_blank and _HEADING.match(text) and len(text.split()) <= 6:
+            headings.append({"heading": text, "line": index + 1})
+    return headings
