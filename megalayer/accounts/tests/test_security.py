@@ -1,0 +1,120 @@
+import json
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, hotp_value
+from django.test import Client
+
+from megalayer.accounts.models import ApiToken
+from megalayer.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client: Client, email: str, password: str):
+    return client.post("/auth/login/", {"login": email, "password": password})
+
+
+def test_wrong_passwords_past_the_limit_lock_that_login_only(alice, bob):
+    client = Client(REMOTE_ADDR="198.51.100.1")
+    for _ in range(5):
+        response = _login(client, "alice@example.com", "wrong password")
+        assert b"The email address and/or password you specified are not correct." in response.content
+    locked = _login(client, "alice@example.com", PASSWORD)
+    assert locked.status_code == 200
+    assert b"Too many failed login attempts. Try again later." in locked.content
+    assert "_auth_user_id" not in client.session
+    other = _login(Client(REMOTE_ADDR="198.51.100.1"), "bob@example.com", PASSWORD)
+    assert other.status_code == 302  # bob, from the same address, is not locked out
+    api = Client(REMOTE_ADDR="198.51.100.1").post(
+        "/api/v1/auth/tokens",
+        json.dumps({"email": "alice@example.com", "password": PASSWORD}),
+        content_type="application/json",
+    )
+    assert api.status_code == 429
+    assert api["Retry-After"] == "900"
+    assert api.json()["type"] == "/problems/rate-limited"
+    assert not ApiToken.objects.filter(user=alice.owner).exists()
+
+
+def _enable_totp(user) -> str:
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    return secret
+
+
+def _current_code(secret: str) -> str:
+    import time
+
+    from allauth.mfa import app_settings
+
+    counter = int(time.time()) // app_settings.TOTP_PERIOD
+    return f"{hotp_value(secret, counter):0{app_settings.TOTP_DIGITS}d}"
+
+
+def test_totp_login_works(alice):
+    secret = _enable_totp(alice.owner)
+    client = Client()
+    step = _login(client, "alice@example.com", PASSWORD)
+    assert step["Location"] == "/auth/2fa/authenticate/"
+    assert "_auth_user_id" not in client.session
+    wrong = client.post("/auth/2fa/authenticate/", {"code": "000000"})
+    assert wrong.status_code == 200
+    assert "_auth_user_id" not in client.session
+    done = client.post("/auth/2fa/authenticate/", {"code": _current_code(secret)})
+    assert done.status_code == 302
+    assert client.session["_auth_user_id"] == str(alice.owner.pk)
+
+
+def test_a_recovery_code_works_once(alice):
+    _enable_totp(alice.owner)
+    codes = RecoveryCodes(Authenticator.objects.get(user=alice.owner, type="recovery_codes")).get_unused_codes()
+    first = Client()
+    _login(first, "alice@example.com", PASSWORD)
+    assert first.post("/auth/2fa/authenticate/", {"code": codes[0]}).status_code == 302
+    assert first.session["_auth_user_id"] == str(alice.owner.pk)
+    second = Client()
+    _login(second, "alice@example.com", PASSWORD)
+    again = second.post("/auth/2fa/authenticate/", {"code": codes[0]})
+    assert again.status_code == 200
+    assert "_auth_user_id" not in second.session
+    assert second.post("/auth/2fa/authenticate/", {"code": codes[1]}).status_code == 302
+
+
+def test_api_token_needs_the_totp_code_when_mfa_is_on(alice):
+    secret = _enable_totp(alice.owner)
+    url, kind = "/api/v1/auth/tokens", "application/json"
+    no_code = Client().post(url, json.dumps({"email": "alice@example.com", "password": PASSWORD}), content_type=kind)
+    assert (no_code.status_code, no_code.json()["errors"][0]["field"]) == (401, "otp")
+    payload = {"email": "alice@example.com", "password": PASSWORD, "otp": _current_code(secret)}
+    ok = Client().post(url, json.dumps(payload), content_type=kind)
+    assert ok.status_code == 201
+    assert ok.json()["token"].startswith("mgl_")
+
+
+def test_other_customers_notice_is_invisible(alice, bob, alice_client):
+    from megalayer.notices.actions import notice_create
+
+    notice = notice_create(
+        kind="terms_changed", recipient="bob@example.com", customer=bob, dedupe_key="b1",
+        subject="For Bob", body_text="x", body_html="",
+    )
+    assert alice_client.get(f"/account/notices/{notice.public_id}/").status_code == 404
+    assert b"For Bob" not in alice_client.get("/account/notices/").content
+
+
+def test_back_office_needs_staff(alice_client, staff_client):
+    assert alice_client.get("/backoffice/customers/").status_code == 302
+    assert staff_client.get("/backoffice/customers/").status_code == 200
+
+
+def test_token_is_shown_once_and_revocable(alice_client, alice):
+    page = alice_client.post("/account/security/", {"name": "laptop", "scope": "read"})
+    token = ApiToken.objects.get(user=alice.owner, name="laptop")
+    assert f"mgl_{token.prefix}_".encode() in page.content
+    assert f"mgl_{token.prefix}_".encode() not in alice_client.get("/account/security/").content
+    alice_client.post(f"/account/security/tokens/{token.public_id}/revoke/")
+    token.refresh_from_db()
+    assert token.revoked_at is not None

@@ -1,0 +1,95 @@
+import json
+
+import pytest
+from django.test import Client
+
+from megalayer.accounts.models import ApiToken
+from megalayer.conftest import PASSWORD, bearer
+from megalayer.terms.models import TermsAcceptance
+
+pytestmark = pytest.mark.django_db
+
+
+def test_requests_without_a_token_get_401_problem_json(terms_v1):
+    for path in ("/api/v1/me", "/api/v1/terms/current"):
+        response = Client().get(path)
+        assert response.status_code == 401
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["type"] == "/problems/unauthenticated"
+    response = Client().get("/api/v1/me", HTTP_AUTHORIZATION="Bearer mgl_nope_nope")
+    assert response.status_code == 401
+
+
+def test_me_shows_the_account_and_no_secrets(alice):
+    headers = bearer(alice.owner, scope="read")
+    body = Client().get("/api/v1/me", **headers).json()
+    assert body["id"] == alice.public_id
+    assert body["email"] == "alice@example.com"
+    assert (body["terms_accepted_version"], body["terms_current_version"]) == (1, 1)
+    assert "password" not in json.dumps(body)
+    token = ApiToken.objects.get(user=alice.owner)
+    assert token.secret_hash not in json.dumps(body)
+    assert token.last_used_at is not None
+
+
+def test_terms_current_and_accept(alice):
+    read, write = bearer(alice.owner, scope="read"), bearer(alice.owner, scope="write")
+    current = Client().get("/api/v1/terms/current", **read).json()
+    assert current["version"] == 1
+    assert current["policy"]["reinstall"] == {"free_per_month": 1, "fee": {"amount": "5.00", "currency": "USD"}}
+    refused = Client().post("/api/v1/terms/1/accept", **read)
+    assert refused.status_code == 403
+    accepted = Client().post("/api/v1/terms/1/accept", **write)
+    assert accepted.status_code == 200
+    assert accepted.json()["method"] == "signup"  # accepted at sign-up already; the first record stands
+    missing = Client().post("/api/v1/terms/7/accept", **write)
+    assert (missing.status_code, missing.json()["type"]) == (404, "/problems/not-found")
+    assert TermsAcceptance.objects.filter(user=alice.owner).count() == 1
+
+
+def test_idempotency_key_replays_the_first_response_byte_for_byte(alice, staff):
+    headers = bearer(alice.owner)
+    body = {"email": "alice@example.com", "password": PASSWORD, "name": "ci", "scope": "read"}
+    first = Client().post(
+        "/api/v1/auth/tokens", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc", **headers
+    )
+    again = Client().post(
+        "/api/v1/auth/tokens", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc", **headers
+    )
+    assert first.status_code == 201
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert ApiToken.objects.filter(user=alice.owner, name="ci").count() == 1
+    other = Client().post(
+        "/api/v1/auth/tokens",
+        json.dumps({**body, "name": "other"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="abc",
+        **headers,
+    )
+    assert other.status_code == 422
+    assert other.json()["errors"] == [
+        {"field": "Idempotency-Key", "message": "already used with a different request body"}
+    ]
+    assert ApiToken.objects.filter(user=alice.owner, name="other").count() == 0
+
+
+def test_validation_errors_are_422_with_the_field(terms_v1):
+    response = Client().post(
+        "/api/v1/auth/tokens", json.dumps({"email": "a@b.c", "password": "x", "scope": "admin"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "scope"
+    broken = Client().post("/api/v1/auth/tokens", "{not json", content_type="application/json")
+    assert broken.status_code in (400, 422)
+    assert broken["Content-Type"] == "application/problem+json"
+
+
+def test_openapi_document_is_generated(terms_v1):
+    schema = Client().get("/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert {"/api/v1/me", "/api/v1/terms/current", "/api/v1/terms/{version}/accept", "/api/v1/auth/tokens"} <= set(
+        schema["paths"]
+    )
