@@ -22,6 +22,4 @@ class Schedule:
     every: int  # seconds
 
 
-SCHEDULE: tuple[Schedule, ...] = (
-    Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
-)
+SCHEDULE: tuple[Schedule, ...] = (Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),)

@@ -49,10 +49,10 @@ def _audit_rows_removable_on_flush(request: pytest.FixtureRequest) -> Iterator[N
 
     triggers = importlib.import_module("megalayer.audit.migrations.0002_append_only_triggers")
     with connection.schema_editor() as editor:
-        triggers.backwards(None, editor)  # type: ignore[arg-type]
+        triggers.backwards(None, editor)
         editor.execute("DELETE FROM audit_auditevent")
         editor.execute("DELETE FROM audit_auditchainhead")
-        triggers.forwards(None, editor)  # type: ignore[arg-type]
+        triggers.forwards(None, editor)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def staff_client(staff: User) -> Client:
     return client
 
 
-def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, str]:
+def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, Any]:
     issued = token_create(user=user, name="test", scope=scope, staff=staff)
     return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
@@ -123,7 +123,7 @@ class Mailbox:
 
     messages: list[Any] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
 

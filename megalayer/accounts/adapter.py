@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from megalayer.accounts.actions import user_password_changed
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         """Account mails (verification, password reset) go through the notices outbox.
 

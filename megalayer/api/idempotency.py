@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 
 from megalayer.accounts.actions import token_authenticate
+from megalayer.accounts.models import User
 from megalayer.api.models import IdempotencyRecord
 from megalayer.api.problems import problem_response
 from megalayer.core import clock
@@ -25,7 +26,7 @@ KEY_LIFETIME = dt.timedelta(hours=24)
 
 
 def bearer_token(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
@@ -54,16 +55,20 @@ class IdempotencyMiddleware:
             )
         return self._run_once(request, token.user, key)
 
-    def _run_once(self, request: HttpRequest, user: object, key: str) -> HttpResponse:
-        digest = hashlib.sha256(b"%s\n%s\n%s" % (request.method.encode(), request.path.encode(), request.body))
+    def _run_once(self, request: HttpRequest, user: User, key: str) -> HttpResponse:
+        digest = hashlib.sha256(b"%s\n%s\n%s" % ((request.method or "").encode(), request.path.encode(), request.body))
         request_hash = digest.hexdigest()
         now = clock.now()
         IdempotencyRecord.objects.filter(user=user, key=key, created_at__lt=now - KEY_LIFETIME).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=user, key=key, method=request.method or "POST", path=request.path,
-                    request_hash=request_hash, created_at=now,
+                    user=user,
+                    key=key,
+                    method=request.method or "POST",
+                    path=request.path,
+                    request_hash=request_hash,
+                    created_at=now,
                 )
         except IntegrityError:
             return self._replay(user, key, request_hash)
@@ -78,12 +83,15 @@ class IdempotencyMiddleware:
         )
         return response
 
-    def _replay(self, user: object, key: str, request_hash: str) -> HttpResponse:
+    def _replay(self, user: User, key: str, request_hash: str) -> HttpResponse:
         record = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if record is None:
             return problem_response(
-                status=409, slug="idempotency-retry", title="Conflict",
-                detail="A request with this Idempotency-Key just finished; retry.", headers={"Retry-After": "1"},
+                status=409,
+                slug="idempotency-retry",
+                title="Conflict",
+                detail="A request with this Idempotency-Key just finished; retry.",
+                headers={"Retry-After": "1"},
             )
         if record.request_hash != request_hash:
             return problem_response(
@@ -95,8 +103,11 @@ class IdempotencyMiddleware:
             )
         if record.status_code is None:
             return problem_response(
-                status=409, slug="idempotency-in-progress", title="Conflict",
-                detail="A request with this Idempotency-Key is still running.", headers={"Retry-After": "1"},
+                status=409,
+                slug="idempotency-in-progress",
+                title="Conflict",
+                detail="A request with this Idempotency-Key is still running.",
+                headers={"Retry-After": "1"},
             )
         response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
         response["Idempotent-Replayed"] = "true"

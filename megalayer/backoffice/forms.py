@@ -14,9 +14,7 @@ class TermsPublishForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 18}), label="Full text")
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="What changed (sent to customers)")
     update_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    effective_at = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC"
-    )
+    effective_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
     policy = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12, "class": "mono"}),
         label="Policy parameters (JSON)",

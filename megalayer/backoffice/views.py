@@ -92,7 +92,9 @@ def terms_publish_view(request: HttpRequest) -> HttpResponse:
                 field = (error.field or "").split(".")[0]
                 form.add_error(field if field in form.fields else None, error.detail)
             else:
-                messages.success(request, f"Version {version.number} published; effective {effective_at:%Y-%m-%d %H:%M} UTC.")
+                messages.success(
+                    request, f"Version {version.number} published; effective {effective_at:%Y-%m-%d %H:%M} UTC."
+                )
                 return redirect("backoffice:terms")
         preview = TermsVersion(number=(latest.number + 1) if latest else 1, body=data["body"])
         diff = terms_diff(latest, preview)

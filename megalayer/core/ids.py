@@ -11,7 +11,7 @@ def new_public_id(prefix: str, length: int = 16) -> str:
     return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-def public_id_factory(prefix: str) -> "PublicIdFactory":
+def public_id_factory(prefix: str) -> PublicIdFactory:
     return PublicIdFactory(prefix)
 
 

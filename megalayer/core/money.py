@@ -39,9 +39,9 @@ def minor_units(currency: str) -> int:
         raise ValueError(f"unsupported currency {currency!r}") from error
 
 
-def to_decimal(value: Decimal | int | str) -> Decimal:
-    if isinstance(value, float):  # type: ignore[unreachable]
-        raise TypeError("money never comes from a float; pass a str or Decimal")  # type: ignore[unreachable]
+def to_decimal(value: Decimal | int | str | float) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError("money never comes from a float; pass a str or Decimal")
     try:
         result = Decimal(value)
     except InvalidOperation as error:

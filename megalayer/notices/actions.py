@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-import socket
 from typing import Any
 
 from django.conf import settings
@@ -149,7 +148,7 @@ def notice_deliver(*, notice_id: int) -> str:
         message.attach_alternative(notice.body_html, "text/html")
     try:
         message.send(fail_silently=False)
-    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
         return _record_failure(notice, error)
     Notice.objects.filter(pk=notice.pk, status=Status.SENDING).update(
         status=Status.SENT, sent_at=clock.now(), last_error=""

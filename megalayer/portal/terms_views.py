@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from megalayer.accounts.models import User
 from megalayer.core import clock
 from megalayer.terms.actions import terms_changes_seen
 from megalayer.terms.models import TermsVersion
@@ -45,18 +46,20 @@ def terms_changes(request: HttpRequest) -> HttpResponse:
     newest = upcoming_version() or current_version()
     if newest is None:
         raise Http404("No Terms are published yet.")
-    accepted = latest_acceptance(request.user)
+    user = request.user
+    assert isinstance(user, User)
+    accepted = latest_acceptance(user)
     previous_accepted = (
-        TermsVersion.objects.filter(acceptances__user=request.user, number__lt=newest.number)
-        .order_by("-number")
-        .first()
+        TermsVersion.objects.filter(acceptances__user=user, number__lt=newest.number).order_by("-number").first()
     )
     if request.method == "POST":
         if accepted is not None:
             terms_changes_seen(acceptance=accepted)
         return redirect("portal:dashboard")
-    base = previous_accepted if previous_accepted is not None else (
-        TermsVersion.objects.filter(number__lt=newest.number).order_by("-number").first()
+    base = (
+        previous_accepted
+        if previous_accepted is not None
+        else (TermsVersion.objects.filter(number__lt=newest.number).order_by("-number").first())
     )
     return render(
         request,

@@ -22,7 +22,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _customer(request: HttpRequest) -> Customer | None:
-    return Customer.objects.filter(owner=request.user).select_related("billing_profile").first()
+    return Customer.objects.filter(owner=_user(request)).select_related("billing_profile").first()
 
 
 def home(request: HttpRequest) -> HttpResponse:

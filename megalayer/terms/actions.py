@@ -52,9 +52,7 @@ def terms_publish(
         last = TermsVersion.objects.select_for_update().order_by("-number").first()
         number = (last.number + 1) if last else 1
         if last is not None and effective_at < last.effective_at:
-            raise InvalidInput(
-                f"The effective time must not be before version {last.number}'s.", field="effective_at"
-            )
+            raise InvalidInput(f"The effective time must not be before version {last.number}'s.", field="effective_at")
         version = TermsVersion.objects.create(
             number=number,
             title=title,
@@ -83,9 +81,7 @@ def terms_publish(
     return version
 
 
-def terms_accept(
-    *, user: Any, version: TermsVersion, method: str, request_info: RequestInfo
-) -> TermsAcceptance:
+def terms_accept(*, user: Any, version: TermsVersion, method: str, request_info: RequestInfo) -> TermsAcceptance:
     """Record that ``user`` accepted ``version``; accepting twice keeps the first record."""
     if method not in TermsAcceptance.Method.values:
         raise InvalidInput(f"unknown acceptance method {method!r}", field="method")
@@ -115,9 +111,7 @@ def terms_accept(
 
 def terms_changes_seen(*, acceptance: TermsAcceptance) -> None:
     """The customer dismissed the 'what changed' page for this version."""
-    TermsAcceptance.objects.filter(pk=acceptance.pk, changes_seen_at__isnull=True).update(
-        changes_seen_at=clock.now()
-    )
+    TermsAcceptance.objects.filter(pk=acceptance.pk, changes_seen_at__isnull=True).update(changes_seen_at=clock.now())
 
 
 def terms_current_or_refuse() -> TermsVersion:

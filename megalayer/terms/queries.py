@@ -39,9 +39,7 @@ def policy_at(moment: dt.datetime) -> Policy:
 
 
 def latest_acceptance(user: Any) -> TermsAcceptance | None:
-    return (
-        TermsAcceptance.objects.filter(user=user).select_related("version").order_by("-version__number").first()
-    )
+    return TermsAcceptance.objects.filter(user=user).select_related("version").order_by("-version__number").first()
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def test_wrong_passwords_past_the_limit_lock_that_login_only(alice, bob):
 
 
 def _enable_totp(user) -> str:
-    secret = generate_totp_secret()
+    secret: str = generate_totp_secret()
     TOTP.activate(user, secret)
     RecoveryCodes.activate(user)
     return secret
@@ -51,7 +51,7 @@ def _current_code(secret: str) -> str:
     from allauth.mfa import app_settings
 
     counter = int(time.time()) // app_settings.TOTP_PERIOD
-    return f"{hotp_value(secret, counter):0{app_settings.TOTP_DIGITS}d}"
+    return str(f"{hotp_value(secret, counter):0{app_settings.TOTP_DIGITS}d}")
 
 
 def test_totp_login_works(alice):
@@ -98,8 +98,13 @@ def test_other_customers_notice_is_invisible(alice, bob, alice_client):
     from megalayer.notices.actions import notice_create
 
     notice = notice_create(
-        kind="terms_changed", recipient="bob@example.com", customer=bob, dedupe_key="b1",
-        subject="For Bob", body_text="x", body_html="",
+        kind="terms_changed",
+        recipient="bob@example.com",
+        customer=bob,
+        dedupe_key="b1",
+        subject="For Bob",
+        body_text="x",
+        body_html="",
     )
     assert alice_client.get(f"/account/notices/{notice.public_id}/").status_code == 404
     assert b"For Bob" not in alice_client.get("/account/notices/").content

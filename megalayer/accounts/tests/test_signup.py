@@ -34,7 +34,7 @@ def test_signup_records_acceptance_with_version_time_ip_and_user_agent(terms_v1,
     assert user.password_changed_at is not None
     assert user.password.startswith("md5$")  # the test hasher; production uses Argon2
     assert len(mail.outbox) == 1
-    assert re.search(r"/auth/confirm-email/[^/\s]+/", mail.outbox[0].body)
+    assert re.search(r"/auth/confirm-email/[^/\s]+/", str(mail.outbox[0].body))
 
 
 def test_signup_without_accepting_terms_is_refused_and_creates_nothing(terms_v1):

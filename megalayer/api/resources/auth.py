@@ -60,7 +60,7 @@ def token_from_password(request: HttpRequest, payload: TokenRequest) -> tuple[in
         totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
         if not payload.otp or totp is None or not TOTP(totp).validate_code(payload.otp):
             raise InvalidCredentials("A valid two-factor code is required.", field="otp")
-    issued = token_create(user=user, name=payload.name, scope=payload.scope)  # type: ignore[arg-type]
+    issued = token_create(user=user, name=payload.name, scope=payload.scope)
     return 201, TokenOut(
         id=issued.token.public_id, token=issued.plaintext, scope=issued.token.scope, created_at=issued.token.created_at
     )

@@ -76,7 +76,8 @@ def test_idempotency_key_replays_the_first_response_byte_for_byte(alice, staff):
 
 def test_validation_errors_are_422_with_the_field(terms_v1):
     response = Client().post(
-        "/api/v1/auth/tokens", json.dumps({"email": "a@b.c", "password": "x", "scope": "admin"}),
+        "/api/v1/auth/tokens",
+        json.dumps({"email": "a@b.c", "password": "x", "scope": "admin"}),
         content_type="application/json",
     )
     assert response.status_code == 422

@@ -25,7 +25,7 @@ def _record(n: int) -> list[AuditEvent]:
     ]
 
 
-def _raw_tamper(sql: str, params: list[object]) -> None:
+def _raw_tamper(sql: str, params: list[str | int]) -> None:
     """Edit a row behind the application's back, lifting the append-only trigger as an attacker with DDL would.
 
     DDL is transactional on both databases, so the test's rollback restores the triggers.

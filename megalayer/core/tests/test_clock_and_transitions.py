@@ -21,7 +21,7 @@ def test_travel_pins_and_releases_the_clock():
 
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
-        clock.set_time(dt.datetime(2027, 1, 1))  # noqa: DTZ001
+        clock.set_time(dt.datetime(2027, 1, 1))
 
 
 def test_transition_table_refuses_illegal_moves():
@@ -34,8 +34,13 @@ def test_transition_table_refuses_illegal_moves():
 def test_transition_is_compare_and_set():
     now = clock.now()
     notice = Notice.objects.create(
-        kind="terms_changed", recipient="a@example.com", subject="s", body_text="b",
-        dedupe_key="k", created_at=now, next_attempt_at=now,
+        kind="terms_changed",
+        recipient="a@example.com",
+        subject="s",
+        body_text="b",
+        dedupe_key="k",
+        created_at=now,
+        next_attempt_at=now,
     )
     stale = Notice.objects.get(pk=notice.pk)
     transition(notice, table=TRANSITIONS, target=Status.SENDING)

@@ -59,8 +59,12 @@ def test_invalid_policy_is_refused_with_a_field_error(terms_v1, path, value, fie
     policy[path[0]][path[1]] = value
     with pytest.raises(InvalidInput) as refused:
         terms_publish(
-            body="x", summary="y", update_date=dt.date(2027, 1, 1), effective_at=clock.now() + dt.timedelta(days=1),
-            policy=policy, actor=Actor.system(),
+            body="x",
+            summary="y",
+            update_date=dt.date(2027, 1, 1),
+            effective_at=clock.now() + dt.timedelta(days=1),
+            policy=policy,
+            actor=Actor.system(),
         )
     assert refused.value.field == field
     assert TermsVersion.objects.count() == 1
@@ -133,6 +137,14 @@ def test_clause_headings_are_parsed_from_the_real_terms():
     from megalayer.core.management.commands.demo import TERMS_V1
 
     headings = [h["heading"] for h in parse_clause_headings(TERMS_V1.read_text())]
-    for expected in ["Customer Obligations", "Service Term", "Technical Services", "Network and IP Abuse",
-                     "Data Security", "Payment and Refund Policy", "Account and others", "Terms of Service Changes"]:
+    for expected in [
+        "Customer Obligations",
+        "Service Term",
+        "Technical Services",
+        "Network and IP Abuse",
+        "Data Security",
+        "Payment and Refund Policy",
+        "Account and others",
+        "Terms of Service Changes",
+    ]:
         assert expected in headings

@@ -22,11 +22,26 @@ from megalayer.terms.policy import default_policy_data
 TERMS_V1 = Path(__file__).resolve().parents[3] / "terms" / "fixtures" / "terms-of-service-v1.txt"
 STAFF = ("staff@megalayer.test", "demo-staff-password", "Sam Staff")
 CUSTOMERS = [
-    ("alice@example.com", "demo-alice-password", "Alice Chen", BillingData(
-        name="Alice Chen", address_line1="1 Queen's Road Central", city="Hong Kong", country="HK")),
-    ("bob@example.com", "demo-bob-password", "Bob Santos", BillingData(
-        name="Bob Santos", organisation="Santos Hosting Inc.", address_line1="88 Ayala Avenue",
-        city="Makati", postal_code="1226", country="PH", tax_id="PH123456789")),
+    (
+        "alice@example.com",
+        "demo-alice-password",
+        "Alice Chen",
+        BillingData(name="Alice Chen", address_line1="1 Queen's Road Central", city="Hong Kong", country="HK"),
+    ),
+    (
+        "bob@example.com",
+        "demo-bob-password",
+        "Bob Santos",
+        BillingData(
+            name="Bob Santos",
+            organisation="Santos Hosting Inc.",
+            address_line1="88 Ayala Avenue",
+            city="Makati",
+            postal_code="1226",
+            country="PH",
+            tax_id="PH123456789",
+        ),
+    ),
 ]
 
 

@@ -23,8 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         prepare_database(verbosity=0)
         base = [sys.executable, "-m", "megalayer.cli"]
-        web = subprocess.Popen([*base, "serve", "--no-migrate", "--host", options["host"], "--port", str(options["port"])])
-        worker = subprocess.Popen([*base, "worker"])
+        serve = [*base, "serve", "--no-migrate", "--host", options["host"], "--port", str(options["port"])]
+        web = subprocess.Popen(serve)  # noqa: S603 (our own interpreter and arguments)
+        worker = subprocess.Popen([*base, "worker"])  # noqa: S603
         processes = [web, worker]
 
         def stop(*_: object) -> None:

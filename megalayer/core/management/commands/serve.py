@@ -27,16 +27,22 @@ class Command(BaseCommand):
         granian = os.path.join(os.path.dirname(sys.executable), "granian")
         argv = [
             granian,
-            "--interface", "wsgi",
-            "--host", options["host"],
-            "--port", str(options["port"]),
-            "--workers", str(options["workers"]),
-            "--static-path-route", settings.STATIC_URL.rstrip("/"),
-            "--static-path-mount", str(settings.STATIC_ROOT),
+            "--interface",
+            "wsgi",
+            "--host",
+            options["host"],
+            "--port",
+            str(options["port"]),
+            "--workers",
+            str(options["workers"]),
+            "--static-path-route",
+            settings.STATIC_URL.rstrip("/"),
+            "--static-path-mount",
+            str(settings.STATIC_ROOT),
             "config.wsgi:application",
         ]
         self.stdout.write(f"Serving on http://{options['host']}:{options['port']}/")
-        os.execv(granian, argv)
+        os.execv(granian, argv)  # noqa: S606 (replace this process with granian)
 
 
 def prepare_database(*, verbosity: int) -> None:
