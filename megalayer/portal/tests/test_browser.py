@@ -1,0 +1,109 @@
+"""The client area in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import email
+import re
+import time
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from allauth.mfa.totp.internal.auth import hotp_value
+
+from megalayer.accounts.models import User
+from megalayer.terms.models import TermsAcceptance
+
+CHROMIUM = "/usr/bin/chromium"
+SUBMIT = "main form button[type=submit]"  # not the header's sign-out button
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        browser.close()
+
+
+def _wait_for_mail(smtp_server: Any, count: int) -> Any:
+    deadline = time.monotonic() + 10
+    while len(smtp_server.mailbox.messages) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError("no mail arrived at the local SMTP server")
+        time.sleep(0.05)
+    return email.message_from_bytes(smtp_server.mailbox.messages[count - 1].content, policy=policy.default)
+
+
+def _totp_now(secret: str) -> str:
+    from allauth.mfa import app_settings
+
+    counter = int(time.time()) // app_settings.TOTP_PERIOD
+    return f"{hotp_value(secret, counter):0{app_settings.TOTP_DIGITS}d}"
+
+
+def test_sign_up_verify_log_in_and_enable_totp(page, live_server, smtp_server, terms_v1):
+    base = live_server.url
+    page.goto(f"{base}/auth/signup/")
+    page.fill("input[name=email]", "dana@example.com")
+    page.fill("input[name=full_name]", "Dana Lee")
+    page.fill("input[name=password1]", "a long enough passphrase 42")
+    page.fill("input[name=password2]", "a long enough passphrase 42")
+    page.check("input[name=accept_terms]")
+    page.click(SUBMIT)
+    page.wait_for_url(re.compile(r"/auth/confirm-email/$"))
+
+    message = _wait_for_mail(smtp_server, 1)
+    assert message["To"] == "dana@example.com"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://[^\s]+/auth/confirm-email/[^\s/]+/", body)
+    assert link is not None
+    page.goto(re.sub(r"^https?://[^/]+", base, link.group(0)))
+    page.click(SUBMIT)
+
+    user = User.objects.get(email="dana@example.com")
+    assert user.emailaddress_set.get().verified  # type: ignore[attr-defined]
+    acceptance = TermsAcceptance.objects.get(user=user)
+    assert (acceptance.version, acceptance.method) == (terms_v1, "signup")
+    assert "Chrome" in acceptance.user_agent
+
+    if "/auth/login/" in page.url:
+        page.fill("input[name=login]", "dana@example.com")
+        page.fill("input[name=password]", "a long enough passphrase 42")
+        page.click(SUBMIT)
+    page.goto(f"{base}/account/")
+    assert page.locator("h1").inner_text() == "Welcome, Dana Lee"
+
+    page.goto(f"{base}/auth/2fa/totp/activate/")
+    if "/auth/reauthenticate/" in page.url:  # signed in by the confirmation link: confirm the password first
+        page.fill("input[name=password]", "a long enough passphrase 42")
+        page.click(SUBMIT)
+        page.wait_for_url(re.compile(r"/auth/2fa/totp/activate/$"))
+    secret = page.input_value("#authenticator_secret")
+    page.fill("input[name=code]", _totp_now(secret))
+    page.click(SUBMIT)
+    page.wait_for_load_state()
+    assert user.authenticator_set.filter(type="totp").exists()  # type: ignore[attr-defined]
+
+    page.goto(f"{base}/account/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert page.locator("h1").inner_text() == "Welcome, Dana Lee"
