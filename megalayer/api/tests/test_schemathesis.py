@@ -1,0 +1,68 @@
+"""Property-based tests over the generated OpenAPI document: no input makes a 500.
+
+Schemathesis generates the requests from ``/api/v1/openapi.json``; each
+operation is driven through Hypothesis directly (its pytest plugin does not
+load under the pytest this project pins).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, given, settings
+
+from megalayer.conftest import bearer
+
+PUBLIC = {"/api/v1/auth/tokens"}
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def _operations() -> list[Any]:
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+def _check(response: Any) -> None:
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type")
+        assert content_type in ("application/problem+json", ["application/problem+json"]), (
+            response.status_code,
+            response.headers,
+            response.text,
+        )
+
+
+def test_no_input_makes_a_server_error(alice: Any) -> None:
+    authorization = {"Authorization": bearer(alice.owner, scope="write")["HTTP_AUTHORIZATION"]}
+    operations = _operations()
+    assert len(operations) >= 4
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case: Any) -> None:
+            _check(case.call(headers=authorization))
+
+        run()
+
+
+def test_without_a_token_every_private_operation_is_401(alice: Any) -> None:
+    for operation in _operations():
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case: Any) -> None:
+            headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+            case.headers = headers
+            response = case.call()
+            _check(response)
+            if operation.path not in PUBLIC:
+                assert response.status_code == 401
+
+        run()
