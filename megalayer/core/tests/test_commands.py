@@ -1,0 +1,44 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.core.models import ScheduledRun
+from megalayer.core.scheduler import schedule_tick
+from megalayer.terms.models import TermsAcceptance, TermsVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_loads_once_and_is_idempotent(capsys):
+    call_command("demo")
+    call_command("demo")
+    assert TermsVersion.objects.count() == 1
+    assert User.objects.filter(is_staff=True).count() == 1
+    assert Customer.objects.count() == 2
+    assert TermsAcceptance.objects.count() == 2
+    out = capsys.readouterr().out
+    assert "staff@megalayer.test / demo-staff-password" in out
+    assert "http://127.0.0.1:8000/backoffice/" in out
+
+
+def test_token_create_prints_a_working_token_once(alice, staff, capsys):
+    call_command("token", "create", "--email", "alice@example.com", "--scope", "read")
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("mgl_")
+    stored = ApiToken.objects.get(user=alice.owner)
+    assert token not in (stored.secret_hash, stored.prefix)
+    with pytest.raises(CommandError, match="Only staff members"):
+        call_command("token", "create", "--email", "alice@example.com", "--staff")
+    call_command("token", "create", "--email", "staff@megalayer.test", "--staff")
+    assert ApiToken.objects.get(user=staff).is_staff_token
+    with pytest.raises(CommandError, match="no user"):
+        call_command("token", "create", "--email", "nobody@example.com")
+
+
+def test_each_schedule_slot_is_claimed_by_one_worker():
+    first = schedule_tick(worker="a")
+    second = schedule_tick(worker="b")
+    assert first == ["notices.deliver_due"]
+    assert second == []
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"]
