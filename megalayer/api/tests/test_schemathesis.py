@@ -7,11 +7,14 @@ load under the pytest this project pins).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 
 from megalayer.conftest import bearer
@@ -19,6 +22,18 @@ from megalayer.conftest import bearer
 PUBLIC = {"/api/v1/auth/tokens"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Requests go straight to the WSGI app, whose request signals would close the
+    connection holding the test's transaction; Django's own test client unhooks
+    them the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 def _operations() -> list[Any]:
