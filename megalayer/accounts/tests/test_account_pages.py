@@ -63,3 +63,20 @@ def test_billing_profile_is_validated_and_saved(alice_client, alice):
     assert good.status_code == 302
     profile = BillingProfile.objects.get(customer=alice)
     assert (profile.country, profile.tax_id) == ("HK", "HK123")
+
+
+def test_two_factor_page_offers_totp_and_security_keys(alice_client):
+    page = alice_client.get("/auth/2fa/").content.decode()
+    assert "Authenticator App" in page
+    assert "Security Keys" in page
+    assert "Recovery Codes" in page
+
+
+def test_another_customers_token_cannot_be_revoked(alice_client, bob):
+    from megalayer.accounts.actions import token_create
+    from megalayer.accounts.models import ApiToken
+
+    issued = token_create(user=bob.owner, name="bob's", scope="read")
+    response = alice_client.post(f"/account/security/tokens/{issued.token.public_id}/revoke/")
+    assert response.status_code == 404
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is None
