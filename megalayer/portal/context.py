@@ -15,14 +15,19 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     banner: dict[str, str] | None = None
     current = current_version()
-    if user is not None and user.is_authenticated:
+    if user is not None and user.is_authenticated and user.is_staff:
+        items = [
+            {"label": "Customers", "url": reverse("backoffice:customers")},
+            {"label": "Terms", "url": reverse("backoffice:terms")},
+            {"label": "Audit log", "url": reverse("backoffice:audit")},
+        ]
+    elif user is not None and user.is_authenticated:
         items = [
             {"label": "Dashboard", "url": reverse("portal:dashboard")},
             {"label": "Notices", "url": reverse("portal:notices")},
             {"label": "Security", "url": reverse("portal:security")},
         ]
-        if not user.is_staff:
-            banner = _terms_banner(user)
+        banner = _terms_banner(user)
     for item in items:
         item["active"] = request.path.startswith(item["url"])
     return {"nav_items": items, "terms_banner": banner, "current_terms": current}

@@ -10,7 +10,7 @@ from megalayer.accounts.models import User
 from megalayer.core import clock
 from megalayer.terms.actions import terms_changes_seen
 from megalayer.terms.models import TermsVersion
-from megalayer.terms.queries import current_version, latest_acceptance, terms_diff, upcoming_version
+from megalayer.terms.queries import current_version, latest_acceptance, terms_blocks, terms_diff, upcoming_version
 
 
 def terms_current(request: HttpRequest) -> HttpResponse:
@@ -21,7 +21,13 @@ def terms_current(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/terms.html",
-        {"version": version, "history": history, "upcoming": upcoming_version(), "is_current": True},
+        {
+            "version": version,
+            "blocks": terms_blocks(version) if version else [],
+            "history": history,
+            "upcoming": upcoming_version(),
+            "is_current": True,
+        },
     )
 
 
@@ -36,7 +42,12 @@ def terms_version(request: HttpRequest, number: int) -> HttpResponse:
     return render(
         request,
         "portal/terms.html",
-        {"version": version, "history": [], "is_current": current is not None and current.pk == version.pk},
+        {
+            "version": version,
+            "blocks": terms_blocks(version),
+            "history": [],
+            "is_current": current is not None and current.pk == version.pk,
+        },
     )
 
 

@@ -67,6 +67,33 @@ def terms_diff(old: TermsVersion | None, new: TermsVersion, context: int = 2) ->
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class TermsBlock:
+    """A paragraph of the text, or a section heading, with the line it starts on (for anchors)."""
+
+    text: str
+    line: int
+    is_heading: bool
+
+
+def terms_blocks(version: TermsVersion) -> list[TermsBlock]:
+    """The text as paragraphs (lines separated by blank lines) and headings, for display."""
+    headings = {clause["line"] for clause in version.clauses}
+    blocks: list[TermsBlock] = []
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate([*version.body.splitlines(), ""], start=1):
+        if raw.strip():
+            if not current:
+                start = number
+            current.append(raw.strip())
+            continue
+        if current:
+            blocks.append(TermsBlock(" ".join(current), start, start in headings and len(current) == 1))
+            current = []
+    return blocks
+
+
 _HEADING = re.compile(r"^[A-Z][A-Za-z&' ]{2,60}$")
 
 
