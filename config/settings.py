@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "megalayer.terms",
     "megalayer.accounts",
     "megalayer.notices",
+    "megalayer.ledger",
+    "megalayer.billing",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
@@ -206,6 +208,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
 NINJA_PAGINATION_MAX_LIMIT = 100
+
+# Billing. Gateways offered to customers, in order; "sandbox" approves fake payments (demo only).
+MEGALAYER_GATEWAYS = env.string_list("MEGALAYER_GATEWAYS", ["sandbox"] if DEBUG else ["stripe"])
+MEGALAYER_PROVIDER_COUNTRY = env.string("MEGALAYER_PROVIDER_COUNTRY", "HK")
+MEGALAYER_VAT_CHECKER = env.string("MEGALAYER_VAT_CHECKER", "")
+STRIPE_SECRET_KEY = env.string("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env.string("STRIPE_WEBHOOK_SECRET", "")
 
 LOGGING: dict[str, Any] = {
     "version": 1,

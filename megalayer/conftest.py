@@ -43,16 +43,15 @@ def _audit_rows_removable_on_flush(request: pytest.FixtureRequest) -> Iterator[N
     yield
     if not {"transactional_db", "live_server"} & set(request.fixturenames):
         return
-    import importlib
-
     from django.db import connection
 
-    triggers = importlib.import_module("megalayer.audit.migrations.0002_append_only_triggers")
+    from megalayer.core import append_only
+
     with connection.schema_editor() as editor:
-        triggers.backwards(None, editor)
-        editor.execute("DELETE FROM audit_auditevent")
-        editor.execute("DELETE FROM audit_auditchainhead")
-        triggers.forwards(None, editor)
+        append_only.uninstall(editor, *append_only.APPEND_ONLY_TABLES)
+        for table in ("ledger_posting", "ledger_ledgertransaction", "audit_auditevent", "audit_auditchainhead"):
+            editor.execute(f"DELETE FROM {table}")
+        append_only.install(editor, *append_only.APPEND_ONLY_TABLES)
 
 
 @pytest.fixture

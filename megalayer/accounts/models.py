@@ -69,6 +69,10 @@ class Customer(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
     signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    auto_apply_balance = models.BooleanField(
+        default=True, help_text="Pay new invoices from the account balance as soon as they are issued."
+    )
+    currency = models.CharField(max_length=3, default="USD", help_text="The currency of the balance and invoices.")
 
     class Meta:
         ordering = ["-created_at"]

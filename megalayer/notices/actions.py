@@ -192,3 +192,43 @@ def notices_deliver_due() -> dict[str, int]:
         outcome = notice_deliver(notice_id=notice_id)
         results[outcome] = results.get(outcome, 0) + 1
     return results
+
+
+def _notice_for_customer(*, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any]) -> Notice:
+    subject, text, html = render_notice(kind, {"customer": customer, "name": customer.owner.full_name, **context})
+    return notice_create(
+        kind=kind,
+        recipient=customer.owner.email,
+        customer=customer,
+        dedupe_key=dedupe_key,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+    )
+
+
+def notice_invoice_issued(*, invoice: Any) -> Notice:
+    return _notice_for_customer(
+        kind=Kind.INVOICE_ISSUED,
+        customer=invoice.customer,
+        dedupe_key=f"invoice_issued:{invoice.public_id}",
+        context={"invoice": invoice},
+    )
+
+
+def notice_invoice_paid(*, invoice: Any) -> Notice:
+    return _notice_for_customer(
+        kind=Kind.PAYMENT_RECEIPT,
+        customer=invoice.customer,
+        dedupe_key=f"invoice_paid:{invoice.public_id}",
+        context={"invoice": invoice},
+    )
+
+
+def notice_refund_issued(*, refund: Any) -> Notice:
+    return _notice_for_customer(
+        kind=Kind.REFUND_ISSUED,
+        customer=refund.invoice.customer,
+        dedupe_key=f"refund:{refund.public_id}",
+        context={"refund": refund, "invoice": refund.invoice},
+    )

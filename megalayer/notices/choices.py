@@ -12,11 +12,17 @@ from django.db import models
 class Kind(models.TextChoices):
     ACCOUNT_EMAIL = "account_email", "Account e-mail (verification, password reset)"
     TERMS_CHANGED = "terms_changed", "Terms of Service changed"
+    INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+    PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
+    REFUND_ISSUED = "refund_issued", "Refund"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ACCOUNT_EMAIL: "TOS-EMAIL-1",
     Kind.TERMS_CHANGED: "TOS-ACCEPT-2",
+    Kind.INVOICE_ISSUED: "TOS-EMAIL-2",
+    Kind.PAYMENT_RECEIPT: "TOS-EMAIL-2",
+    Kind.REFUND_ISSUED: "TOS-REFUND-1",
 }
 
 

@@ -1,0 +1,134 @@
+"""Stripe: Checkout for cards, Alipay and WeChat Pay; verified webhooks; refunds.
+
+Webhooks are verified with the endpoint secret and Stripe's timestamp tolerance
+(``stripe.Webhook.construct_event``), stored once per event id, and both
+``checkout.session.completed`` and ``payment_intent.succeeded`` for the same
+payment find the same ``Payment`` through the metadata we set, so it is
+credited once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from megalayer.billing.gateways import Checkout, Gateway
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.money import Money, minor_units
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+PAID_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded"}
+
+
+def _minor(amount: Money) -> int:
+    return int(amount.quantize().amount.scaleb(minor_units(amount.currency)))
+
+
+def _client() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise RuleRefused("Card payments are not configured.", rule="gateway-not-configured", requirement="TOS-BAL-1")
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY)
+
+
+class StripeGateway(Gateway):
+    code = "stripe"
+    label = "Card, Alipay or WeChat Pay (Stripe)"
+
+    def start(self, *, payment: Any, return_url: str) -> Checkout:
+        amount = Money(payment.amount, payment.currency)
+        metadata = {"payment": payment.public_id, "customer": payment.customer.public_id}
+        session = _client().v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "payment_method_types": ["card", "alipay", "wechat_pay"],
+                "payment_method_options": {"wechat_pay": {"client": "web"}},
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": amount.currency.lower(),
+                            "unit_amount": _minor(amount),
+                            "product_data": {"name": f"Megalayer payment {payment.public_id}"},
+                        },
+                    }
+                ],
+                "client_reference_id": payment.public_id,
+                "metadata": metadata,
+                "payment_intent_data": {"metadata": metadata},
+                "success_url": return_url,
+                "cancel_url": return_url,
+            },
+            options={"idempotency_key": payment.public_id},
+        )
+        from megalayer.billing.models import Payment
+
+        Payment.objects.filter(pk=payment.pk).update(gateway_reference=session.id)
+        return Checkout(redirect_url=str(session.url), reference=session.id)
+
+    def refund(self, *, payment: Any, amount: Money, refund: Any) -> None:
+        intent = payment.detail.get("payment_intent")
+        if not intent:
+            raise RuleRefused(
+                "This card payment has no payment intent to refund.",
+                rule="no-original-payment",
+                requirement="TOS-REFUND-1",
+            )
+        result = _client().v1.refunds.create(
+            params={"payment_intent": intent, "amount": _minor(amount), "metadata": {"refund": refund.public_id}},
+            options={"idempotency_key": refund.public_id},
+        )
+        type(refund).objects.filter(pk=refund.pk).update(gateway_reference=result.id)
+
+
+def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
+    """Verify, store once, process. Returns what happened; raises ``InvalidInput`` when refused."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise InvalidInput("Stripe webhooks are not configured.", field="Stripe-Signature")
+    if not signature:
+        raise InvalidInput("The Stripe-Signature header is missing.", field="Stripe-Signature")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+    except (stripe.SignatureVerificationError, ValueError) as error:
+        raise InvalidInput("The Stripe signature does not verify.", field="Stripe-Signature") from error
+    from megalayer.billing.models import WebhookEvent
+
+    try:
+        with transaction.atomic():
+            record = WebhookEvent.objects.create(
+                gateway="stripe",
+                event_id=event["id"],
+                event_type=event["type"],
+                received_at=clock.now(),
+                payload=event.to_dict(),
+            )
+            outcome = _process(event)
+            WebhookEvent.objects.filter(pk=record.pk).update(processed_at=clock.now())
+    except IntegrityError:
+        return "duplicate"
+    return outcome
+
+
+def _process(event: Any) -> str:
+    if event["type"] not in PAID_EVENTS:
+        return "ignored"
+    obj = event["data"]["object"]
+    if event["type"].startswith("checkout.session") and obj.get("payment_status") != "paid":
+        return "not paid yet"
+    public_id = (obj.get("metadata") or {}).get("payment")
+    from megalayer.billing.actions import payment_succeeded
+    from megalayer.billing.models import Payment
+
+    payment = Payment.objects.filter(public_id=public_id, gateway="stripe").first()
+    if payment is None:
+        return "unknown payment"
+    received = obj.get("amount_total", obj.get("amount_received"))
+    if received != _minor(Money(payment.amount, payment.currency)):
+        return "amount mismatch"
+    intent = obj.get("payment_intent") if event["type"].startswith("checkout") else obj.get("id")
+    payment_succeeded(payment=payment, gateway_detail={"payment_intent": intent} if intent else {})
+    return "paid"
