@@ -41,7 +41,11 @@ def _audit_rows_removable_on_flush(request: pytest.FixtureRequest) -> Iterator[N
     put the triggers back, so every test starts with them in place.
     """
     yield
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")
+    )
+    if not transactional and not {"transactional_db", "live_server"} & set(request.fixturenames):
         return
     from django.db import connection
 

@@ -9,7 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from megalayer.api.auth import TokenAuth
 from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
-from megalayer.api.resources import auth, me, terms
+from megalayer.api.resources import auth, billing, hooks, me, staff_billing, terms
 from megalayer.core.errors import DomainError
 
 api = NinjaAPI(
@@ -24,6 +24,9 @@ api = NinjaAPI(
 api.add_router("", me.router)
 api.add_router("", terms.router)
 api.add_router("", auth.router)
+api.add_router("", hooks.router)
+api.add_router("", billing.router)
+api.add_router("", staff_billing.router)
 
 
 @api.exception_handler(DomainError)
@@ -57,7 +60,8 @@ def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
-    return problem_response(status=error.status_code, slug="http-error", title="Error", detail=str(error))
+    slug = "malformed-request" if error.status_code == 400 else "http-error"
+    return problem_response(status=error.status_code, slug=slug, title="Bad request", detail=str(error))
 
 
 @api.exception_handler(PermissionDenied)

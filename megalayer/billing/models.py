@@ -11,7 +11,7 @@ from megalayer.billing.choices import InvoiceStatus, PaymentStatus, RefundDestin
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import Money
 
-AMOUNT = {"max_digits": 20, "decimal_places": 4}
+AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
 
 
 class TaxRate(models.Model):

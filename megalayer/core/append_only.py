@@ -53,13 +53,13 @@ def _statements_down(vendor: str, table: str) -> list[str]:
 def install(schema_editor: BaseDatabaseSchemaEditor, *tables: str) -> None:
     for table in tables:
         for statement in _statements_up(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)  # None: the '%' in the message is not a placeholder
 
 
 def uninstall(schema_editor: BaseDatabaseSchemaEditor, *tables: str) -> None:
     for table in tables:
         for statement in _statements_down(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
 
 def migration_operations(*tables: str) -> Any:

@@ -17,7 +17,7 @@ from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
 
-AMOUNT = {"max_digits": 20, "decimal_places": 4}
+AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
 
 
 class LedgerAccount(models.Model):

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 from megalayer.conftest import bearer
 
-PUBLIC = {"/api/v1/auth/tokens"}
+PUBLIC = {"/api/v1/auth/tokens", "/api/v1/hooks/stripe"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 

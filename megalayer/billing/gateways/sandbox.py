@@ -22,7 +22,7 @@ class SandboxGateway(Gateway):
     def start(self, *, payment: Any, return_url: str) -> Checkout:
         from megalayer.core.tasks import enqueue_on_commit
 
-        enqueue_on_commit(sandbox_approve_task.using(run_after=clock.now() + APPROVAL_DELAY), payment.pk)
+        enqueue_on_commit(sandbox_approve_task, payment.pk, run_after=clock.now() + APPROVAL_DELAY)
         return Checkout(redirect_url=return_url, reference=payment.public_id)
 
     def refund(self, *, payment: Any, amount: Money, refund: Any) -> None:

@@ -41,29 +41,27 @@ class StripeGateway(Gateway):
     def start(self, *, payment: Any, return_url: str) -> Checkout:
         amount = Money(payment.amount, payment.currency)
         metadata = {"payment": payment.public_id, "customer": payment.customer.public_id}
-        session = _client().v1.checkout.sessions.create(
-            params={
-                "mode": "payment",
-                "payment_method_types": ["card", "alipay", "wechat_pay"],
-                "payment_method_options": {"wechat_pay": {"client": "web"}},
-                "line_items": [
-                    {
-                        "quantity": 1,
-                        "price_data": {
-                            "currency": amount.currency.lower(),
-                            "unit_amount": _minor(amount),
-                            "product_data": {"name": f"Megalayer payment {payment.public_id}"},
-                        },
-                    }
-                ],
-                "client_reference_id": payment.public_id,
-                "metadata": metadata,
-                "payment_intent_data": {"metadata": metadata},
-                "success_url": return_url,
-                "cancel_url": return_url,
-            },
-            options={"idempotency_key": payment.public_id},
-        )
+        params: Any = {
+            "mode": "payment",
+            "payment_method_types": ["card", "alipay", "wechat_pay"],
+            "payment_method_options": {"wechat_pay": {"client": "web"}},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": amount.currency.lower(),
+                        "unit_amount": _minor(amount),
+                        "product_data": {"name": f"Megalayer payment {payment.public_id}"},
+                    },
+                }
+            ],
+            "client_reference_id": payment.public_id,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "success_url": return_url,
+            "cancel_url": return_url,
+        }
+        session = _client().v1.checkout.sessions.create(params=params, options={"idempotency_key": payment.public_id})
         from megalayer.billing.models import Payment
 
         Payment.objects.filter(pk=payment.pk).update(gateway_reference=session.id)
@@ -106,14 +104,14 @@ def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
                 received_at=clock.now(),
                 payload=event.to_dict(),
             )
-            outcome = _process(event)
+            outcome = _process(event.to_dict())
             WebhookEvent.objects.filter(pk=record.pk).update(processed_at=clock.now())
     except IntegrityError:
         return "duplicate"
     return outcome
 
 
-def _process(event: Any) -> str:
+def _process(event: dict[str, Any]) -> str:
     if event["type"] not in PAID_EVENTS:
         return "ignored"
     obj = event["data"]["object"]

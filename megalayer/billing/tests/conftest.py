@@ -22,13 +22,21 @@ def rates(db):
 def billed_in(customer, country: str, tax_id: str = "", organisation: str = "") -> None:
     billing_profile_update(
         customer=customer,
-        data=BillingData(name="Name", address_line1="1 Street", city="City", country=country, tax_id=tax_id,
-                         organisation=organisation),
+        data=BillingData(
+            name="Name",
+            address_line1="1 Street",
+            city="City",
+            country=country,
+            tax_id=tax_id,
+            organisation=organisation,
+        ),
     )
 
 
 def issued_invoice(customer, *prices: str, currency: str = "USD"):
-    lines = [LineData(kind="test", description=f"Item {i}", unit_price=Money.of(p, currency)) for i, p in enumerate(prices)]
+    lines = [
+        LineData(kind="test", description=f"Item {i}", unit_price=Money.of(p, currency)) for i, p in enumerate(prices)
+    ]
     return invoice_issue(invoice=invoice_create(customer=customer, lines=lines, currency=currency), actor=SYSTEM)
 
 

@@ -21,7 +21,10 @@ def usd(amount: str) -> Money:
 def topup(customer, amount: str, key: str):
     clearing = ledger_account(kind=LedgerAccount.Kind.GATEWAY_CLEARING, currency="USD", gateway="test")
     return ledger_post(
-        source="topup", idempotency_key=key, description="top-up", requirement="TOS-BAL-1",
+        source="topup",
+        idempotency_key=key,
+        description="top-up",
+        requirement="TOS-BAL-1",
         legs=[Leg(clearing, -usd(amount)), Leg(customer_balance_account(customer, "USD"), usd(amount))],
         customer=customer,
     )
@@ -30,7 +33,10 @@ def topup(customer, amount: str, key: str):
 def spend(customer, amount: str, key: str):
     revenue = ledger_account(kind=LedgerAccount.Kind.REVENUE, currency="USD")
     return ledger_post(
-        source="charge", idempotency_key=key, description="charge", requirement="TOS-BAL-1",
+        source="charge",
+        idempotency_key=key,
+        description="charge",
+        requirement="TOS-BAL-1",
         legs=[Leg(customer_balance_account(customer, "USD"), -usd(amount)), Leg(revenue, usd(amount))],
         customer=customer,
     )
@@ -62,14 +68,25 @@ def test_unbalanced_or_mismatched_postings_are_refused(alice):
     account = customer_balance_account(alice, "USD")
     revenue = ledger_account(kind=LedgerAccount.Kind.REVENUE, currency="USD")
     with pytest.raises(UnbalancedTransaction):
-        ledger_post(source="x", idempotency_key="1", description="", requirement="TOS-BAL-2",
-                    legs=[Leg(account, usd("1")), Leg(revenue, usd("-0.99"))])
+        ledger_post(
+            source="x",
+            idempotency_key="1",
+            description="",
+            requirement="TOS-BAL-2",
+            legs=[Leg(account, usd("1")), Leg(revenue, usd("-0.99"))],
+        )
     with pytest.raises(UnbalancedTransaction):
-        ledger_post(source="x", idempotency_key="2", description="", requirement="TOS-BAL-2",
-                    legs=[Leg(account, usd("1"))])
+        ledger_post(
+            source="x", idempotency_key="2", description="", requirement="TOS-BAL-2", legs=[Leg(account, usd("1"))]
+        )
     with pytest.raises(UnbalancedTransaction):
-        ledger_post(source="x", idempotency_key="3", description="", requirement="TOS-BAL-2",
-                    legs=[Leg(account, Money.of("1", "EUR")), Leg(revenue, Money.of("-1", "EUR"))])
+        ledger_post(
+            source="x",
+            idempotency_key="3",
+            description="",
+            requirement="TOS-BAL-2",
+            legs=[Leg(account, Money.of("1", "EUR")), Leg(revenue, Money.of("-1", "EUR"))],
+        )
     assert LedgerTransaction.objects.count() == 0
 
 

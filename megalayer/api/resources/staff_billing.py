@@ -1,0 +1,68 @@
+"""``/staff/refunds``: refunds for reasons on the provider's side (TOS-REFUND-1); staff tokens only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
+from megalayer.api.schemas import Problem
+from megalayer.billing.actions import refund_issue
+from megalayer.billing.choices import RefundDestination, RefundReason
+from megalayer.billing.models import Invoice
+from megalayer.core.errors import NotFound
+from megalayer.core.money import Money
+
+router = Router(tags=["staff"], auth=StaffTokenAuth())
+
+
+class RefundIn(Schema):
+    invoice: str = Field(max_length=24)
+    amount: MoneyIn
+    reason: RefundReason
+    note: str = Field(min_length=1, max_length=2000)
+    destination: RefundDestination = RefundDestination.BALANCE
+
+
+class RefundOut(Schema):
+    id: str
+    invoice: str
+    amount: MoneyOut
+    reason: str
+    destination: str
+    credit_note: str
+    created_at: dt.datetime
+
+
+@router.post(
+    "/staff/refunds",
+    response={201: RefundOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
+    summary="Refund part or all of a paid invoice",
+)
+def staff_refund(request: HttpRequest, payload: RefundIn) -> tuple[int, RefundOut]:
+    require_write(request)
+    invoice = Invoice.objects.filter(public_id=payload.invoice).first()
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    refund = refund_issue(
+        invoice=invoice,
+        amount=Money(payload.amount.amount, payload.amount.currency),
+        reason=payload.reason,
+        note=payload.note,
+        destination=payload.destination,
+        staff=request.user,
+        idempotency_key=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}",
+    )
+    return 201, RefundOut(
+        id=refund.public_id,
+        invoice=invoice.public_id,
+        amount=money_out(refund.amount, refund.currency),
+        reason=refund.reason,
+        destination=refund.destination,
+        credit_note=str(refund.credit_note),
+        created_at=refund.created_at,
+    )

@@ -1,0 +1,155 @@
+"""Stripe webhooks with Stripe's real signature scheme (``t=…,v1=HMAC-SHA256``); only Stripe's servers are absent."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from megalayer.billing.actions import payment_start
+from megalayer.billing.models import Payment, WebhookEvent
+from megalayer.core.money import Money
+from megalayer.ledger.models import LedgerTransaction
+from megalayer.ledger.queries import customer_balance, ledger_verify
+
+SECRET = "whsec_test_secret"
+
+
+@pytest.fixture(autouse=True)
+def _stripe_settings(settings):
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    settings.STRIPE_SECRET_KEY = "sk_test_unused"
+
+
+def sign(payload: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={signature}"
+
+
+def event(event_id: str, event_type: str, payment: Payment, *, amount: int = 1000) -> bytes:
+    if event_type.startswith("checkout"):
+        obj = {
+            "id": "cs_test_1",
+            "object": "checkout.session",
+            "payment_status": "paid",
+            "amount_total": amount,
+            "currency": "usd",
+            "payment_intent": "pi_test_1",
+            "metadata": {"payment": payment.public_id},
+        }
+    else:
+        obj = {
+            "id": "pi_test_1",
+            "object": "payment_intent",
+            "amount_received": amount,
+            "currency": "usd",
+            "status": "succeeded",
+            "metadata": {"payment": payment.public_id},
+        }
+    body = {
+        "id": event_id,
+        "object": "event",
+        "api_version": "2025-09-30.clover",
+        "created": int(time.time()),
+        "type": event_type,
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+    }
+    return json.dumps(body).encode()
+
+
+def post(payload: bytes, signature: str | None) -> Any:
+    headers: dict[str, Any] = {"HTTP_STRIPE_SIGNATURE": signature} if signature is not None else {}
+    return Client().post("/api/v1/hooks/stripe", payload, content_type="application/json", **headers)
+
+
+@pytest.mark.django_db
+def test_both_event_kinds_for_one_payment_credit_it_once(alice):
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe")
+    first = post(
+        event("evt_1", "checkout.session.completed", payment),
+        sign(event("evt_1", "checkout.session.completed", payment)),
+    )
+    payload = event("evt_2", "payment_intent.succeeded", payment)
+    second = post(payload, sign(payload))
+    assert (first.json(), second.json()) == ({"outcome": "paid"}, {"outcome": "paid"})
+    payload_again = event("evt_2", "payment_intent.succeeded", payment)
+    assert post(payload_again, sign(payload_again)).json() == {"outcome": "duplicate"}
+    payment.refresh_from_db()
+    assert (payment.status, payment.detail["payment_intent"]) == ("succeeded", "pi_test_1")
+    assert customer_balance(alice, "USD") == Money.of("10.00", "USD")
+    assert LedgerTransaction.objects.filter(source="topup").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "case",
+    ["forged", "stale", "missing header", "empty secret", "wrong amount"],
+)
+def test_bad_deliveries_are_rejected_and_record_nothing(alice, settings, case):
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe")
+    payload = event("evt_x", "payment_intent.succeeded", payment, amount=1 if case == "wrong amount" else 1000)
+    signature: str | None = sign(payload)
+    if case == "forged":
+        signature = sign(payload, secret="whsec_attacker")
+    elif case == "stale":
+        signature = sign(payload, timestamp=int(time.time()) - 3600)
+    elif case == "missing header":
+        signature = None
+    elif case == "empty secret":
+        settings.STRIPE_WEBHOOK_SECRET = ""
+    response = post(payload, signature)
+    if case == "wrong amount":
+        assert response.json() == {"outcome": "amount mismatch"}
+    else:
+        assert response.status_code == 422
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["errors"][0]["field"] == "Stripe-Signature"
+        assert WebhookEvent.objects.count() == 0
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+    assert customer_balance(alice, "USD") == Money.of("0", "USD")
+    assert LedgerTransaction.objects.count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_ten_times_concurrently_records_one_payment(alice):
+    if connection.vendor == "sqlite":
+        pytest.skip("the SQLite test database lives in memory, not shared between threads; CI runs this on PostgreSQL")
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe")
+    payload = event("evt_same", "payment_intent.succeeded", payment)
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            response = post(payload, sign(payload))
+            with lock:
+                outcomes.append(response.json()["outcome"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["duplicate"] * 9 + ["paid"]
+    assert WebhookEvent.objects.count() == 1
+    assert LedgerTransaction.objects.filter(source="topup").count() == 1
+    assert customer_balance(alice, "USD").amount == Decimal("10.00")
+    assert ledger_verify().ok
