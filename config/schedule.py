@@ -12,6 +12,7 @@ from typing import Any
 
 from django.tasks import Task
 
+from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
 
 
@@ -22,4 +23,7 @@ class Schedule:
     every: int  # seconds
 
 
-SCHEDULE: tuple[Schedule, ...] = (Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),)
+SCHEDULE: tuple[Schedule, ...] = (
+    Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
+    Schedule(name="billing.apply_pending_payments", task=payments_apply_pending_task, every=300),
+)

@@ -8,6 +8,7 @@ transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,8 @@ from megalayer.ledger.actions import Leg, customer_balance_account, ledger_accou
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.ledger.models import LedgerAccount
 from megalayer.ledger.queries import customer_balance
+
+logger = logging.getLogger(__name__)
 
 DUE_AFTER = dt.timedelta(days=7)
 
@@ -181,7 +184,9 @@ def invoice_pay_from_balance(
     """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        replay = Payment.objects.filter(gateway="balance", gateway_reference=idempotency_key).first()
+        # Keys are the caller's: scope them to this invoice, so two customers' "pay-1" never meet.
+        reference = f"{invoice.public_id}:{idempotency_key}"
+        replay = Payment.objects.filter(gateway="balance", gateway_reference=reference).first()
         if replay is not None:
             return replay
         if invoice.status != InvoiceStatus.ISSUED:
@@ -198,7 +203,7 @@ def invoice_pay_from_balance(
         customer = invoice.customer
         result = ledger_post(
             source="invoice_payment",
-            idempotency_key=f"{invoice.public_id}:{idempotency_key}",
+            idempotency_key=reference,
             description=f"Payment of invoice {invoice.display_number} from balance",
             requirement="TOS-BAL-1",
             legs=[
@@ -212,7 +217,8 @@ def invoice_pay_from_balance(
             customer=customer,
             invoice=invoice,
             gateway="balance",
-            gateway_reference=idempotency_key,
+            gateway_reference=reference,
+            applied_at=clock.now(),  # a payment from the balance is its own application
             amount=pay.amount,
             currency=pay.currency,
             status=PaymentStatus.SUCCEEDED,
@@ -339,58 +345,95 @@ def invoice_credit(*, invoice: Invoice, amount: Money, reason: str, actor: Actor
 def payment_succeeded(*, payment: Payment, gateway_detail: dict[str, Any] | None = None) -> Payment:
     """A gateway confirmed ``payment``: credit the balance once, then apply it to its invoice if any.
 
-    Every gateway payment lands on the balance first, so money received is never
-    lost even if the invoice was meanwhile paid another way or voided.
+    The credit commits on its own first, so money received is never lost: if
+    applying it to the invoice fails (a line handler raising, a lock timeout),
+    the money waits on the balance and ``payments_apply_pending`` retries.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if payment.status == PaymentStatus.SUCCEEDED:
-            return payment
-        if payment.status != PaymentStatus.PENDING:
+        if payment.status == PaymentStatus.PENDING:
+            _credit_balance(payment, gateway_detail or {})
+        elif payment.status != PaymentStatus.SUCCEEDED:
             raise RuleRefused("This payment already failed.", rule="payment-not-pending", requirement="TOS-BAL-2")
-        money = Money(payment.amount, payment.currency)
-        ledger_post(
-            source="topup",
-            idempotency_key=payment.public_id,
-            description=f"Payment {payment.public_id} via {payment.gateway}",
-            requirement="TOS-BAL-1",
-            legs=[
-                Leg(
-                    ledger_account(
-                        kind=LedgerAccount.Kind.GATEWAY_CLEARING, currency=money.currency, gateway=payment.gateway
-                    ),
-                    -money,
+    payment.refresh_from_db()
+    try:
+        payment_apply(payment=payment)
+    except Exception:
+        logger.exception("payment.apply_failed", extra={"payment": payment.public_id})
+    payment.refresh_from_db()
+    return payment
+
+
+def _credit_balance(payment: Payment, gateway_detail: dict[str, Any]) -> None:
+    money = Money(payment.amount, payment.currency)
+    ledger_post(
+        source="topup",
+        idempotency_key=payment.public_id,
+        description=f"Payment {payment.public_id} via {payment.gateway}",
+        requirement="TOS-BAL-1",
+        legs=[
+            Leg(
+                ledger_account(
+                    kind=LedgerAccount.Kind.GATEWAY_CLEARING, currency=money.currency, gateway=payment.gateway
                 ),
-                Leg(customer_balance_account(payment.customer, money.currency), money),
-            ],
-            customer=payment.customer,
-            reference=payment.public_id,
-        )
-        Payment.objects.filter(pk=payment.pk).update(
-            status=PaymentStatus.SUCCEEDED,
-            completed_at=clock.now(),
-            detail={**payment.detail, **(gateway_detail or {})},
-        )
-        payment.refresh_from_db()
-        audit_record(
-            actor=Actor.system(f"gateway {payment.gateway}"),
-            action="payment.succeeded",
-            target_type="payment",
-            target_id=payment.public_id,
-            requirement="TOS-BAL-1",
-            data={"amount": str(money), "customer": payment.customer.public_id},
-        )
-        if payment.invoice is not None and payment.invoice.status == InvoiceStatus.ISSUED:
-            due = payment.invoice.amount_due
-            apply = min(due.amount, money.amount)
+                -money,
+            ),
+            Leg(customer_balance_account(payment.customer, money.currency), money),
+        ],
+        customer=payment.customer,
+        reference=payment.public_id,
+    )
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.SUCCEEDED,
+        completed_at=clock.now(),
+        detail={**payment.detail, **gateway_detail},
+        applied_at=clock.now() if payment.invoice_id is None else None,
+    )
+    audit_record(
+        actor=Actor.system(f"gateway {payment.gateway}"),
+        action="payment.succeeded",
+        target_type="payment",
+        target_id=payment.public_id,
+        requirement="TOS-BAL-1",
+        data={"amount": str(money), "customer": payment.customer.public_id},
+    )
+
+
+def payment_apply(*, payment: Payment) -> None:
+    """Apply a succeeded payment's money (now on the balance) to its invoice, once."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.applied_at is not None or payment.status != PaymentStatus.SUCCEEDED or payment.invoice is None:
+            return
+        invoice = payment.invoice
+        if invoice.status == InvoiceStatus.ISSUED:
+            apply = min(invoice.amount_due.amount, payment.amount)
             if apply > 0:
                 invoice_pay_from_balance(
-                    invoice=payment.invoice,
-                    amount=Money(apply, money.currency),
+                    invoice=invoice,
+                    amount=Money(apply, payment.currency),
                     idempotency_key=f"gateway:{payment.public_id}",
                     actor=Actor.system(f"gateway {payment.gateway}"),
                 )
-    return payment
+        Payment.objects.filter(pk=payment.pk).update(applied_at=clock.now())
+
+
+def payments_apply_pending() -> int:
+    """The periodic retry of ``payment_apply`` for money that reached the balance but not its invoice."""
+    pending = (
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, applied_at__isnull=True, invoice__isnull=False)
+        .exclude(gateway="balance")
+        .values_list("pk", flat=True)[:500]
+    )
+    done = 0
+    for payment_id in pending:
+        try:
+            payment_apply(payment=Payment.objects.get(pk=payment_id))
+        except Exception:
+            logger.exception("payment.apply_failed", extra={"payment": payment_id})
+            continue
+        done += 1
+    return done
 
 
 def payment_start(*, customer: Customer, amount: Money, gateway: str, invoice: Invoice | None = None) -> Payment:

@@ -154,6 +154,9 @@ class Payment(models.Model):
     status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the money was applied to its invoice (retried until it is)."
+    )
     detail = models.JSONField(default=dict, blank=True, help_text="Gateway data without secrets.")
 
     class Meta:

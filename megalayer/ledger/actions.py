@@ -52,9 +52,13 @@ def customer_balance_account(customer: Any, currency: str) -> LedgerAccount:
     return ledger_account(kind=LedgerAccount.Kind.CUSTOMER_BALANCE, currency=currency, customer=customer)
 
 
+POSTING_PLACES = Decimal("0.0001")
+
+
 def account_balance(account: LedgerAccount) -> Decimal:
+    """Sum of the account's postings, at the postings' precision (SQLite sums decimals as floats)."""
     total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else Decimal(0)
+    return Decimal(0) if total is None else Decimal(total).quantize(POSTING_PLACES)
 
 
 def _check_balanced(legs: list[Leg]) -> None:

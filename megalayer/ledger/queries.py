@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from megalayer.core.money import Money
-from megalayer.ledger.actions import account_balance
+from megalayer.ledger.actions import POSTING_PLACES, account_balance
 from megalayer.ledger.models import LedgerAccount, LedgerTransaction, Posting
 
 
@@ -28,7 +28,7 @@ def customer_balances(customer: Any) -> list[Money]:
         .annotate(total=Sum("amount"))
         .order_by("currency")
     )
-    return [Money(row["total"], row["currency"]) for row in rows]
+    return [Money(Decimal(row["total"]).quantize(POSTING_PLACES), row["currency"]) for row in rows]
 
 
 def customer_transactions(customer: Any) -> QuerySet[Posting]:

@@ -122,3 +122,21 @@ def test_staff_refunds_need_a_staff_token(alice, staff, alice_api):
         **bearer(staff, staff=True),
     )
     assert (wrong_reason.status_code, wrong_reason.json()["errors"][0]["field"]) == (422, "reason")
+
+
+def test_two_customers_using_the_same_idempotency_key_both_pay(alice, bob, alice_api):
+    mine, theirs = issued_invoice(alice, "10.00"), issued_invoice(bob, "10.00")
+    fund(alice, "10.00")
+    fund(bob, "10.00")
+    bob_api = bearer(bob.owner, scope="write")
+    for invoice, headers in [(mine, alice_api), (theirs, bob_api)]:
+        response = Client().post(
+            f"/api/v1/invoices/{invoice.public_id}/pay",
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="pay-1",
+            **headers,
+        )
+        assert response.status_code == 200
+        invoice.refresh_from_db()
+        assert invoice.status == "paid"
+    assert customer_balance(alice, "USD") == customer_balance(bob, "USD") == Money.of("0", "USD")

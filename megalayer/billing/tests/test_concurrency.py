@@ -52,8 +52,13 @@ class Platform:
 
     def command(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "megalayer.cli", *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
-            timeout=300, check=False,
+            [sys.executable, "-m", "megalayer.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
@@ -98,13 +103,16 @@ def server(platform: Platform) -> Iterator[Platform]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "megalayer.cli", "serve", "--no-migrate", "--port", str(port), "--workers", "2"],
-        env=platform.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=platform.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     platform.base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"{platform.base_url}/api/v1/openapi.json", timeout=2)  # noqa: S310
+            urllib.request.urlopen(f"{platform.base_url}/api/v1/openapi.json", timeout=2)
             break
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline or process.poll() is not None:
@@ -117,11 +125,11 @@ def server(platform: Platform) -> Iterator[Platform]:
 
 
 def _post(url: str, token: str) -> tuple[int, dict[str, Any], str]:
-    request = urllib.request.Request(  # noqa: S310 (a local test server)
+    request = urllib.request.Request(
         url, data=b"", method="POST", headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read()), response.headers["Content-Type"]
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read()), error.headers["Content-Type"]
