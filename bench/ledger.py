@@ -122,10 +122,21 @@ def measure(transactions: int, client_counts: list[int]) -> list[tuple[int, floa
         accounts = [customer_balance_account(customer, "USD") for customer in customers]
         amount = Money.of("1.00", "USD")
 
-        def ledger_work(number: int, index: int, clients: int = clients) -> None:
+        def ledger_work(
+            number: int,
+            index: int,
+            clients: int = clients,
+            clearing: LedgerAccount = clearing,
+            amount: Money = amount,
+            accounts: list[LedgerAccount] = accounts,
+            customers: list[Customer] = customers,
+        ) -> None:
             ledger_post(
-                source="bench", idempotency_key=f"{clients}-{number}-{index}", description="bench",
-                requirement="TOS-BAL-2", legs=[Leg(clearing, -amount), Leg(accounts[number], amount)],
+                source="bench",
+                idempotency_key=f"{clients}-{number}-{index}",
+                description="bench",
+                requirement="TOS-BAL-2",
+                legs=[Leg(clearing, -amount), Leg(accounts[number], amount)],
                 customer=customers[number],
             )
 
@@ -142,7 +153,10 @@ def measure(transactions: int, client_counts: list[int]) -> list[tuple[int, floa
         bare_seconds = run_clients(clients, per_client, bare_work)
         postings = 2 * per_client * clients
         results.append((clients, postings / ledger_seconds, postings / bare_seconds))
-        print(f"{clients} clients: {postings} postings, ledger {ledger_seconds:.2f}s, bare {bare_seconds:.2f}s", flush=True)
+        print(
+            f"{clients} clients: {postings} postings, ledger {ledger_seconds:.2f}s, bare {bare_seconds:.2f}s",
+            flush=True,
+        )
     return results
 
 

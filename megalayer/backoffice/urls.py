@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.backoffice import views
+from megalayer.backoffice import billing_views, views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -10,4 +10,9 @@ urlpatterns = [
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),
     path("audit/", views.audit_log, name="audit"),
+    path("billing/invoices/", billing_views.invoices, name="invoices"),
+    path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),
+    path("billing/payments/", billing_views.payments, name="payments"),
+    path("billing/tax-rates/", billing_views.tax_rates, name="tax_rates"),
+    path("customers/<str:public_id>/ledger/", billing_views.customer_ledger, name="customer_ledger"),
 ]

@@ -27,7 +27,6 @@ from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
 from megalayer.core.transitions import check_transition
 from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
-from megalayer.ledger.errors import InsufficientBalance
 from megalayer.ledger.models import LedgerAccount
 from megalayer.ledger.queries import customer_balance
 
@@ -567,4 +566,60 @@ def refund_issue(
     return refund
 
 
-__all__ = ["InsufficientBalance"]
+def customer_set_auto_apply(*, customer: Customer, enabled: bool) -> None:
+    Customer.objects.filter(pk=customer.pk).update(auto_apply_balance=enabled)
+    customer.auto_apply_balance = enabled
+
+
+def manual_payment_record(*, customer: Customer, amount: Money, bank_reference: str, staff: Any) -> Payment:
+    """Staff record a bank transfer that arrived (TOS-BAL-1); the bank's reference makes it once-only."""
+    if not getattr(staff, "is_staff", False):
+        from megalayer.core.errors import Forbidden
+
+        raise Forbidden("Only staff record bank transfers.")
+    reference = bank_reference.strip()
+    if not reference:
+        raise InvalidInput("Enter the bank's reference of the transfer.", field="bank_reference")
+    existing = Payment.objects.filter(gateway="manual", gateway_reference=reference).first()
+    if existing is not None:
+        raise RuleRefused(
+            f"Transfer {reference} was recorded already ({existing.public_id}).",
+            rule="transfer-already-recorded",
+            requirement="TOS-BAL-2",
+            field="bank_reference",
+        )
+    with transaction.atomic():
+        payment = payment_start(customer=customer, amount=amount, gateway="manual")
+        Payment.objects.filter(pk=payment.pk).update(gateway_reference=reference)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="payment.manual_record",
+            target_type="payment",
+            target_id=payment.public_id,
+            requirement="TOS-BAL-1",
+            data={"amount": str(amount), "bank_reference": reference, "customer": customer.public_id},
+        )
+    return payment_succeeded(payment=payment, gateway_detail={"recorded_by": staff.email})
+
+
+def tax_rate_save(*, country: str, name: str, rate: Decimal, eu_member: bool, staff: Any) -> Any:
+    from megalayer.billing.models import TaxRate
+
+    country = country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise InvalidInput("Use the two-letter ISO country code.", field="country")
+    if not Decimal(0) <= rate <= Decimal(100):
+        raise InvalidInput("The rate is a percentage between 0 and 100.", field="rate")
+    with transaction.atomic():
+        tax_rate, _ = TaxRate.objects.update_or_create(
+            country=country, defaults={"name": name.strip() or "VAT", "rate": rate, "eu_member": eu_member}
+        )
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="tax_rate.save",
+            target_type="tax_rate",
+            target_id=country,
+            requirement="TOS-TAX-1",
+            data={"rate": str(rate), "name": name, "eu_member": eu_member},
+        )
+    return tax_rate

@@ -24,6 +24,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     elif user is not None and user.is_authenticated:
         items = [
             {"label": "Dashboard", "url": reverse("portal:dashboard")},
+            {"label": "Billing", "url": reverse("portal:billing")},
             {"label": "Notices", "url": reverse("portal:notices")},
             {"label": "Security", "url": reverse("portal:security")},
         ]

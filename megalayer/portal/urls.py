@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.portal import views
+from megalayer.portal import billing_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -8,6 +8,10 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("security/", views.security, name="security"),
     path("security/tokens/<str:public_id>/revoke/", views.token_revoke_view, name="token_revoke"),
+    path("billing/", billing_views.billing, name="billing"),
+    path("billing/invoices/", billing_views.invoices, name="invoices"),
+    path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),
+    path("billing/invoices/<str:public_id>/pdf/", billing_views.invoice_pdf_view, name="invoice_pdf"),
     path("notices/", views.notices, name="notices"),
     path("notices/<str:public_id>/", views.notice_detail, name="notice_detail"),
 ]
