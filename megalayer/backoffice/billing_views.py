@@ -11,6 +11,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from megalayer.accounts.models import Customer
 from megalayer.billing.actions import manual_payment_record, refund_issue, tax_rate_save
@@ -91,12 +92,20 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             return redirect("backoffice:invoice_detail", public_id=invoice.public_id)
     context = {
         "invoice": invoice,
-        "document": invoice_html(invoice),
         "payments": invoice.payments.all(),
         "refunds": Refund.objects.filter(invoice=invoice).select_related("created_by", "credit_note"),
         "form": form,
     }
     return render(request, "backoffice/invoice_detail.html", context)
+
+
+@staff_member_required
+@xframe_options_sameorigin
+def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = Invoice.objects.filter(public_id=public_id).first()
+    if invoice is None:
+        raise Http404("No such invoice.")
+    return HttpResponse(invoice_html(invoice))
 
 
 @staff_member_required

@@ -12,6 +12,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),
+    path("billing/invoices/<str:public_id>/document/", billing_views.invoice_document, name="invoice_document"),
     path("billing/payments/", billing_views.payments, name="payments"),
     path("billing/tax-rates/", billing_views.tax_rates, name="tax_rates"),
     path("customers/<str:public_id>/ledger/", billing_views.customer_ledger, name="customer_ledger"),

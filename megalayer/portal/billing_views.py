@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
@@ -125,11 +126,17 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             return redirect("portal:invoice_detail", public_id=invoice.public_id)
     context = {
         "invoice": invoice,
-        "document": invoice_html(invoice),
         "form": form,
         "balance": customer_balance(invoice.customer, invoice.currency),
     }
     return render(request, "portal/invoice_detail.html", context)
+
+
+@login_required
+@xframe_options_sameorigin
+def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The printable invoice, framed by the invoice page (the same HTML as the PDF)."""
+    return HttpResponse(invoice_html(_invoice(request, public_id)))
 
 
 @login_required

@@ -18,6 +18,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is not None and user.is_authenticated and user.is_staff:
         items = [
             {"label": "Customers", "url": reverse("backoffice:customers")},
+            {"label": "Invoices", "url": reverse("backoffice:invoices")},
             {"label": "Terms", "url": reverse("backoffice:terms")},
             {"label": "Audit log", "url": reverse("backoffice:audit")},
         ]
@@ -29,8 +30,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             {"label": "Security", "url": reverse("portal:security")},
         ]
         banner = _terms_banner(user)
+    # The longest matching prefix wins, so /account/billing/ is not also "Dashboard" (/account/).
+    matches = [item["url"] for item in items if request.path.startswith(item["url"])]
+    active = max(matches, key=len) if matches else None
     for item in items:
-        item["active"] = request.path.startswith(item["url"])
+        item["active"] = item["url"] == active
     return {"nav_items": items, "terms_banner": banner, "current_terms": current}
 
 

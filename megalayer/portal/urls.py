@@ -12,6 +12,7 @@ urlpatterns = [
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),
     path("billing/invoices/<str:public_id>/pdf/", billing_views.invoice_pdf_view, name="invoice_pdf"),
+    path("billing/invoices/<str:public_id>/document/", billing_views.invoice_document, name="invoice_document"),
     path("notices/", views.notices, name="notices"),
     path("notices/<str:public_id>/", views.notice_detail, name="notice_detail"),
 ]

@@ -96,3 +96,12 @@ def test_customers_cannot_open_billing_back_office(alice_client, alice):
         "/backoffice/billing/payments/", {"customer": alice.public_id, "amount": "1000", "bank_reference": "fake"}
     )
     assert customer_balance(alice, "USD") == Money.of("0", "USD")
+
+
+def test_invoice_document_is_framed_from_the_same_origin_only_for_its_owner(alice_client, alice, bob):
+    invoice = issued_invoice(alice, "12.00")
+    document = alice_client.get(f"/account/billing/invoices/{invoice.public_id}/document/")
+    assert document["X-Frame-Options"] == "SAMEORIGIN"
+    assert "Invoice INV-000001" in document.content.decode()
+    theirs = issued_invoice(bob, "1.00")
+    assert alice_client.get(f"/account/billing/invoices/{theirs.public_id}/document/").status_code == 404

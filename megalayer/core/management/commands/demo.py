@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,20 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete, staff_create
-from megalayer.accounts.models import User
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
+from megalayer.billing.actions import (
+    LineData,
+    invoice_create,
+    invoice_issue,
+    payment_start,
+    payment_succeeded,
+    tax_rate_save,
+)
+from megalayer.billing.models import Invoice, TaxRate
 from megalayer.core import clock
 from megalayer.core.management.commands.serve import prepare_database
+from megalayer.core.money import Money
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import default_policy_data
@@ -91,3 +102,37 @@ def load_demo() -> None:
             method=TermsAcceptance.Method.SIGNUP,
             request_info=RequestInfo(ip_address="127.0.0.1", user_agent="megalayer demo"),
         )
+    load_demo_billing()
+
+
+TAX_RATES = [
+    ("DE", "USt", "19.00", True),
+    ("FR", "TVA", "20.00", True),
+    ("NL", "BTW", "21.00", True),
+    ("GB", "VAT", "20.00", False),
+    ("SG", "GST", "9.00", False),
+    ("JP", "JCT", "10.00", False),
+    ("PH", "VAT", "12.00", False),
+]
+
+
+def load_demo_billing() -> None:
+    """Tax rates, a sandbox top-up and invoices in each state, so every billing page has content."""
+    staff = User.objects.get(email=STAFF[0])
+    if not TaxRate.objects.exists():
+        for country, name, rate, eu in TAX_RATES:
+            tax_rate_save(country=country, name=name, rate=Decimal(rate), eu_member=eu, staff=staff)
+    if Invoice.objects.exists():
+        return
+    system = Actor.system("demo loader")
+    alice = Customer.objects.get(owner__email=CUSTOMERS[0][0])
+    bob = Customer.objects.get(owner__email=CUSTOMERS[1][0])
+    payment_succeeded(payment=payment_start(customer=alice, amount=Money.of("50.00", "USD"), gateway="sandbox"))
+    for customer, description, price in [
+        (alice, "VPS Premium HKG-2 (demo)", "18.00"),
+        (bob, "Dedicated E3 SIN (demo)", "129.00"),
+    ]:
+        draft = invoice_create(
+            customer=customer, lines=[LineData(kind="demo", description=description, unit_price=Money.of(price, "USD"))]
+        )
+        invoice_issue(invoice=draft, actor=system)
