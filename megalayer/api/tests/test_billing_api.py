@@ -140,3 +140,19 @@ def test_two_customers_using_the_same_idempotency_key_both_pay(alice, bob, alice
         invoice.refresh_from_db()
         assert invoice.status == "paid"
     assert customer_balance(alice, "USD") == customer_balance(bob, "USD") == Money.of("0", "USD")
+
+
+def test_without_weasyprint_the_pdf_is_a_clear_409_and_the_html_still_works(
+    alice, alice_api, alice_client, monkeypatch
+):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as on a host without Pango
+    invoice = issued_invoice(alice, "10.00")
+    response = Client().get(f"/api/v1/invoices/{invoice.public_id}/pdf", **alice_api)
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/pdf-unavailable"
+    page = alice_client.get(f"/account/billing/invoices/{invoice.public_id}/pdf/", follow=True)
+    assert "PDF invoices are unavailable on this server" in page.content.decode()
+    document = alice_client.get(f"/account/billing/invoices/{invoice.public_id}/document/")
+    assert "Invoice INV-000001" in document.content.decode()

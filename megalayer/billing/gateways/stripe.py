@@ -31,6 +31,9 @@ def _minor(amount: Money) -> int:
 def _client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise RuleRefused("Card payments are not configured.", rule="gateway-not-configured", requirement="TOS-BAL-1")
+    base = settings.STRIPE_API_BASE
+    if base:  # tests point the SDK at a local stand-in for Stripe's servers
+        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses={"api": base})
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY)
 
 

@@ -153,3 +153,110 @@ def test_the_same_event_ten_times_concurrently_records_one_payment(alice):
     assert LedgerTransaction.objects.filter(source="topup").count() == 1
     assert customer_balance(alice, "USD").amount == Decimal("10.00")
     assert ledger_verify().ok
+
+
+class FakeStripe:
+    """A local stand-in for Stripe's API servers: records requests, answers with Stripe's response shapes."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                import urllib.parse
+
+                length = int(self.headers.get("Content-Length", 0))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                fake.requests.append((self.path, self.headers.get("Idempotency-Key", ""), form))
+                if self.path == "/v1/checkout/sessions":
+                    body = {
+                        "id": "cs_test_a1",
+                        "object": "checkout.session",
+                        "url": "https://checkout.stripe.com/c/pay/cs_test_a1",
+                        "payment_status": "unpaid",
+                        "status": "open",
+                        "amount_total": int(form["line_items[0][price_data][unit_amount]"][0]),
+                        "currency": form["line_items[0][price_data][currency]"][0],
+                        "metadata": {"payment": form["metadata[payment]"][0]},
+                    }
+                else:
+                    body = {
+                        "id": "re_test_1",
+                        "object": "refund",
+                        "amount": int(form["amount"][0]),
+                        "currency": "usd",
+                        "payment_intent": form["payment_intent"][0],
+                        "status": "succeeded",
+                    }
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_stripe(settings: Any) -> Any:
+    fake = FakeStripe()
+    settings.STRIPE_API_BASE = fake.url
+    yield fake
+    fake.close()
+
+
+@pytest.mark.django_db
+def test_card_payment_of_an_invoice_then_refund_to_the_card(alice, staff, fake_stripe, settings):
+    from megalayer.billing.actions import refund_issue
+    from megalayer.billing.gateways import gateway_named
+    from megalayer.billing.tests.conftest import issued_invoice
+
+    alice.auto_apply_balance = False
+    alice.save()
+    invoice = issued_invoice(alice, "10.00")
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe", invoice=invoice)
+    checkout = gateway_named("stripe").start(payment=payment, return_url="http://127.0.0.1:8000/account/billing/")
+    assert checkout.redirect_url == "https://checkout.stripe.com/c/pay/cs_test_a1"
+    path, key, form = fake_stripe.requests[0]
+    assert (path, key) == ("/v1/checkout/sessions", payment.public_id)
+    assert form["line_items[0][price_data][unit_amount]"] == ["1000"]
+    methods = [form[f"payment_method_types[{index}]"][0] for index in range(3)]
+    assert methods == ["card", "alipay", "wechat_pay"]
+    payload = event("evt_card", "checkout.session.completed", payment)
+    assert post(payload, sign(payload)).json() == {"outcome": "paid"}
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    refund = refund_issue(
+        invoice=invoice,
+        amount=Money.of("4.00", "USD"),
+        reason="provider_outage",
+        note="outage",
+        destination="original",
+        staff=staff,
+        idempotency_key="r1",
+    )
+    refund.refresh_from_db()
+    path, key, form = fake_stripe.requests[1]
+    assert (path, key, form["amount"], form["payment_intent"]) == (
+        "/v1/refunds",
+        refund.public_id,
+        ["400"],
+        ["pi_test_1"],
+    )
+    assert refund.gateway_reference == "re_test_1"
+    assert customer_balance(alice, "USD") == Money.of("0", "USD")  # a card refund never touches the balance
+    assert ledger_verify().ok
