@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from megalayer.accounts.models import ApiToken, BillingProfile, Customer, User
+from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, NotFound
@@ -61,6 +61,33 @@ def billing_profile_update(*, customer: Customer, data: BillingData) -> BillingP
         kind = Customer.Kind.ORGANISATION if values["organisation"] else Customer.Kind.INDIVIDUAL
         Customer.objects.filter(pk=customer.pk).update(kind=kind)
     return profile
+
+
+def contact_add(*, customer: Customer, name: str, email: str, role: str) -> Contact:
+    """Another person who receives the notices of one kind (billing, technical, abuse)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if role not in Contact.Role.values:
+        raise InvalidInput("Choose billing, technical or abuse.", field="role")
+    if not name.strip():
+        raise InvalidInput("This field is required.", field="name")
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise InvalidInput("Enter a valid e-mail address.", field="email") from error
+    contact, created = Contact.objects.get_or_create(
+        customer=customer, email=email.strip().lower(), role=role, defaults={"name": name.strip()}
+    )
+    if not created:
+        raise InvalidInput("This person is already a contact for that role.", field="email")
+    return contact
+
+
+def contact_remove(*, customer: Customer, contact_id: int) -> None:
+    deleted, _ = Contact.objects.filter(customer=customer, pk=contact_id).delete()
+    if not deleted:
+        raise NotFound("No such contact.")
 
 
 def _hash_secret(secret: str) -> str:

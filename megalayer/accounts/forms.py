@@ -74,6 +74,12 @@ class BillingProfileForm(forms.ModelForm[BillingProfile]):
         labels = {"address_line1": "Address", "address_line2": "Address (line 2)", "tax_id": "Tax ID / VAT number"}
 
 
+class ContactForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=[("billing", "Billing"), ("technical", "Technical"), ("abuse", "Abuse")])
+
+
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     scope = forms.ChoiceField(choices=[("read", "Read only"), ("write", "Read and write")])

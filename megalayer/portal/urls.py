@@ -6,6 +6,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("profile/", views.profile, name="profile"),
+    path("profile/contacts/<int:contact_id>/remove/", views.contact_remove_view, name="contact_remove"),
     path("security/", views.security, name="security"),
     path("security/tokens/<str:public_id>/revoke/", views.token_revoke_view, name="token_revoke"),
     path("billing/", billing_views.billing, name="billing"),

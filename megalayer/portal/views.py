@@ -8,8 +8,15 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.actions import BillingData, billing_profile_update, token_create, token_revoke
-from megalayer.accounts.forms import BillingProfileForm, TokenCreateForm
+from megalayer.accounts.actions import (
+    BillingData,
+    billing_profile_update,
+    contact_add,
+    contact_remove,
+    token_create,
+    token_revoke,
+)
+from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
 from megalayer.accounts.models import ApiToken, Customer, User
 from megalayer.core.errors import DomainError
 from megalayer.notices.queries import notices_for_user
@@ -49,8 +56,18 @@ def profile(request: HttpRequest) -> HttpResponse:
     if customer is None:
         raise Http404("Staff accounts have no customer profile.")
     instance = getattr(customer, "billing_profile", None)
-    form = BillingProfileForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
+    is_contact = request.method == "POST" and request.POST.get("form") == "contact"
+    form = BillingProfileForm(request.POST if request.method == "POST" and not is_contact else None, instance=instance)
+    contact_form = ContactForm(request.POST if is_contact else None)
+    if is_contact and contact_form.is_valid():
+        try:
+            contact_add(customer=customer, **contact_form.cleaned_data)
+        except DomainError as error:
+            contact_form.add_error(error.field if error.field in contact_form.fields else None, error.detail)
+        else:
+            messages.success(request, "Contact added.")
+            return redirect("portal:profile")
+    if request.method == "POST" and not is_contact and form.is_valid():
         try:
             billing_profile_update(customer=customer, data=BillingData(**form.cleaned_data))
         except DomainError as error:
@@ -58,7 +75,21 @@ def profile(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Billing profile saved.")
             return redirect("portal:profile")
-    return render(request, "portal/profile.html", {"form": form, "customer": customer})
+    context = {"form": form, "customer": customer, "contact_form": contact_form, "contacts": customer.contacts.all()}
+    return render(request, "portal/profile.html", context)
+
+
+@login_required
+def contact_remove_view(request: HttpRequest, contact_id: int) -> HttpResponse:
+    customer = _customer(request)
+    if request.method != "POST" or customer is None:
+        return redirect("portal:profile")
+    try:
+        contact_remove(customer=customer, contact_id=contact_id)
+    except DomainError as error:
+        raise Http404(error.detail) from error
+    messages.success(request, "Contact removed.")
+    return redirect("portal:profile")
 
 
 @login_required

@@ -80,3 +80,21 @@ def test_another_customers_token_cannot_be_revoked(alice_client, bob):
     response = alice_client.post(f"/account/security/tokens/{issued.token.public_id}/revoke/")
     assert response.status_code == 404
     assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is None
+
+
+def test_contacts_are_added_validated_and_removed_only_by_their_customer(alice_client, alice, bob):
+    from megalayer.accounts.models import Contact
+
+    alice_client.post(
+        "/account/profile/", {"form": "contact", "name": "Ops", "email": "ops@alice.example", "role": "technical"}
+    )
+    contact = Contact.objects.get(customer=alice)
+    duplicate = alice_client.post(
+        "/account/profile/", {"form": "contact", "name": "Ops", "email": "ops@alice.example", "role": "technical"}
+    )
+    assert "already a contact" in duplicate.content.decode()
+    theirs = Contact.objects.create(customer=bob, name="B", email="b@example.com", role="billing")
+    assert alice_client.post(f"/account/profile/contacts/{theirs.pk}/remove/").status_code == 404
+    assert Contact.objects.filter(pk=theirs.pk).exists()
+    alice_client.post(f"/account/profile/contacts/{contact.pk}/remove/")
+    assert not Contact.objects.filter(customer=alice).exists()
