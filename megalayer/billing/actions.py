@@ -99,8 +99,12 @@ def _bill_to(customer: Customer) -> dict[str, Any]:
     }
 
 
-def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
-    """Number the invoice, compute its tax, freeze it, post it to the ledger, and apply the balance."""
+def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = None) -> Invoice:
+    """Number the invoice, compute its tax, freeze it, post it to the ledger, and apply the balance.
+
+    ``auto_apply`` None follows the customer's setting; False never pays from the
+    balance here (a renewal of a service whose auto-renew is off).
+    """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         check_transition(INVOICE_TRANSITIONS, invoice.status, InvoiceStatus.ISSUED)
@@ -138,7 +142,7 @@ def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
 
         if total.is_zero():
             _mark_paid_if_settled(invoice)
-        elif customer.auto_apply_balance:
+        elif customer.auto_apply_balance if auto_apply is None else auto_apply:
             available = customer_balance(customer, invoice.currency)
             if available.amount > 0:
                 amount = min(available.amount, invoice.amount_due.amount)

@@ -194,7 +194,7 @@ def notices_deliver_due() -> dict[str, int]:
     return results
 
 
-def _notice_for_customer(*, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any]) -> Notice:
+def notice_for_customer(*, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any]) -> Notice:
     subject, text, html = render_notice(kind, {"customer": customer, "name": customer.owner.full_name, **context})
     return notice_create(
         kind=kind,
@@ -208,7 +208,7 @@ def _notice_for_customer(*, kind: str, customer: Any, dedupe_key: str, context: 
 
 
 def notice_invoice_issued(*, invoice: Any) -> Notice:
-    return _notice_for_customer(
+    return notice_for_customer(
         kind=Kind.INVOICE_ISSUED,
         customer=invoice.customer,
         dedupe_key=f"invoice_issued:{invoice.public_id}",
@@ -217,7 +217,7 @@ def notice_invoice_issued(*, invoice: Any) -> Notice:
 
 
 def notice_invoice_paid(*, invoice: Any) -> Notice:
-    return _notice_for_customer(
+    return notice_for_customer(
         kind=Kind.PAYMENT_RECEIPT,
         customer=invoice.customer,
         dedupe_key=f"invoice_paid:{invoice.public_id}",
@@ -226,7 +226,7 @@ def notice_invoice_paid(*, invoice: Any) -> Notice:
 
 
 def notice_refund_issued(*, refund: Any) -> Notice:
-    return _notice_for_customer(
+    return notice_for_customer(
         kind=Kind.REFUND_ISSUED,
         customer=refund.invoice.customer,
         dedupe_key=f"refund:{refund.public_id}",

@@ -15,6 +15,11 @@ class Kind(models.TextChoices):
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
     REFUND_ISSUED = "refund_issued", "Refund"
+    SERVICE_ACTIVATED = "service_activated", "Service activated"
+    RENEWAL_REMINDER = "renewal_reminder", "Renewal reminder"
+    SERVICE_SUSPENDED = "service_suspended", "Service suspended"
+    SERVICE_RECOVERED = "service_recovered", "Service recovered"
+    SERVICE_TERMINATED = "service_terminated", "Service terminated"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -23,6 +28,11 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.INVOICE_ISSUED: "TOS-EMAIL-2",
     Kind.PAYMENT_RECEIPT: "TOS-EMAIL-2",
     Kind.REFUND_ISSUED: "TOS-REFUND-1",
+    Kind.SERVICE_ACTIVATED: "TOS-ORDER-1",
+    Kind.RENEWAL_REMINDER: "TOS-RENEW-1",
+    Kind.SERVICE_SUSPENDED: "TOS-EXPIRE-1",
+    Kind.SERVICE_RECOVERED: "TOS-EXPIRE-1",
+    Kind.SERVICE_TERMINATED: "TOS-EXPIRE-1",
 }
 
 

@@ -1,0 +1,129 @@
+"""What the provider sells: locations, network tiers, products, prices and OS images (TOS-NET-1, TOS-OS-1,
+TOS-PRICE-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from megalayer.core.ids import PublicIdFactory
+
+AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+
+
+class Location(models.Model):
+    """A data centre city."""
+
+    code = models.SlugField(max_length=16, unique=True)
+    name = models.CharField(max_length=100)
+    country = models.CharField(max_length=2)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NetworkTier(models.Model):
+    """Premium, standard or international network (Terms: Disclaimers 5), described as customers see it."""
+
+    code = models.SlugField(max_length=16, unique=True)
+    name = models.CharField(max_length=50)
+    description = models.TextField()
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BillingCycle(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    SEMIANNUAL = "semiannual", "Semi-annual"
+    ANNUAL = "annual", "Annual"
+
+
+CYCLE_MONTHS: dict[str, int] = {
+    BillingCycle.MONTHLY: 1,
+    BillingCycle.QUARTERLY: 3,
+    BillingCycle.SEMIANNUAL: 6,
+    BillingCycle.ANNUAL: 12,
+}
+
+
+class Product(models.Model):
+    """A plan: a VPS or a dedicated server of given specs, in one location, on one network tier."""
+
+    class Kind(models.TextChoices):
+        VPS = "vps", "VPS"
+        DEDICATED = "dedicated", "Dedicated server"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("prd"), editable=False)
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="products")
+    tier = models.ForeignKey(NetworkTier, on_delete=models.PROTECT, related_name="products")
+    cpu_cores = models.PositiveSmallIntegerField()
+    memory_gb = models.PositiveSmallIntegerField()
+    disk_gb = models.PositiveIntegerField()
+    bandwidth_tb = models.DecimalField(max_digits=6, decimal_places=1)
+    ipv4_included = models.PositiveSmallIntegerField(default=1)
+    is_active = models.BooleanField(default=True, help_text="Offered for new orders.")
+    os_images: models.ManyToManyField[OsImage, Any] = models.ManyToManyField(
+        "OsImage", related_name="products", blank=True
+    )
+
+    class Meta:
+        ordering = ["location__code", "tier__sort_order", "kind", "memory_gb"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.location.code}, {self.tier.code})"
+
+
+class PriceVersion(models.Model):
+    """A product's price for one billing cycle from ``effective_at`` on (TOS-PRICE-1).
+
+    A new price applies to orders placed after it; a service keeps the price it was
+    ordered at for every renewal (the order and the service copy it)."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="prices")
+    cycle = models.CharField(max_length=16, choices=BillingCycle.choices)
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3, default="USD")
+    effective_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-effective_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "cycle", "effective_at"], name="price_version_unique"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.code} {self.cycle} {self.amount} {self.currency} from {self.effective_at:%Y-%m-%d}"
+
+
+class OsImage(models.Model):
+    """An installable system (TOS-OS-1). End-of-life images stay for existing servers, hidden from new orders."""
+
+    class Family(models.TextChoices):
+        LINUX = "linux", "Linux"
+        WINDOWS = "windows", "Windows"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    family = models.CharField(max_length=16, choices=Family.choices)
+    requires_self_activation = models.BooleanField(
+        default=False, help_text="Windows: the customer activates the licence (Technical Services 2)."
+    )
+    end_of_life = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["family", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,174 @@
+"""Placing orders and deciding them (TOS-ORDER-1, TOS-BILLDATA-1, TOS-FRAUD-1, TOS-REFUSE-1, TOS-PRICE-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from megalayer.accounts.models import Customer
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue
+from megalayer.catalog.models import CYCLE_MONTHS, OsImage, Product
+from megalayer.catalog.queries import images_for_new_orders, price_at
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.money import Money
+from megalayer.orders.fraud import assess
+from megalayer.orders.models import Order
+from megalayer.services.periods import add_months
+from megalayer.terms.queries import policy_at
+
+
+def order_place(*, customer: Customer, product: Product, cycle: str, os_image: OsImage | None, actor: Actor) -> Order:
+    """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued."""
+    profile = getattr(customer, "billing_profile", None)
+    if profile is None or not profile.is_complete:
+        raise RuleRefused(
+            "Add your billing details before your first order.",
+            rule="billing-profile-required",
+            requirement="TOS-BILLDATA-1",
+        )
+    if not product.is_active:
+        raise NotFound("This product is not for sale.")
+    if os_image is not None and not images_for_new_orders(product).filter(pk=os_image.pk).exists():
+        raise InvalidInput("Choose a system offered for this product.", field="os_image")
+    if cycle not in CYCLE_MONTHS:
+        raise InvalidInput("Choose monthly, quarterly, semiannual or annual.", field="cycle")
+    price = price_at(product, cycle)
+    now = clock.now()
+    with transaction.atomic():
+        order = Order.objects.create(
+            customer=customer,
+            product=product,
+            os_image=os_image,
+            cycle=cycle,
+            recurring_amount=price.amount,
+            currency=price.currency,
+            price_version=price,
+            created_at=now,
+        )
+        anchor = now.astimezone(clock.provider_zone()).day
+        draft = invoice_create(
+            customer=customer,
+            currency=price.currency,
+            lines=[
+                LineData(
+                    kind="order",
+                    reference=order.public_id,
+                    description=f"{product.name}, {product.location.name}, {product.tier.name} network ({cycle})",
+                    unit_price=Money(price.amount, price.currency),
+                    period_start=now,
+                    period_end=add_months(now, CYCLE_MONTHS[cycle], anchor),
+                )
+            ],
+        )
+        Order.objects.filter(pk=order.pk).update(invoice=draft)
+        order.invoice = draft
+        audit_record(
+            actor=actor,
+            action="order.place",
+            target_type="order",
+            target_id=order.public_id,
+            requirement="TOS-ORDER-1",
+            data={"product": product.code, "price": str(price.amount)},
+        )
+        invoice_issue(invoice=draft, actor=actor)
+    order.refresh_from_db()
+    return order
+
+
+def order_paid(*, order_id: str) -> None:
+    """The order's invoice is paid: score it; below the threshold it becomes a service (TOS-FRAUD-1)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("customer__owner").get(public_id=order_id)
+        if order.status != Order.Status.AWAITING_PAYMENT:
+            return
+        assessment = assess(order)
+        threshold = policy_at(clock.now()).orders.fraud_review_threshold
+        status = Order.Status.IN_REVIEW if assessment.score >= threshold else Order.Status.ACCEPTED
+        Order.objects.filter(pk=order.pk).update(
+            status=status, paid_at=clock.now(), fraud_score=assessment.score, fraud_reasons=assessment.reasons
+        )
+        order.refresh_from_db()
+        audit_record(
+            actor=Actor.system("fraud check"),
+            action=f"order.{status}",
+            target_type="order",
+            target_id=order.public_id,
+            requirement="TOS-FRAUD-1",
+            data={"score": assessment.score, "threshold": threshold, "reasons": assessment.reasons},
+        )
+        if status == Order.Status.ACCEPTED:
+            _fulfil(order, Actor.system("orders"))
+
+
+def _fulfil(order: Order, actor: Actor) -> None:
+    from megalayer.services.actions import service_create_from_order
+
+    service = service_create_from_order(order=order, actor=actor)
+    Order.objects.filter(pk=order.pk).update(service=service)
+
+
+def order_approve(*, order: Order, staff: Any) -> Order:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != Order.Status.IN_REVIEW:
+            raise RuleRefused(
+                "Only an order waiting for review can be approved.",
+                rule="order-not-in-review",
+                requirement="TOS-FRAUD-1",
+            )
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.ACCEPTED, decided_at=clock.now(), decided_by=staff)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="order.approve",
+            target_type="order",
+            target_id=order.public_id,
+            requirement="TOS-FRAUD-1",
+        )
+        _fulfil(order, Actor.for_user(staff))
+    order.refresh_from_db()
+    return order
+
+
+def order_reject(*, order: Order, staff: Any, note: str) -> Order:
+    """TOS-REFUSE-1: refuse a paid order; what was paid goes back to the balance."""
+    from megalayer.billing.actions import refund_issue
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status not in (Order.Status.IN_REVIEW, Order.Status.AWAITING_PAYMENT):
+            raise RuleRefused(
+                "Only an order not yet fulfilled can be rejected.",
+                rule="order-not-rejectable",
+                requirement="TOS-REFUSE-1",
+            )
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED, decided_at=clock.now(), decided_by=staff)
+        invoice = order.invoice
+        if invoice is not None:
+            invoice.refresh_from_db()
+            if invoice.amount_paid > 0:
+                refund_issue(
+                    invoice=invoice,
+                    amount=Money(invoice.amount_paid, invoice.currency),
+                    reason="provider_cancelled",
+                    note=note or "Order refused",
+                    destination="balance",
+                    staff=staff,
+                    idempotency_key=f"order-reject:{order.public_id}",
+                )
+            elif invoice.status == "issued":
+                from megalayer.billing.actions import invoice_void
+
+                invoice_void(invoice=invoice, reason="order refused", actor=Actor.for_user(staff))
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="order.reject",
+            target_type="order",
+            target_id=order.public_id,
+            requirement="TOS-REFUSE-1",
+            data={"note": note},
+        )
+    order.refresh_from_db()
+    return order

@@ -1,0 +1,17 @@
+"""What happens when an order line is paid (registered with billing, explicitly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def order_line_paid(line: Any) -> None:
+    from megalayer.orders.actions import order_paid
+
+    order_paid(order_id=line.reference)
+
+
+def register() -> None:
+    from megalayer.billing.registry import register_line_kind
+
+    register_line_kind("order", on_paid=order_line_paid)

@@ -1,0 +1,50 @@
+"""Orders: from checkout to a paid (and, if needed, reviewed) order that becomes a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from megalayer.core.ids import PublicIdFactory
+
+AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+
+
+class Order(models.Model):
+    """One product ordered at the price in force when it was placed (TOS-PRICE-1)."""
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        IN_REVIEW = "in_review", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("ord"), editable=False)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="orders")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="orders")
+    os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    cycle = models.CharField(max_length=16)
+    recurring_amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    price_version = models.ForeignKey("catalog.PriceVersion", on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.AWAITING_PAYMENT)
+    invoice = models.OneToOneField(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="order"
+    )
+    fraud_score = models.PositiveSmallIntegerField(default=0)
+    fraud_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    service = models.OneToOneField(
+        "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="order"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.product_id} ({self.status})"

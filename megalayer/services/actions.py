@@ -1,0 +1,218 @@
+"""Every write to a service: creation from an order, provisioning, suspension, recovery, termination.
+
+Each status change goes through ``_move``: compare-and-set on the status (the
+transition table refuses illegal moves), a history row, and for enforcement
+moves an audit event naming the requirement and the terms version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.catalog.models import CYCLE_MONTHS
+from megalayer.core import clock
+from megalayer.core.tasks import enqueue_on_commit
+from megalayer.core.transitions import transition
+from megalayer.services.choices import TRANSITIONS, Reason, Status
+from megalayer.services.models import Service, ServiceEvent
+from megalayer.services.periods import add_months
+
+
+def _move(
+    service: Service,
+    *,
+    to: str,
+    actor: Actor,
+    requirement: str,
+    reason: str | None = None,
+    note: str = "",
+    **also: Any,
+) -> None:
+    previous = service.status
+    fields = dict(also)
+    if reason is not None:
+        fields["reason"] = reason
+    transition(service, table=TRANSITIONS, target=to, **fields)
+    ServiceEvent.objects.create(
+        service=service,
+        at=clock.now(),
+        from_status=previous,
+        to_status=to,
+        reason=service.reason,
+        requirement=requirement,
+        note=note[:255],
+        actor=actor.label or actor.kind,
+    )
+    audit_record(
+        actor=actor,
+        action=f"service.{to}",
+        target_type="service",
+        target_id=service.public_id,
+        requirement=requirement,
+        data={"from": previous, "reason": service.reason, "note": note},
+    )
+
+
+def next_period_end(service: Service, start: dt.datetime) -> dt.datetime:
+    return add_months(start, CYCLE_MONTHS[service.cycle], service.anchor_day)
+
+
+def service_create_from_order(*, order: Any, actor: Actor) -> Service:
+    """A paid (and accepted) order becomes a service, paid from now for one cycle (TOS-ORDER-1, TOS-TERM-1)."""
+    now = clock.now()
+    anchor_day = now.astimezone(clock.provider_zone()).day
+    with transaction.atomic():
+        service = Service.objects.create(
+            customer=order.customer,
+            product=order.product,
+            os_image=order.os_image,
+            cycle=order.cycle,
+            recurring_amount=order.recurring_amount,
+            currency=order.currency,
+            anchor_day=anchor_day,
+            paid_until=add_months(now, CYCLE_MONTHS[order.cycle], anchor_day),
+            created_at=now,
+        )
+        ServiceEvent.objects.create(
+            service=service,
+            at=now,
+            to_status=Status.PENDING,
+            requirement="TOS-ORDER-1",
+            note=f"order {order.public_id} paid",
+            actor=actor.label or actor.kind,
+        )
+        from megalayer.services.tasks import service_provision_task
+
+        enqueue_on_commit(service_provision_task, service.pk)
+    return service
+
+
+def service_provision(*, service: Service) -> Service:
+    """Until real drivers exist (issue 5) the sandbox completes provisioning at once; activation notice."""
+    actor = Actor.system("provisioning (sandbox)")
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if service.status == Status.PENDING:
+            _move(service, to=Status.PROVISIONING, actor=actor, requirement="TOS-ORDER-1")
+        if service.status == Status.PROVISIONING:
+            _move(service, to=Status.ACTIVE, actor=actor, requirement="TOS-ORDER-1", activated_at=clock.now())
+            from megalayer.services.notices import notice_service
+
+            notice_service(service=service, kind="service_activated")
+    return service
+
+
+def service_suspend(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        _move(
+            service,
+            to=Status.SUSPENDED,
+            actor=actor,
+            requirement=requirement,
+            reason=reason,
+            note=note,
+            suspended_at=clock.now(),
+        )
+        from megalayer.services.notices import notice_service
+
+        notice_service(service=service, kind="service_suspended")
+    return service
+
+
+def service_unsuspend(*, service: Service, actor: Actor, requirement: str, note: str = "") -> Service:
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        _move(
+            service,
+            to=Status.ACTIVE,
+            actor=actor,
+            requirement=requirement,
+            reason=Reason.NONE,
+            note=note,
+            suspended_at=None,
+        )
+        from megalayer.services.notices import notice_service
+
+        notice_service(service=service, kind="service_recovered")
+    return service
+
+
+def service_terminate(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
+    """Terminate and delete the data (the sandbox destroys at once; real drivers come with issue 5).
+
+    Open renewal invoices are voided so nothing can be paid for a service that is gone.
+    """
+    from megalayer.billing.actions import invoice_void
+    from megalayer.billing.models import Invoice
+
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
+        now = clock.now()
+        _move(
+            service,
+            to=Status.TERMINATED,
+            actor=actor,
+            requirement=requirement,
+            note="server destroyed, data deleted",
+            terminated_at=now,
+            data_deleted_at=now,
+        )
+        open_renewals = Invoice.objects.filter(
+            status="issued", lines__kind="renewal", lines__reference__startswith=f"{service.public_id}:"
+        ).distinct()
+        for invoice in open_renewals:
+            if invoice.amount_paid == 0:
+                invoice_void(invoice=invoice, reason=f"service {service.public_id} terminated", actor=actor)
+        from megalayer.services.notices import notice_service
+
+        notice_service(service=service, kind="service_terminated")
+    return service
+
+
+def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_end: dt.datetime) -> None:
+    """A renewal was paid: extend from the old expiry (not from today), and recover a suspended service."""
+    with transaction.atomic():
+        service = Service.objects.select_for_update().get(public_id=service_id)
+        if service.paid_until != period_start or service.status in (Status.TERMINATING, Status.TERMINATED):
+            return  # already extended for this period, or gone (its invoice was voided)
+        Service.objects.filter(pk=service.pk).update(paid_until=period_end)
+        service.paid_until = period_end
+        ServiceEvent.objects.create(
+            service=service,
+            at=clock.now(),
+            from_status=service.status,
+            to_status=service.status,
+            requirement="TOS-RENEW-1",
+            note=f"renewed until {period_end:%Y-%m-%d}",
+            actor="billing",
+        )
+        if service.status == Status.SUSPENDED and service.reason == Reason.OVERDUE:
+            service_unsuspend(
+                service=service, actor=Actor.system("billing"), requirement="TOS-EXPIRE-1", note="paid before deletion"
+            )
+
+
+def service_set_auto_renew(*, service: Service, enabled: bool) -> None:
+    Service.objects.filter(pk=service.pk).update(auto_renew=enabled)
+    service.auto_renew = enabled
+
+
+def service_deny_renewal(*, service: Service, staff: Any, note: str) -> None:
+    """TOS-REFUSE-1: the service is not renewed and ends at its expiry."""
+    with transaction.atomic():
+        Service.objects.filter(pk=service.pk).update(renewal_denied=True)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="service.renewal_denied",
+            target_type="service",
+            target_id=service.public_id,
+            requirement="TOS-REFUSE-1",
+            data={"note": note},
+        )
+    service.renewal_denied = True

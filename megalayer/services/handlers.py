@@ -1,0 +1,18 @@
+"""What happens when a renewal line is paid (registered with billing, explicitly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def renewal_paid(line: Any) -> None:
+    from megalayer.services.actions import service_renewal_paid
+
+    service_id = line.reference.split(":", 1)[0]
+    service_renewal_paid(service_id=service_id, period_start=line.period_start, period_end=line.period_end)
+
+
+def register() -> None:
+    from megalayer.billing.registry import register_line_kind
+
+    register_line_kind("renewal", on_paid=renewal_paid)

@@ -1,0 +1,93 @@
+"""The customer's service and its life (TOS-TERM-1, TOS-EXPIRE-1, TOS-RENEW-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from megalayer.core.ids import PublicIdFactory
+from megalayer.services.choices import Effect, Reason, Status
+
+AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+
+
+class Service(models.Model):
+    """What the customer bought and pays for. ``paid_until`` drives everything: the renewal
+    invoice, reminders, expiry, suspension and the deletion date. The recurring price is
+    copied from the order and never follows later price changes (TOS-PRICE-1)."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("srv"), editable=False)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="services")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services")
+    os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    hostname = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
+    cycle = models.CharField(max_length=16)
+    recurring_amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    anchor_day = models.PositiveSmallIntegerField(help_text="Day of month the periods start on (provider zone).")
+    paid_until = models.DateTimeField(db_index=True)
+    auto_renew = models.BooleanField(default=True)
+    renewal_denied = models.BooleanField(default=False, help_text="Staff: not renewed, ends at expiry (TOS-REFUSE-1).")
+    created_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    data_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "paid_until"], name="service_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in Status]), name="service_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(anchor_day__gte=1, anchor_day__lte=31), name="service_anchor_day_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.product_id} ({self.status})"
+
+
+class ServiceEvent(models.Model):
+    """The history of a service: every status change with its reason and the requirement behind it."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=16, blank=True)
+    requirement = models.CharField(max_length=32)
+    note = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.from_status} → {self.to_status}"
+
+
+class LifecycleEffect(models.Model):
+    """One automated effect of one billing period. The unique key makes a rerun, a second worker
+    or a run restarted after a kill do nothing twice: the effect row is written in the same
+    transaction as the effect itself."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="effects")
+    period_end = models.DateTimeField(help_text="The paid_until the effect belongs to.")
+    kind = models.CharField(max_length=24, choices=Effect.choices)
+    detail = models.CharField(max_length=32, blank=True, help_text="E.g. the reminder's day count.")
+    at = models.DateTimeField()
+    reference = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "period_end", "kind", "detail"], name="lifecycle_effect_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.kind}{self.detail} @ {self.period_end:%Y-%m-%d}"

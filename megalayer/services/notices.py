@@ -1,0 +1,33 @@
+"""Lifecycle notices: each states the next step and its date, and the clause behind it (TOS-EMAIL-2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from megalayer.core import clock
+from megalayer.services.models import Service
+from megalayer.terms.queries import policy_at
+
+
+def lifecycle_dates(service: Service) -> dict[str, dt.datetime]:
+    policy = policy_at(clock.now())
+    return {
+        "expires_at": service.paid_until,
+        "suspends_at": service.paid_until + dt.timedelta(days=policy.expiry.suspend_after_days),
+        "deletes_at": service.paid_until + dt.timedelta(days=policy.expiry.delete_after_days),
+    }
+
+
+def notice_service(*, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None) -> Any:
+    from megalayer.notices.actions import notice_for_customer
+
+    key = f"{kind}:{service.public_id}:{service.paid_until:%Y%m%dT%H%M}{':' + detail if detail else ''}"
+    context = {
+        "service": service,
+        "product": service.product,
+        "detail": detail,
+        **lifecycle_dates(service),
+        **(extra or {}),
+    }
+    return notice_for_customer(kind=kind, customer=service.customer, dedupe_key=key, context=context)
