@@ -9,8 +9,18 @@ from megalayer.catalog.models import Location, NetworkTier, OsImage, PriceVersio
 from megalayer.core import clock
 
 
+def seed_catalog() -> None:
+    """The seed migration's rows; a transactional test elsewhere on this worker may have flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("megalayer.catalog.migrations.0002_seed_locations_tiers_images").seed(apps, None)
+
+
 @pytest.fixture
 def vps(db) -> Product:
+    seed_catalog()
     product = Product.objects.create(
         code="vps-hkg-premium-2g",
         name="VPS Premium 2G",
