@@ -14,6 +14,7 @@ from django.tasks import Task
 
 from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
+from megalayer.services.tasks import automation_run_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,4 +27,5 @@ class Schedule:
 SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
     Schedule(name="billing.apply_pending_payments", task=payments_apply_pending_task, every=300),
+    Schedule(name="services.automation", task=automation_run_task, every=300),
 )

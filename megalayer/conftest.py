@@ -21,6 +21,7 @@ from megalayer.core import clock
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import default_policy_data
+from megalayer.testing_platform import platform, server  # noqa: F401 (fixtures for real-process tests)
 
 PASSWORD = "correct horse battery staple"
 
@@ -126,7 +127,7 @@ class Mailbox:
 
     messages: list[Any] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -156,13 +157,13 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server(settings: Any) -> Iterator[SmtpServer]:
     """A real SMTP server on a free local port, with Django's SMTP backend pointed at it."""
-    server = SmtpServer(port=free_port(), mailbox=Mailbox())
+    smtp = SmtpServer(port=free_port(), mailbox=Mailbox())
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 5},
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp.port, "timeout": 5},
         }
     }
-    server.start()
-    yield server
-    server.stop()
+    smtp.start()
+    yield smtp
+    smtp.stop()

@@ -39,6 +39,6 @@ def test_token_create_prints_a_working_token_once(alice, staff, capsys):
 def test_each_schedule_slot_is_claimed_by_one_worker():
     first = schedule_tick(worker="a")
     second = schedule_tick(worker="b")
-    assert first == ["notices.deliver_due", "billing.apply_pending_payments"]
+    assert first == ["notices.deliver_due", "billing.apply_pending_payments", "services.automation"]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a", "a"]
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a", "a", "a"]

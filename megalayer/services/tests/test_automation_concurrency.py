@@ -1,0 +1,64 @@
+"""Two runs at once, and runs killed with SIGKILL at random points: nothing twice, nothing lost."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from megalayer.testing_platform import ROOT, Platform
+
+pytestmark = pytest.mark.slow
+SERVICES = 60
+EFFECTS_PER_SERVICE = 4  # renewal invoice, expiry, suspension, termination (reminders are past by then)
+
+
+def _run(platform: Platform) -> subprocess.Popen[bytes]:
+    from megalayer.services.tests.scenarios import RUN_AT
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "megalayer.cli", "automation", "run", "--at", RUN_AT],
+        env=platform.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _assert_exactly_once(platform: Platform) -> None:
+    report = platform.shell("from megalayer.services.tests.scenarios import report; report()")
+    assert report == {
+        "services": SERVICES,
+        "terminated": SERVICES,
+        "renewal_invoices": SERVICES,
+        "duplicate_invoices": 0,
+        "duplicate_notices": 0,
+        "effects": SERVICES * EFFECTS_PER_SERVICE,
+        "terminations_notified": SERVICES,
+        "ledger_problems": [],
+    }
+
+
+def test_two_runs_started_at_the_same_moment(platform: Platform) -> None:
+    platform.shell(f"from megalayer.services.tests.scenarios import seed; seed({SERVICES})")
+    first, second = _run(platform), _run(platform)
+    assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
+    assert second.wait(timeout=300) == 0, second.stderr.read() if second.stderr else ""
+    _assert_exactly_once(platform)
+
+
+def test_runs_killed_at_random_points_then_restarted(platform: Platform) -> None:
+    platform.shell(f"from megalayer.services.tests.scenarios import seed; seed({SERVICES})")
+    chance = random.Random(20261126)
+    for _ in range(20):
+        process = _run(platform)
+        time.sleep(chance.uniform(0.8, 3.0))  # Django starts in ~0.8 s; kills land before, during and after work
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    final = _run(platform)
+    assert final.wait(timeout=300) == 0, final.stderr.read() if final.stderr else ""
+    _assert_exactly_once(platform)

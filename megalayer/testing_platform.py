@@ -1,0 +1,119 @@
+"""A real platform process for tests: its own database (SQLite file or PostgreSQL), `megalayer` commands,
+and `megalayer serve` on a free port. Tests speak to it as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    base_url: str = ""
+
+    def command(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "megalayer.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    def shell(self, code: str) -> Any:
+        lines = [line for line in self.command("shell", "-c", code).splitlines() if line.startswith("{")]
+        return json.loads(lines[-1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("real-process tests build their own SQLite and PostgreSQL databases; they run in the default suite")
+    database = f"mgl_race_{uuid.uuid4().hex[:10]}"
+    if request.param == "postgresql":
+        if not _pg_available():
+            pytest.skip("no PostgreSQL server at 127.0.0.1:5432 (.ci/run starts one)")
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
+        url = f"postgres://postgres@127.0.0.1:5432/{database}"
+    else:
+        url = f"sqlite:///{tmp_path / 'platform.sqlite3'}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "MEGALAYER_SECRET_KEY": "race-test-key",
+        "MEGALAYER_DEBUG": "false",
+        "MEGALAYER_SECURE_COOKIES": "false",
+        "MEGALAYER_TASKS": "immediate",
+        "MEGALAYER_LOG_LEVEL": "WARNING",
+    }
+    platform = Platform(env=env)
+    platform.command("migrate", "--verbosity", "0")
+    platform.command("createcachetable")
+    yield platform
+    if request.param == "postgresql":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def server(platform: Platform) -> Iterator[Platform]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "megalayer.cli", "serve", "--no-migrate", "--port", str(port), "--workers", "2"],
+        env=platform.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    platform.base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{platform.base_url}/api/v1/openapi.json", timeout=2)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError("the platform did not start") from None
+            time.sleep(0.2)
+    yield platform
+    process.terminate()
+    process.wait(timeout=20)
