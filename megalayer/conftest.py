@@ -6,6 +6,7 @@ import datetime as dt
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from django.test import Client
 from megalayer.accounts.actions import customer_signup_complete, token_create
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
+from megalayer.catalog.models import Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
@@ -32,6 +34,41 @@ def _clean_cache() -> Iterator[None]:
     yield
     cache.clear()
     clock.set_time(None)
+
+
+def seed_catalog() -> None:
+    """The seed migration's rows; a transactional test elsewhere on this worker may have flushed them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("megalayer.catalog.migrations.0002_seed_locations_tiers_images").seed(apps, None)
+
+
+@pytest.fixture
+def vps(db: Any) -> Product:
+    seed_catalog()
+    product = Product.objects.create(
+        code="vps-hkg-premium-2g",
+        name="VPS Premium 2G",
+        kind="vps",
+        location=Location.objects.get(code="hkg"),
+        tier=NetworkTier.objects.get(code="premium"),
+        cpu_cores=2,
+        memory_gb=2,
+        disk_gb=40,
+        bandwidth_tb=Decimal("1"),
+    )
+    product.os_images.set(OsImage.objects.all())
+    PriceVersion.objects.create(
+        product=product,
+        cycle="monthly",
+        amount=Decimal("10.00"),
+        currency="USD",
+        effective_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        created_at=clock.now(),
+    )
+    return product
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     elif user is not None and user.is_authenticated:
         items = [
             {"label": "Dashboard", "url": reverse("portal:dashboard")},
+            {"label": "Services", "url": reverse("portal:services")},
+            {"label": "Order", "url": reverse("portal:catalog")},
             {"label": "Billing", "url": reverse("portal:billing")},
             {"label": "Notices", "url": reverse("portal:notices")},
             {"label": "Security", "url": reverse("portal:security")},

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.portal import billing_views, views
+from megalayer.portal import billing_views, service_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -9,6 +9,10 @@ urlpatterns = [
     path("profile/contacts/<int:contact_id>/remove/", views.contact_remove_view, name="contact_remove"),
     path("security/", views.security, name="security"),
     path("security/tokens/<str:public_id>/revoke/", views.token_revoke_view, name="token_revoke"),
+    path("order/", service_views.catalog, name="catalog"),
+    path("order/<slug:code>/", service_views.order, name="order"),
+    path("services/", service_views.services, name="services"),
+    path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
     path("billing/", billing_views.billing, name="billing"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),

@@ -216,3 +216,44 @@ def service_deny_renewal(*, service: Service, staff: Any, note: str) -> None:
             data={"note": note},
         )
     service.renewal_denied = True
+
+
+def service_renew_now(*, service: Service, actor: Actor) -> Any:
+    """Issue (or find) the renewal invoice of the current period now and pay it from the balance if it covers it.
+
+    The renewal invoice is recorded as the period's automation effect, so the
+    automation run will not issue a second one.
+    """
+    from django.db import IntegrityError
+
+    from megalayer.billing.actions import invoice_pay_from_balance
+    from megalayer.core.errors import RuleRefused
+    from megalayer.ledger.errors import InsufficientBalance
+    from megalayer.services.automation import _issue_renewal, _open_renewal
+    from megalayer.services.choices import Effect
+    from megalayer.services.models import LifecycleEffect
+
+    if service.status not in (Status.ACTIVE, Status.SUSPENDED) or service.renewal_denied:
+        raise RuleRefused("This service cannot be renewed.", rule="not-renewable", requirement="TOS-RENEW-1")
+    invoice = _open_renewal(service)
+    if invoice is None:
+        try:
+            with transaction.atomic():
+                LifecycleEffect.objects.create(
+                    service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE, at=clock.now()
+                )
+                reference = _issue_renewal(service)
+                LifecycleEffect.objects.filter(
+                    service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE
+                ).update(reference=reference)
+        except IntegrityError:
+            pass  # the automation issued it a moment ago
+        invoice = _open_renewal(service)
+    if invoice is not None:
+        try:
+            invoice_pay_from_balance(
+                invoice=invoice, idempotency_key=f"renew-now:{service.paid_until.isoformat()}", actor=actor
+            )
+        except InsufficientBalance:
+            return invoice
+    return invoice

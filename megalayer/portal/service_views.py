@@ -1,0 +1,124 @@
+"""Client area: the catalog, ordering, and the customer's services (TOS-ORDER-1, TOS-NET-1, TOS-TERM-1)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.audit.actions import Actor
+from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.queries import images_for_new_orders, price_at, products_for_sale
+from megalayer.core import clock
+from megalayer.core.errors import DomainError
+from megalayer.orders.actions import order_place
+from megalayer.portal.billing_views import _customer
+from megalayer.services.actions import service_renew_now, service_set_auto_renew
+from megalayer.services.queries import next_step, services_of
+
+
+def catalog(request: HttpRequest) -> HttpResponse:
+    filters = {key: request.GET.get(key, "") for key in ("location", "tier", "kind")}
+    products = list(products_for_sale(**filters))
+    now = clock.now()
+    monthly = {
+        price.product_id: price
+        for price in PriceVersion.objects.filter(product__in=products, cycle="monthly", effective_at__lte=now).order_by(
+            "product_id", "effective_at"
+        )
+    }
+    rows = [(product, monthly.get(product.pk)) for product in products]
+    context = {
+        "rows": rows,
+        "filters": filters,
+        "locations": Location.objects.all(),
+        "tiers": NetworkTier.objects.all(),
+        "kinds": Product.Kind.choices,
+    }
+    return render(request, "portal/catalog.html", context)
+
+
+class OsImageField(forms.ModelChoiceField[OsImage]):
+    def label_from_instance(self, obj: OsImage) -> str:
+        """Windows images say that the customer activates them (Technical Services 2)."""
+        return f"{obj.name} (self-activation required)" if obj.requires_self_activation else obj.name
+
+
+class OrderForm(forms.Form):
+    cycle = forms.ChoiceField(choices=BillingCycle.choices)
+    os_image = OsImageField(queryset=OsImage.objects.none(), label="Operating system")
+
+    def __init__(self, product: Product, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["os_image"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = images_for_new_orders(product)
+        cycles = []
+        for value, label in BillingCycle.choices:
+            try:
+                price = price_at(product, value)
+            except DomainError:
+                continue
+            cycles.append((value, f"{label}: {price.amount:.2f} {price.currency}"))
+        self.fields["cycle"].choices = cycles  # type: ignore[attr-defined]
+
+
+@login_required
+def order(request: HttpRequest, code: str) -> HttpResponse:
+    product = products_for_sale().filter(code=code).first()
+    if product is None:
+        raise Http404("This product is not for sale.")
+    customer = _customer(request)
+    form = OrderForm(product, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            placed = order_place(
+                customer=customer,
+                product=product,
+                cycle=form.cleaned_data["cycle"],
+                os_image=form.cleaned_data["os_image"],
+                actor=Actor.for_user(request.user),
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            if placed.status == "awaiting_payment" and placed.invoice is not None:
+                messages.info(request, f"Order {placed.public_id} placed. Pay its invoice to start the service.")
+                return redirect("portal:invoice_detail", public_id=placed.invoice.public_id)
+            messages.success(request, f"Order {placed.public_id} paid from your balance.")
+            return redirect("portal:services")
+    profile = getattr(customer, "billing_profile", None)
+    return render(request, "portal/order.html", {"product": product, "form": form, "needs_billing": profile is None})
+
+
+@login_required
+def services(request: HttpRequest) -> HttpResponse:
+    rows = [(service, next_step(service)) for service in services_of(_customer(request))]
+    return render(request, "portal/services.html", {"rows": rows})
+
+
+@login_required
+def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    service = services_of(_customer(request)).filter(public_id=public_id).first()
+    if service is None:
+        raise Http404("No such service.")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action in ("auto_renew_on", "auto_renew_off"):
+            service_set_auto_renew(service=service, enabled=action == "auto_renew_on")
+            messages.success(request, "Saved.")
+        elif action == "renew":
+            try:
+                invoice = service_renew_now(service=service, actor=Actor.for_user(request.user))
+            except DomainError as error:
+                messages.error(request, error.detail)
+            else:
+                if invoice is not None and invoice.status != "paid":
+                    messages.info(request, "Renewal invoice issued; your balance does not cover it yet.")
+                    return redirect("portal:invoice_detail", public_id=invoice.public_id)
+                messages.success(request, "Renewed from your balance.")
+        return redirect("portal:service_detail", public_id=service.public_id)
+    context = {"service": service, "step": next_step(service), "events": service.events.all()}
+    return render(request, "portal/service_detail.html", context)

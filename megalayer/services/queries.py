@@ -1,0 +1,50 @@
+"""Reads about services: a customer's, and the next step of each with its date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from megalayer.accounts.models import Customer
+from megalayer.core import clock
+from megalayer.services.choices import Status
+from megalayer.services.models import Service
+from megalayer.terms.queries import policy_at
+
+
+def services_of(customer: Customer) -> QuerySet[Service]:
+    return Service.objects.filter(customer=customer).select_related("product__location", "product__tier", "os_image")
+
+
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    what: str
+    at: dt.datetime | None
+    clause: str
+
+
+def next_step(service: Service) -> NextStep:
+    """What happens next to ``service`` and when, as the customer should read it."""
+    policy = policy_at(clock.now())
+    if service.status in (Status.PENDING, Status.PROVISIONING):
+        return NextStep("Being set up", None, "Megalayer Service")
+    if service.status in (Status.TERMINATED, Status.TERMINATING, Status.FAILED):
+        return NextStep(service.get_status_display(), service.terminated_at, "Payment and Refund Policy 2")
+    suspend_at = service.paid_until + dt.timedelta(days=policy.expiry.suspend_after_days)
+    delete_at = service.paid_until + dt.timedelta(days=policy.expiry.delete_after_days)
+    if service.renewal_denied:
+        return NextStep("Ends (renewal denied)", service.paid_until, "Preamble: deny renewal")
+    if service.status == Status.SUSPENDED:
+        return NextStep("Data deletion unless paid", delete_at, "Payment and Refund Policy 2")
+    if clock.now() >= service.paid_until:
+        return NextStep("Suspension unless paid", suspend_at, "Payment and Refund Policy 1")
+    invoice_at = service.paid_until - dt.timedelta(days=policy.renewal.invoice_days_before)
+    if clock.now() < invoice_at:
+        return NextStep("Renewal invoice", invoice_at, "Payment and Refund Policy 1")
+    return NextStep(
+        "Renewal due" + (" (paid from balance)" if service.auto_renew else ""),
+        service.paid_until,
+        "Payment and Refund Policy 1",
+    )
