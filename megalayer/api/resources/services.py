@@ -1,0 +1,222 @@
+"""``/catalog/*``, ``/orders``, ``/services``: what is for sale, ordering, and the customer's services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from megalayer.api.auth import require_write
+from megalayer.api.pagination import paginate
+from megalayer.api.resources.billing import MoneyOut, _customer, money_out
+from megalayer.api.schemas import Problem
+from megalayer.audit.actions import Actor
+from megalayer.catalog.models import BillingCycle, Location, OsImage, PriceVersion, Product
+from megalayer.catalog.queries import images_for_new_orders, products_for_sale
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, NotFound
+from megalayer.orders.actions import order_place
+from megalayer.orders.models import Order
+from megalayer.services.actions import service_renew_now
+from megalayer.services.models import Service
+from megalayer.services.queries import next_step, services_of
+
+router = Router(tags=["catalog and services"])
+
+
+class LocationOut(Schema):
+    code: str
+    name: str
+    country: str
+
+
+class ProductPriceOut(Schema):
+    cycle: str
+    price: MoneyOut
+
+
+class ProductOut(Schema):
+    id: str
+    code: str
+    name: str
+    kind: str
+    location: str
+    network_tier: str
+    cpu_cores: int
+    memory_gb: int
+    disk_gb: int
+    bandwidth_tb: str
+    prices: list[ProductPriceOut]
+    os_images: list[str]
+
+
+class OsImageOut(Schema):
+    code: str
+    name: str
+    family: str
+    self_activation_required: bool
+
+
+class OrderIn(Schema):
+    product: str = Field(max_length=40, description="Product code")
+    cycle: BillingCycle = BillingCycle.MONTHLY
+    os_image: str | None = Field(default=None, max_length=40)
+
+
+class OrderOut(Schema):
+    id: str
+    status: str
+    product: str
+    cycle: str
+    price: MoneyOut
+    invoice: str | None
+    service: str | None
+    created_at: dt.datetime
+
+
+class ServiceOut(Schema):
+    id: str
+    product: str
+    status: str
+    reason: str
+    paid_until: dt.datetime
+    auto_renew: bool
+    price: MoneyOut
+    cycle: str
+    next_step: str
+    next_step_at: dt.datetime | None
+
+
+class ServicePage(Schema):
+    items: list[ServiceOut]
+    next: str | None
+
+
+def _product_out(product: Product) -> ProductOut:
+    now = clock.now()
+    prices: dict[str, PriceVersion] = {}
+    for price in PriceVersion.objects.filter(product=product, effective_at__lte=now).order_by("effective_at"):
+        prices[price.cycle] = price
+    return ProductOut(
+        id=product.public_id,
+        code=product.code,
+        name=product.name,
+        kind=product.kind,
+        location=product.location.code,
+        network_tier=product.tier.code,
+        cpu_cores=product.cpu_cores,
+        memory_gb=product.memory_gb,
+        disk_gb=product.disk_gb,
+        bandwidth_tb=f"{product.bandwidth_tb}",
+        prices=[ProductPriceOut(cycle=c, price=money_out(p.amount, p.currency)) for c, p in prices.items()],
+        os_images=list(images_for_new_orders(product).values_list("code", flat=True)),
+    )
+
+
+def _order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.public_id,
+        status=order.status,
+        product=order.product.code,
+        cycle=order.cycle,
+        price=money_out(order.recurring_amount, order.currency),
+        invoice=order.invoice.public_id if order.invoice else None,
+        service=order.service.public_id if order.service else None,
+        created_at=order.created_at,
+    )
+
+
+def service_out(service: Service) -> ServiceOut:
+    step = next_step(service)
+    return ServiceOut(
+        id=service.public_id,
+        product=service.product.code,
+        status=service.status,
+        reason=service.reason,
+        paid_until=service.paid_until,
+        auto_renew=service.auto_renew,
+        price=money_out(service.recurring_amount, service.currency),
+        cycle=service.cycle,
+        next_step=step.what,
+        next_step_at=step.at,
+    )
+
+
+@router.get("/catalog/locations", response={200: list[LocationOut], 401: Problem}, summary="Locations")
+def catalog_locations(request: HttpRequest) -> list[LocationOut]:
+    return [LocationOut(code=l.code, name=l.name, country=l.country) for l in Location.objects.all()]  # noqa: E741
+
+
+@router.get("/catalog/products", response={200: list[ProductOut], 401: Problem}, summary="Products for sale")
+def catalog_products(request: HttpRequest, location: str = "", tier: str = "", kind: str = "") -> list[ProductOut]:
+    return [_product_out(p) for p in products_for_sale(location=location, tier=tier, kind=kind)]
+
+
+@router.get("/catalog/os-images", response={200: list[OsImageOut], 401: Problem}, summary="Operating systems")
+def catalog_os_images(request: HttpRequest) -> list[OsImageOut]:
+    return [
+        OsImageOut(code=i.code, name=i.name, family=i.family, self_activation_required=i.requires_self_activation)
+        for i in OsImage.objects.filter(end_of_life=False)
+    ]
+
+
+@router.post(
+    "/orders",
+    response={201: OrderOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
+    summary="Order a product; it is provisioned once its invoice is paid",
+)
+def orders_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut]:
+    require_write(request)
+    product = products_for_sale().filter(code=payload.product).first()
+    if product is None:
+        raise NotFound("No such product for sale.")
+    image = None
+    if payload.os_image:
+        image = OsImage.objects.filter(code=payload.os_image).first()
+        if image is None:
+            raise InvalidInput("No such operating system.", field="os_image")
+    order = order_place(
+        customer=_customer(request),
+        product=product,
+        cycle=payload.cycle,
+        os_image=image,
+        actor=Actor.for_user(request.user),
+    )
+    return 201, _order_out(order)
+
+
+@router.get("/orders", response={200: list[OrderOut], 401: Problem, 404: Problem}, summary="Your orders")
+def orders_list(request: HttpRequest) -> list[OrderOut]:
+    orders = Order.objects.filter(customer=_customer(request)).select_related("product", "invoice", "service")
+    return [_order_out(order) for order in orders[:100]]
+
+
+@router.get("/services", response={200: ServicePage, 401: Problem, 404: Problem, 422: Problem}, summary="Services")
+def services_list(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+    return paginate(services_of(_customer(request)), cursor=cursor, limit=limit, render=service_out)
+
+
+def _service(request: HttpRequest, public_id: str) -> Service:
+    service = services_of(_customer(request)).filter(public_id=public_id).first()
+    if service is None:
+        raise NotFound("No such service.")
+    return service
+
+
+@router.get("/services/{service_id}", response={200: ServiceOut, 401: Problem, 404: Problem}, summary="One service")
+def services_detail(request: HttpRequest, service_id: str) -> ServiceOut:
+    return service_out(_service(request, service_id))
+
+
+@router.post(
+    "/services/{service_id}/renew",
+    response={200: ServiceOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem},
+    summary="Issue the renewal invoice now and pay it from the balance if it covers it",
+)
+def services_renew(request: HttpRequest, service_id: str) -> ServiceOut:
+    require_write(request)
+    service = _service(request, service_id)
+    service_renew_now(service=service, actor=Actor.for_user(request.user))
+    service.refresh_from_db()
+    return service_out(service)
