@@ -1,11 +1,16 @@
 from django.urls import path
 
-from megalayer.backoffice import billing_views, views
+from megalayer.backoffice import billing_views, service_views, views
 
 app_name = "backoffice"
 urlpatterns = [
     path("", views.home, name="home"),
     path("customers/", views.customers, name="customers"),
+    path("services/", service_views.services, name="services"),
+    path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
+    path("orders/review/", service_views.review_queue, name="review_queue"),
+    path("products/", service_views.products, name="products"),
+    path("products/<slug:code>/", service_views.product_detail, name="product_detail"),
     path("customers/<str:public_id>/", views.customer_detail, name="customer_detail"),
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),

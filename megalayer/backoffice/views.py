@@ -18,9 +18,11 @@ from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.audit.queries import audit_verify
 from megalayer.backoffice.forms import TermsPublishForm
+from megalayer.backoffice.service_views import dashboard_charts
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.notices.models import Notice
+from megalayer.orders.models import Order
 from megalayer.terms.actions import terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.queries import current_version, terms_diff
@@ -35,6 +37,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "notice_status": dict(Notice.objects.values_list("status").annotate(n=Count("id"))),
         "current_terms": current_version(),
         "recent_events": AuditEvent.objects.all()[:10],
+        "charts": dashboard_charts(),
+        "in_review": Order.objects.filter(status=Order.Status.IN_REVIEW).count(),
     }
     return render(request, "backoffice/home.html", context)
 

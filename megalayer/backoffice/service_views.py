@@ -1,0 +1,231 @@
+"""Back office: services with history and staff actions, the fraud review queue, products and prices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.audit.actions import Actor
+from megalayer.backoffice.charts import bar_chart
+from megalayer.billing.models import Invoice
+from megalayer.catalog.models import BillingCycle, PriceVersion, Product
+from megalayer.core import clock
+from megalayer.core.errors import DomainError
+from megalayer.orders.actions import order_approve, order_reject
+from megalayer.orders.models import Order
+from megalayer.services.actions import service_deny_renewal, service_suspend, service_terminate, service_unsuspend
+from megalayer.services.choices import Reason, Status
+from megalayer.services.models import Service
+from megalayer.services.queries import next_step
+from megalayer.terms.queries import policy_at
+
+
+def dashboard_charts() -> list[object]:
+    now = clock.now()
+    by_status = dict(Service.objects.values_list("status").annotate(n=Count("id")))
+    status_chart = bar_chart("Services by status", [(s.label, by_status.get(s.value, 0)) for s in Status])
+    since = (now - dt.timedelta(days=365)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    revenue = (
+        Invoice.objects.filter(status="paid", paid_at__gte=since)
+        .annotate(month=TruncMonth("paid_at"))
+        .values("month")
+        .annotate(total=Sum("subtotal"))
+        .order_by("month")
+    )
+    revenue_chart = bar_chart(
+        "Revenue by month (paid, excl. tax)",
+        [(row["month"].strftime("%b"), row["total"] or Decimal(0)) for row in revenue],
+    )
+    policy = policy_at(now)
+    days = [now + dt.timedelta(days=n) for n in range(0, 30, 5)]
+    renewals, deletions = [], []
+    for start in days:
+        end = start + dt.timedelta(days=5)
+        label = start.strftime("%d %b")
+        renewals.append(
+            (label, Service.objects.filter(status=Status.ACTIVE, paid_until__gte=start, paid_until__lt=end).count())
+        )
+        deletion_from = start - dt.timedelta(days=policy.expiry.delete_after_days)
+        deletion_to = end - dt.timedelta(days=policy.expiry.delete_after_days)
+        deletions.append(
+            (
+                label,
+                Service.objects.filter(
+                    status__in=[Status.ACTIVE, Status.SUSPENDED],
+                    paid_until__gte=deletion_from,
+                    paid_until__lt=deletion_to,
+                ).count(),
+            )
+        )
+    return [
+        status_chart,
+        revenue_chart,
+        bar_chart("Renewals due, next 30 days", renewals),
+        bar_chart("Deletions due if unpaid, next 30 days", deletions),
+    ]
+
+
+@staff_member_required
+def services(request: HttpRequest) -> HttpResponse:
+    query, status = request.GET.get("q", "").strip(), request.GET.get("status", "")
+    rows = Service.objects.select_related("customer__owner", "product__location")
+    if status:
+        rows = rows.filter(status=status)
+    if query:
+        rows = rows.filter(
+            Q(public_id=query) | Q(customer__owner__email__icontains=query) | Q(customer__public_id=query)
+        )
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/services.html",
+        {
+            "page": page,
+            "q": query,
+            "status": status,
+            "statuses": Status.choices,
+            "extra_query": f"status={status}&" if status else "",
+        },
+    )
+
+
+class EnforcementForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[
+            ("suspend", "Suspend"),
+            ("unsuspend", "Unsuspend"),
+            ("terminate", "Terminate"),
+            ("deny_renewal", "Deny renewal"),
+        ]
+    )
+    reason = forms.ChoiceField(choices=[(r.value, r.label) for r in Reason if r.value], initial=Reason.STAFF)
+    requirement = forms.ChoiceField(
+        choices=[
+            ("TOS-ABUSE-2", "TOS-ABUSE-2 abuse"),
+            ("TOS-VIOLATION-1", "TOS-VIOLATION-1 violation"),
+            ("TOS-LEGAL-1", "TOS-LEGAL-1 legal order"),
+            ("TOS-REFUSE-1", "TOS-REFUSE-1 refusal"),
+            ("TOS-EXPIRE-1", "TOS-EXPIRE-1 payment"),
+        ]
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded in the audit log.")
+
+
+@staff_member_required
+def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    service = Service.objects.select_related("customer__owner", "product").filter(public_id=public_id).first()
+    if service is None:
+        raise Http404("No such service.")
+    form = EnforcementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user)
+        try:
+            if data["action"] == "suspend":
+                service_suspend(
+                    service=service,
+                    reason=data["reason"],
+                    actor=actor,
+                    requirement=data["requirement"],
+                    note=data["note"],
+                )
+            elif data["action"] == "unsuspend":
+                service_unsuspend(service=service, actor=actor, requirement=data["requirement"], note=data["note"])
+            elif data["action"] == "terminate":
+                service_terminate(
+                    service=service,
+                    reason=data["reason"],
+                    actor=actor,
+                    requirement=data["requirement"],
+                    note=data["note"],
+                )
+            else:
+                service_deny_renewal(service=service, staff=request.user, note=data["note"])
+        except DomainError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, "Done; recorded in the audit log.")
+            return redirect("backoffice:service_detail", public_id=service.public_id)
+    return render(
+        request,
+        "backoffice/service_detail.html",
+        {
+            "service": service,
+            "step": next_step(service),
+            "events": service.events.all(),
+            "form": form,
+            "effects": service.effects.order_by("-at")[:50],
+        },
+    )
+
+
+@staff_member_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        order = Order.objects.filter(public_id=request.POST.get("order", "")).first()
+        if order is None:
+            raise Http404("No such order.")
+        try:
+            if request.POST.get("decision") == "approve":
+                order_approve(order=order, staff=request.user)
+            else:
+                order_reject(order=order, staff=request.user, note=request.POST.get("note", "") or "Refused")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, f"Order {order.public_id}: {request.POST.get('decision')}d.")
+        return redirect("backoffice:review_queue")
+    orders = Order.objects.filter(status=Order.Status.IN_REVIEW).select_related("customer__owner", "product")
+    return render(request, "backoffice/review_queue.html", {"orders": orders})
+
+
+class PriceForm(forms.Form):
+    cycle = forms.ChoiceField(choices=BillingCycle.choices)
+    amount = forms.DecimalField(min_value=Decimal(0), decimal_places=2)
+    effective_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
+
+
+@staff_member_required
+def products(request: HttpRequest) -> HttpResponse:
+    rows = Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
+    return render(request, "backoffice/products.html", {"products": rows})
+
+
+@staff_member_required
+def product_detail(request: HttpRequest, code: str) -> HttpResponse:
+    from megalayer.catalog.actions import price_version_add
+
+    product = Product.objects.filter(code=code).first()
+    if product is None:
+        raise Http404("No such product.")
+    form = PriceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            price_version_add(product=product, staff=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(
+                request,
+                "New price saved: it applies to orders from its effective time; "
+                "existing services keep their price (TOS-PRICE-1).",
+            )
+            return redirect("backoffice:product_detail", code=product.code)
+    return render(
+        request,
+        "backoffice/product_detail.html",
+        {
+            "product": product,
+            "prices": PriceVersion.objects.filter(product=product),
+            "form": form,
+        },
+    )
