@@ -17,6 +17,13 @@ def test_demo_loads_once_and_is_idempotent(capsys):
     assert User.objects.filter(is_staff=True).count() == 1
     assert Customer.objects.count() == 2
     assert TermsAcceptance.objects.count() == 2
+    from megalayer.services.models import Service
+
+    assert sorted(Service.objects.values_list("status", "reason")) == [
+        ("active", ""),
+        ("suspended", "overdue"),
+        ("terminated", "overdue"),
+    ]
     out = capsys.readouterr().out
     assert "staff@megalayer.test / demo-staff-password" in out
     assert "http://127.0.0.1:8000/backoffice/" in out

@@ -103,6 +103,7 @@ def load_demo() -> None:
             request_info=RequestInfo(ip_address="127.0.0.1", user_agent="megalayer demo"),
         )
     load_demo_billing()
+    load_demo_services()
 
 
 TAX_RATES = [
@@ -136,3 +137,88 @@ def load_demo_billing() -> None:
             customer=customer, lines=[LineData(kind="demo", description=description, unit_price=Money.of(price, "USD"))]
         )
         invoice_issue(invoice=draft, actor=system)
+
+
+PRODUCTS = [
+    # code, name, kind, location, tier, cpu, memory GB, disk GB, traffic TB, monthly price
+    ("vps-hkg-premium-2g", "VPS Premium 2G", "vps", "hkg", "premium", 2, 2, 40, "1", "18.00"),
+    ("vps-hkg-standard-2g", "VPS Standard 2G", "vps", "hkg", "standard", 2, 2, 40, "2", "9.00"),
+    ("vps-hkg-intl-2g", "VPS International 2G", "vps", "hkg", "international", 2, 2, 40, "3", "6.00"),
+    ("vps-sin-premium-4g", "VPS Premium 4G", "vps", "sin", "premium", 4, 4, 80, "2", "32.00"),
+    ("vps-sjc-intl-4g", "VPS International 4G", "vps", "sjc", "international", 4, 4, 80, "4", "12.00"),
+    ("vps-mnl-standard-2g", "VPS Standard 2G", "vps", "mnl", "standard", 2, 2, 40, "1", "10.00"),
+    ("ded-hkg-premium-e3", "Dedicated E3-1230", "dedicated", "hkg", "premium", 8, 32, 960, "10", "169.00"),
+    ("ded-sin-standard-e5", "Dedicated E5-2680", "dedicated", "sin", "standard", 28, 64, 1920, "20", "129.00"),
+]
+
+
+def load_demo_services() -> None:
+    """Products in every location and tier, and services in each state a customer meets."""
+    from megalayer.catalog.models import Location, NetworkTier, OsImage, PriceVersion, Product
+    from megalayer.orders.actions import order_place
+    from megalayer.services.automation import automation_run
+
+    if Product.objects.exists():
+        return
+    epoch = clock.now() - dt.timedelta(days=400)
+    for code, name, kind, location, tier, cpu, memory, disk, traffic, price in PRODUCTS:
+        product = Product.objects.create(
+            code=code,
+            name=name,
+            kind=kind,
+            location=Location.objects.get(code=location),
+            tier=NetworkTier.objects.get(code=tier),
+            cpu_cores=cpu,
+            memory_gb=memory,
+            disk_gb=disk,
+            bandwidth_tb=Decimal(traffic),
+        )
+        product.os_images.set(OsImage.objects.all())
+        for cycle, months in (("monthly", 1), ("quarterly", 3), ("annual", 12)):
+            discount = Decimal("0.95") if cycle == "annual" else Decimal(1)
+            PriceVersion.objects.create(
+                product=product,
+                cycle=cycle,
+                amount=(Decimal(price) * months * discount).quantize(Decimal("0.01")),
+                currency="USD",
+                effective_at=epoch,
+                created_at=epoch,
+            )
+    alice = Customer.objects.get(owner__email=CUSTOMERS[0][0])
+    bob = Customer.objects.get(owner__email=CUSTOMERS[1][0])
+    debian = OsImage.objects.get(code="debian-12")
+    actor = Actor.system("demo loader")
+    now = clock.now()
+    # Bob: one service that lapsed and was deleted, one that lapsed three days ago (suspended)
+    for days_ago, code in ((45, "vps-sjc-intl-4g"), (34, "vps-mnl-standard-2g")):
+        with clock.travel(now - dt.timedelta(days=days_ago)):
+            product = Product.objects.get(code=code)
+            order = order_place(customer=bob, product=product, cycle="monthly", os_image=debian, actor=actor)
+            assert order.invoice is not None
+            payment = payment_start(
+                customer=bob, amount=order.invoice.amount_due, gateway="sandbox", invoice=order.invoice
+            )
+            payment_succeeded(payment=payment)  # paid by card for exactly this order: nothing left for renewals
+            _provision_now(bob)
+    for days_ago in range(40, -1, -1):
+        with clock.travel(now - dt.timedelta(days=days_ago)):
+            automation_run()
+    # Alice: an active service paid from her balance
+    payment_succeeded(payment=payment_start(customer=alice, amount=Money.of("18.00", "USD"), gateway="sandbox"))
+    order_place(
+        customer=alice,
+        product=Product.objects.get(code="vps-hkg-premium-2g"),
+        cycle="monthly",
+        os_image=debian,
+        actor=actor,
+    )
+    _provision_now(alice)
+
+
+def _provision_now(customer: Customer) -> None:
+    """The demo loader runs without a worker: complete sandbox provisioning in-process."""
+    from megalayer.services.actions import service_provision
+    from megalayer.services.models import Service
+
+    for service in Service.objects.filter(customer=customer, status="pending"):
+        service_provision(service=service)
