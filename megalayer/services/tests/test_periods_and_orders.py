@@ -142,3 +142,14 @@ def test_automation_command_previews_and_runs(alice, vps, capsys, django_capture
     assert "renewal_invoice         1" in capsys.readouterr().out
     with pytest.raises(CommandError, match="ISO 8601"):
         call_command("automation", "run", "--at", "next tuesday")
+
+
+@pytest.mark.django_db
+def test_simulation_runs_a_population_and_rolls_back(alice, vps, capsys):
+    call_command("simulate", "--customers", "12", "--days", "70", "--seed", "3")
+    out = capsys.readouterr().out
+    assert "day   70 [" in out
+    assert "(simulation rolled back; --keep keeps it)" in out
+    assert "services now terminated" in out
+    assert "renewal_invoice" in out
+    assert Service.objects.count() == 0  # rolled back
