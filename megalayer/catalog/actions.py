@@ -43,3 +43,32 @@ def price_version_add(
     except IntegrityError as error:
         raise InvalidInput("A price for this cycle already starts at that time.", field="effective_at") from error
     return price
+
+
+def coupon_redeem(*, code: str, product: Product, price: Decimal, currency: str) -> tuple[Any, Decimal]:
+    """Take one redemption of ``code`` for ``product`` (under a row lock) and return (coupon, discount).
+
+    Runs inside the order's transaction: an order that fails gives the redemption back.
+    """
+    from django.db.models import F
+
+    from megalayer.catalog.models import Coupon
+    from megalayer.core.money import Money
+
+    coupon = Coupon.objects.select_for_update().filter(code=code.strip().upper(), is_active=True).first()
+    if coupon is None:
+        raise InvalidInput("This coupon code does not exist.", field="coupon")
+    if coupon.valid_until is not None and coupon.valid_until < clock.now():
+        raise InvalidInput("This coupon has expired.", field="coupon")
+    if coupon.products.exists() and not coupon.products.filter(pk=product.pk).exists():
+        raise InvalidInput("This coupon does not apply to this product.", field="coupon")
+    if coupon.max_redemptions is not None and coupon.redemptions >= coupon.max_redemptions:
+        raise InvalidInput("This coupon has been used up.", field="coupon")
+    if coupon.kind == Coupon.Kind.PERCENT:
+        discount = Money(price * coupon.value / 100, currency).quantize().amount
+    else:
+        if coupon.currency != currency:
+            raise InvalidInput("This coupon is for another currency.", field="coupon")
+        discount = min(coupon.value, price)
+    Coupon.objects.filter(pk=coupon.pk).update(redemptions=F("redemptions") + 1)
+    return coupon, discount

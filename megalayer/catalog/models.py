@@ -127,3 +127,42 @@ class OsImage(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Coupon(models.Model):
+    """A promotion for new orders (TOS-PRICE-1): percent or fixed, for the first term or every renewal."""
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percent off"
+        FIXED = "fixed", "Fixed amount off"
+
+    class Duration(models.TextChoices):
+        FIRST_TERM = "first_term", "First term only"
+        RECURRING = "recurring", "Every renewal"
+
+    code = models.CharField(max_length=40, unique=True, help_text="Stored upper case; customers type any case.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD", help_text="For fixed amounts.")
+    duration = models.CharField(max_length=16, choices=Duration.choices, default=Duration.FIRST_TERM)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
+    redemptions = models.PositiveIntegerField(default=0)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    products = models.ManyToManyField(Product, blank=True, related_name="coupons", help_text="Empty: every product.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="coupon_value_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="percent") | models.Q(value__lte=100), name="coupon_percent_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_redemptions__isnull=True)
+                | models.Q(redemptions__lte=models.F("max_redemptions")),
+                name="coupon_redemptions_within_limit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

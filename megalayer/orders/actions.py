@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -20,8 +21,13 @@ from megalayer.services.periods import add_months
 from megalayer.terms.queries import policy_at
 
 
-def order_place(*, customer: Customer, product: Product, cycle: str, os_image: OsImage | None, actor: Actor) -> Order:
-    """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued."""
+def order_place(
+    *, customer: Customer, product: Product, cycle: str, os_image: OsImage | None, actor: Actor, coupon: str = ""
+) -> Order:
+    """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued.
+
+    A coupon lowers the first invoice, or (recurring) the price the service keeps for every renewal.
+    """
     profile = getattr(customer, "billing_profile", None)
     if profile is None or not profile.is_complete:
         raise RuleRefused(
@@ -38,31 +44,49 @@ def order_place(*, customer: Customer, product: Product, cycle: str, os_image: O
     price = price_at(product, cycle)
     now = clock.now()
     with transaction.atomic():
+        redeemed, discount = None, Decimal(0)
+        if coupon.strip():
+            from megalayer.catalog.actions import coupon_redeem
+
+            redeemed, discount = coupon_redeem(
+                code=coupon, product=product, price=price.amount, currency=price.currency
+            )
+        recurring = (
+            price.amount - discount if redeemed is not None and redeemed.duration == "recurring" else price.amount
+        )
         order = Order.objects.create(
             customer=customer,
             product=product,
             os_image=os_image,
             cycle=cycle,
-            recurring_amount=price.amount,
+            recurring_amount=recurring,
             currency=price.currency,
             price_version=price,
             created_at=now,
+            coupon=redeemed,
+            list_amount=price.amount,
         )
         anchor = now.astimezone(clock.provider_zone()).day
-        draft = invoice_create(
-            customer=customer,
-            currency=price.currency,
-            lines=[
+        lines = [
+            LineData(
+                kind="order",
+                reference=order.public_id,
+                description=f"{product.name}, {product.location.name}, {product.tier.name} network ({cycle})",
+                unit_price=Money(price.amount, price.currency),
+                period_start=now,
+                period_end=add_months(now, CYCLE_MONTHS[cycle], anchor),
+            )
+        ]
+        if redeemed is not None and discount > 0:
+            lines.append(
                 LineData(
-                    kind="order",
+                    kind="discount",
                     reference=order.public_id,
-                    description=f"{product.name}, {product.location.name}, {product.tier.name} network ({cycle})",
-                    unit_price=Money(price.amount, price.currency),
-                    period_start=now,
-                    period_end=add_months(now, CYCLE_MONTHS[cycle], anchor),
+                    description=f"Coupon {redeemed.code} ({redeemed.get_duration_display().lower()})",
+                    unit_price=Money(-discount, price.currency),
                 )
-            ],
-        )
+            )
+        draft = invoice_create(customer=customer, currency=price.currency, lines=lines)
         Order.objects.filter(pk=order.pk).update(invoice=draft)
         order.invoice = draft
         audit_record(

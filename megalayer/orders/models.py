@@ -33,6 +33,8 @@ class Order(models.Model):
     invoice = models.OneToOneField(
         "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )
+    coupon = models.ForeignKey("catalog.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    list_amount = models.DecimalField(**AMOUNT, default=0, help_text="The catalog price before any coupon.")
     fraud_score = models.PositiveSmallIntegerField(default=0)
     fraud_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()

@@ -49,6 +49,7 @@ class OsImageField(forms.ModelChoiceField[OsImage]):
 class OrderForm(forms.Form):
     cycle = forms.ChoiceField(choices=BillingCycle.choices)
     os_image = OsImageField(queryset=OsImage.objects.none(), label="Operating system")
+    coupon = forms.CharField(max_length=40, required=False, label="Coupon code")
 
     def __init__(self, product: Product, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +80,7 @@ def order(request: HttpRequest, code: str) -> HttpResponse:
                 product=product,
                 cycle=form.cleaned_data["cycle"],
                 os_image=form.cleaned_data["os_image"],
+                coupon=form.cleaned_data["coupon"],
                 actor=Actor.for_user(request.user),
             )
         except DomainError as error:

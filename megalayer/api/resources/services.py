@@ -62,6 +62,7 @@ class OrderIn(Schema):
     product: str = Field(max_length=40, description="Product code")
     cycle: BillingCycle = BillingCycle.MONTHLY
     os_image: str | None = Field(default=None, max_length=40)
+    coupon: str = Field(default="", max_length=40)
 
 
 class OrderOut(Schema):
@@ -181,6 +182,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut
         product=product,
         cycle=payload.cycle,
         os_image=image,
+        coupon=payload.coupon,
         actor=Actor.for_user(request.user),
     )
     return 201, _order_out(order)

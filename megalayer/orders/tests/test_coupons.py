@@ -1,0 +1,78 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from megalayer.audit.actions import Actor
+from megalayer.billing.tests.conftest import fund
+from megalayer.catalog.models import Coupon
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
+from megalayer.orders.actions import order_place
+from megalayer.orders.models import Order
+from megalayer.services.automation import automation_run
+from megalayer.services.models import Service
+from megalayer.services.tests.conftest import with_billing
+
+pytestmark = pytest.mark.django_db
+ACTOR = Actor.system("t")
+
+
+def test_percent_off_the_first_term_then_renewals_at_the_list_price(alice, vps, django_capture_on_commit_callbacks):
+    Coupon.objects.create(code="WELCOME30", kind="percent", value=Decimal("30"), duration="first_term")
+    with_billing(alice)
+    start = dt.datetime(2027, 1, 10, 10, 0, tzinfo=dt.UTC)
+    with clock.travel(start), django_capture_on_commit_callbacks(execute=True):
+        fund(alice, "7.00")
+        order = order_place(
+            customer=alice, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon="welcome30"
+        )
+    assert order.invoice is not None
+    assert (order.invoice.total, order.invoice.status, order.recurring_amount) == (
+        Decimal("7.00"),
+        "paid",
+        Decimal("10.00"),
+    )
+    with clock.travel(start + dt.timedelta(days=25)), django_capture_on_commit_callbacks(execute=True):
+        automation_run()
+    service = Service.objects.get(customer=alice)
+    renewal = service.customer.invoices.filter(lines__kind="renewal").get()
+    assert renewal.total == Decimal("10.00")
+
+
+def test_fixed_recurring_coupon_lowers_every_renewal(alice, vps, django_capture_on_commit_callbacks):
+    Coupon.objects.create(code="LOYAL", kind="fixed", value=Decimal("2.50"), duration="recurring")
+    with_billing(alice)
+    fund(alice, "7.50")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon="LOYAL")
+    assert order.recurring_amount == Decimal("7.50")
+    assert Service.objects.get(customer=alice).recurring_amount == Decimal("7.50")
+
+
+@pytest.mark.parametrize(
+    ("coupon", "message"),
+    [
+        ({"code": "OLD", "valid_until": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}, "expired"),
+        ({"code": "USED", "max_redemptions": 1, "redemptions": 1}, "used up"),
+        ({"code": "OFF", "is_active": False}, "does not exist"),
+    ],
+)
+def test_invalid_coupons_are_refused_and_nothing_is_ordered(alice, vps, coupon, message):
+    Coupon.objects.create(kind="percent", value=Decimal("10"), **coupon)
+    with_billing(alice)
+    with pytest.raises(InvalidInput, match=message) as refused:
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon=coupon["code"])
+    assert refused.value.field == "coupon"
+    assert Order.objects.count() == 0
+    assert Coupon.objects.get(code=coupon["code"]).redemptions == coupon.get("redemptions", 0)
+
+
+def test_the_last_redemption_is_taken_once(alice, bob, vps):
+    Coupon.objects.create(code="ONE", kind="percent", value=Decimal("10"), max_redemptions=1)
+    with_billing(alice)
+    with_billing(bob)
+    order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon="ONE")
+    with pytest.raises(InvalidInput, match="used up"):
+        order_place(customer=bob, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon="ONE")
+    assert Coupon.objects.get(code="ONE").redemptions == 1
