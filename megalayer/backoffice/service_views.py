@@ -194,6 +194,12 @@ class PriceForm(forms.Form):
     effective_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
 
 
+class MigrateForm(forms.Form):
+    cycle = forms.ChoiceField(choices=BillingCycle.choices)
+    amount = forms.DecimalField(min_value=Decimal(0), decimal_places=2, label="New recurring price")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Sent to every affected customer.")
+
+
 @staff_member_required
 def products(request: HttpRequest) -> HttpResponse:
     rows = Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
@@ -207,8 +213,26 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     product = Product.objects.filter(code=code).first()
     if product is None:
         raise Http404("No such product.")
-    form = PriceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    migrating = request.method == "POST" and "migrate" in request.POST
+    form = PriceForm(request.POST if request.method == "POST" and not migrating else None)
+    migrate_form = MigrateForm(request.POST if migrating else None)
+    if migrating and migrate_form.is_valid():
+        from megalayer.services.actions import services_migrate_price
+
+        try:
+            moved = services_migrate_price(
+                product=product,
+                staff=request.user,
+                cycle=migrate_form.cleaned_data["cycle"],
+                new_amount=migrate_form.cleaned_data["amount"],
+                note=migrate_form.cleaned_data["note"],
+            )
+        except DomainError as error:
+            migrate_form.add_error(None, error.detail)
+        else:
+            messages.success(request, f"{moved} running service(s) moved to the new price; their customers were told.")
+            return redirect("backoffice:product_detail", code=product.code)
+    if request.method == "POST" and not migrating and form.is_valid():
         try:
             price_version_add(product=product, staff=request.user, **form.cleaned_data)
         except DomainError as error:

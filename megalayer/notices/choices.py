@@ -20,6 +20,7 @@ class Kind(models.TextChoices):
     SERVICE_SUSPENDED = "service_suspended", "Service suspended"
     SERVICE_RECOVERED = "service_recovered", "Service recovered"
     SERVICE_TERMINATED = "service_terminated", "Service terminated"
+    PRICE_CHANGED = "price_changed", "Price of a running service changed"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -33,6 +34,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.SERVICE_SUSPENDED: "TOS-EXPIRE-1",
     Kind.SERVICE_RECOVERED: "TOS-EXPIRE-1",
     Kind.SERVICE_TERMINATED: "TOS-EXPIRE-1",
+    Kind.PRICE_CHANGED: "TOS-PRICE-1",
 }
 
 

@@ -257,3 +257,48 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
         except InsufficientBalance:
             return invoice
     return invoice
+
+
+def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: Any, note: str) -> int:
+    """A deliberate staff decision to move running services to a new recurring price (TOS-PRICE-1).
+
+    Prices normally never follow existing services; this is the audited, notified
+    exception. It applies from each service's next renewal invoice on.
+    """
+    from decimal import Decimal
+
+    from megalayer.core.errors import InvalidInput
+    from megalayer.services.notices import notice_service
+
+    amount = Decimal(new_amount)
+    if amount < 0:
+        raise InvalidInput("The price cannot be negative.", field="amount")
+    if not note.strip():
+        raise InvalidInput("Say why: customers are told.", field="note")
+    moved = 0
+    with transaction.atomic():
+        services = (
+            Service.objects.select_for_update()
+            .filter(product=product, cycle=cycle, status__in=[Status.ACTIVE, Status.SUSPENDED])
+            .exclude(recurring_amount=amount)
+        )
+        for service in services:
+            old = service.recurring_amount
+            Service.objects.filter(pk=service.pk).update(recurring_amount=amount)
+            service.recurring_amount = amount
+            audit_record(
+                actor=Actor.for_user(staff),
+                action="service.price_migrate",
+                target_type="service",
+                target_id=service.public_id,
+                requirement="TOS-PRICE-1",
+                data={"from": str(old), "to": str(amount), "note": note},
+            )
+            notice_service(
+                service=service,
+                kind="price_changed",
+                detail=f"{amount}",
+                extra={"old_amount": old, "new_amount": amount, "note": note},
+            )
+            moved += 1
+    return moved

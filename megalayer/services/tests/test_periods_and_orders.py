@@ -153,3 +153,26 @@ def test_simulation_runs_a_population_and_rolls_back(alice, vps, capsys):
     assert "services now terminated" in out
     assert "renewal_invoice" in out
     assert Service.objects.count() == 0  # rolled back
+
+
+@pytest.mark.django_db
+def test_a_deliberate_price_migration_is_audited_and_notified(alice, vps, staff, django_capture_on_commit_callbacks):
+    from megalayer.audit.models import AuditEvent
+    from megalayer.notices.models import Notice
+    from megalayer.services.actions import services_migrate_price
+
+    with_billing(alice)
+    fund(alice, "10.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=CUSTOMER)
+    moved = services_migrate_price(
+        product=vps, cycle="monthly", new_amount="12.00", staff=staff, note="Power costs in Hong Kong rose 30%."
+    )
+    assert moved == 1
+    service = Service.objects.get(customer=alice)
+    assert service.recurring_amount == Decimal("12.00")
+    event = AuditEvent.objects.get(action="service.price_migrate")
+    assert (event.requirement, event.data["from"], event.data["to"]) == ("TOS-PRICE-1", "10.0000", "12.00")
+    notice = Notice.objects.get(kind="price_changed")
+    assert "12.00 USD" in notice.subject
+    assert services_migrate_price(product=vps, cycle="monthly", new_amount="12.00", staff=staff, note="again") == 0
