@@ -251,5 +251,6 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
             "product": product,
             "prices": PriceVersion.objects.filter(product=product),
             "form": form,
+            "migrate_form": migrate_form,
         },
     )

@@ -98,3 +98,13 @@ def test_new_price_version_applies_from_its_time(staff_client, vps):
     )
     assert "cannot start in the past" in past.content.decode()
     assert not PriceVersion.objects.filter(product=vps, amount=Decimal("1.00")).exists()
+
+
+def test_price_migration_from_the_product_page(staff_client, service, vps):
+    response = staff_client.post(
+        f"/backoffice/products/{vps.code}/",
+        {"migrate": "1", "cycle": "monthly", "amount": "11.00", "note": "Costs rose."},
+    )
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.recurring_amount == Decimal("11.00")
