@@ -38,11 +38,9 @@ def _clean_cache() -> Iterator[None]:
 
 def seed_catalog() -> None:
     """The seed migration's rows; a transactional test elsewhere on this worker may have flushed them."""
-    import importlib
+    from megalayer.catalog.seed import ensure_catalog_seed
 
-    from django.apps import apps
-
-    importlib.import_module("megalayer.catalog.migrations.0002_seed_locations_tiers_images").seed(apps, None)
+    ensure_catalog_seed()
 
 
 @pytest.fixture

@@ -160,12 +160,9 @@ def load_demo_services() -> None:
 
     if Product.objects.exists():
         return
-    import importlib
+    from megalayer.catalog.seed import ensure_catalog_seed
 
-    from django.apps import apps
-
-    # The seed migration's locations, tiers and images (idempotent; restores them if someone removed them).
-    importlib.import_module("megalayer.catalog.migrations.0002_seed_locations_tiers_images").seed(apps, None)
+    ensure_catalog_seed()  # idempotent; restores the seed if someone removed it
     epoch = clock.now() - dt.timedelta(days=400)
     for code, name, kind, location, tier, cpu, memory, disk, traffic, price in PRODUCTS:
         product = Product.objects.create(
