@@ -9,9 +9,9 @@ from django.db import models
 
 from megalayer.billing.choices import InvoiceStatus, PaymentStatus, RefundDestination, RefundReason
 from megalayer.core.ids import PublicIdFactory
-from megalayer.core.money import Money
+from megalayer.core.money import AMOUNT_FIELD, Money
 
-AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+AMOUNT = AMOUNT_FIELD
 
 
 class TaxRate(models.Model):

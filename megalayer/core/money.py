@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 # ISO 4217 minor units for the currencies that deviate from two, plus the usual ones.
 MINOR_UNITS: dict[str, int] = {
@@ -26,6 +27,11 @@ MINOR_UNITS: dict[str, int] = {
     "KWD": 3,
     "BHD": 3,
 }
+
+
+# Database columns for amounts: four decimal places hold every currency's minor unit
+# (three at most) plus exact intermediate shares; values are rounded only at the edges.
+AMOUNT_FIELD: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
 
 
 class CurrencyMismatch(ValueError):

@@ -16,8 +16,9 @@ from typing import Any
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
+from megalayer.core.money import AMOUNT_FIELD
 
-AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+AMOUNT = AMOUNT_FIELD
 
 
 class LedgerAccount(models.Model):

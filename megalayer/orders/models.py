@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
+from megalayer.core.money import AMOUNT_FIELD
 
-AMOUNT: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
+AMOUNT = AMOUNT_FIELD
 
 
 class Order(models.Model):
