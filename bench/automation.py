@@ -1,0 +1,146 @@
+"""The daily automation over N services all due the same day, on SQLite and PostgreSQL.
+
+Seeds N active services whose term ended eight days ago (renewal invoice, expiry,
+suspension and deletion are all due), runs ``automation_run`` once and reports
+services per second and the number of queries. The reference, in the same run on
+a copy of the same data, is hand-written set-based SQL doing the same state
+changes (one INSERT of renewal invoices, one of effects, the status UPDATEs).
+
+    uv run python bench/automation.py [--services 2000] [--databases sqlite postgresql]
+
+The platform's run is correct under concurrency and kill -9 (tests prove it) but
+still performs each effect per service; its query count grows with N. The ratio
+printed here is the measure to improve (issue 4, must-show 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+START = dt.datetime(2027, 1, 10, 10, 0, tzinfo=dt.UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", type=int, default=2000)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    rows = []
+    for database in args.databases:
+        rows.append((database, *measure_in_subprocess(database, args.services)))
+    print(f"\n{'database':<11} | {'services':>8} | {'platform svc/s':>14} | {'queries':>8} | {'reference svc/s':>15} | {'ratio':>6}")
+    print("-" * 78)
+    for database, services, ours, queries, reference in rows:
+        print(f"{database:<11} | {services:>8} | {ours:>14,.0f} | {queries:>8} | {reference:>15,.0f} | {ours / reference:>6.3f}")
+
+
+def measure_in_subprocess(database: str, services: int) -> tuple[int, float, int, float]:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", database, str(services)], capture_output=True, text=True, check=True,
+        cwd=ROOT,
+    )
+    last = result.stdout.strip().splitlines()[-1].split()
+    return int(last[0]), float(last[1]), int(last[2]), float(last[3])
+
+
+def child(database: str, services: int) -> None:
+    name = f"mgl_bench_auto_{uuid.uuid4().hex[:8]}"
+    if database == "postgresql":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=url, MEGALAYER_SECRET_KEY="bench",
+                      MEGALAYER_TASKS="immediate", MEGALAYER_LOG_LEVEL="ERROR")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from megalayer.core import clock
+    from megalayer.services.automation import automation_run
+
+    try:
+        call_command("migrate", verbosity=0)
+        seed(services)
+        run_at = START + dt.timedelta(days=39)
+        with clock.travel(run_at), CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            automation_run()
+            ours = time.perf_counter() - started
+        count = len(queries.captured_queries)
+        reference = reference_sql(services)
+        print(services, services / ours, count, services / reference)
+    finally:
+        connection.close()
+        if database == "postgresql":
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(services: int) -> None:
+    from megalayer.accounts.models import Customer, User
+    from megalayer.catalog.models import Location, NetworkTier, Product
+    from megalayer.core import clock
+    from megalayer.services.models import Service
+
+    with clock.travel(START):
+        product = Product.objects.create(code="bench", name="Bench VPS", kind="vps", location=Location.objects.first(),
+                                         tier=NetworkTier.objects.first(), cpu_cores=1, memory_gb=1, disk_gb=10,
+                                         bandwidth_tb=Decimal("1"))
+        users = User.objects.bulk_create([User(email=f"b{i}@bench.invalid", password="!") for i in range(services)])
+        customers = Customer.objects.bulk_create([Customer(owner=u, created_at=START) for u in users])
+        Service.objects.bulk_create([
+            Service(customer=c, product=product, status="active", cycle="monthly", recurring_amount=Decimal("10"),
+                    currency="USD", anchor_day=10, paid_until=START + dt.timedelta(days=31), created_at=START,
+                    auto_renew=False)
+            for c in customers
+        ])
+
+
+def reference_sql(services: int) -> float:
+    """The same state changes as set-based SQL on a fresh copy of the rows: the floor to compare against."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE ref_services AS SELECT * FROM services_service")
+        cursor.execute("UPDATE ref_services SET status = 'active', paid_until = %s", [START + dt.timedelta(days=31)])
+        cursor.execute("CREATE TEMP TABLE ref_invoices (id integer, customer_id bigint, total numeric(20,4), "
+                       "number bigint, status varchar(8))")
+        cursor.execute("CREATE TEMP TABLE ref_effects (service_id bigint, kind varchar(24), at timestamp)")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ref_invoices (id, customer_id, total, number, status) "
+                       "SELECT id, customer_id, recurring_amount, id, 'issued' FROM ref_services WHERE status = 'active'")
+        for kind in ("renewal_invoice", "expire", "suspend", "terminate"):
+            cursor.execute("INSERT INTO ref_effects (service_id, kind, at) SELECT id, %s, %s FROM ref_services",
+                           [kind, START])
+        cursor.execute("UPDATE ref_services SET status = 'suspended', reason = 'overdue'")
+        cursor.execute("UPDATE ref_services SET status = 'terminated', terminated_at = %s", [START])
+        cursor.execute("UPDATE ref_invoices SET status = 'void'")
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
