@@ -361,7 +361,7 @@ def payment_succeeded(*, payment: Payment, gateway_detail: dict[str, Any] | None
     payment.refresh_from_db()
     try:
         payment_apply(payment=payment)
-    except Exception:
+    except Exception:  # logged, not swallowed: the money is safe on the balance and the periodic job retries
         logger.exception("payment.apply_failed", extra={"payment": payment.public_id})
     payment.refresh_from_db()
     return payment
@@ -432,7 +432,7 @@ def payments_apply_pending() -> int:
     for payment_id in pending:
         try:
             payment_apply(payment=Payment.objects.get(pk=payment_id))
-        except Exception:
+        except Exception:  # logged; one bad payment must not stop the others, and the next run retries it
             logger.exception("payment.apply_failed", extra={"payment": payment_id})
             continue
         done += 1
