@@ -41,17 +41,31 @@ def main() -> None:
     rows = []
     for database in args.databases:
         rows.append((database, *measure_in_subprocess(database, args.services)))
-    print(f"\n{'database':<11} | {'services':>8} | {'platform svc/s':>14} | {'queries':>8} | {'reference svc/s':>15} | {'ratio':>6}")
+    header = [
+        "database".ljust(11),
+        "services".rjust(8),
+        "platform svc/s".rjust(14),
+        "queries".rjust(8),
+        "reference svc/s".rjust(15),
+        "ratio".rjust(6),
+    ]
+    print("\n" + " | ".join(header))
     print("-" * 78)
     for database, services, ours, queries, reference in rows:
-        print(f"{database:<11} | {services:>8} | {ours:>14,.0f} | {queries:>8} | {reference:>15,.0f} | {ours / reference:>6.3f}")
+        print(
+            f"{database:<11} | {services:>8} | {ours:>14,.0f} | {queries:>8} | {reference:>15,.0f} | "
+            f"{ours / reference:>6.3f}"
+        )
 
 
 def measure_in_subprocess(database: str, services: int) -> tuple[int, float, int, float]:
     import subprocess
 
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", database, str(services)], capture_output=True, text=True, check=True,
+    result = subprocess.run(  # noqa: S603 (this script, run as a child)
+        [sys.executable, __file__, "--child", database, str(services)],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=ROOT,
     )
     last = result.stdout.strip().splitlines()[-1].split()
@@ -66,8 +80,13 @@ def child(database: str, services: int) -> None:
         url = f"postgres://postgres@127.0.0.1:5432/{name}"
     else:
         url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=url, MEGALAYER_SECRET_KEY="bench",
-                      MEGALAYER_TASKS="immediate", MEGALAYER_LOG_LEVEL="ERROR")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=url,
+        MEGALAYER_SECRET_KEY="bench",
+        MEGALAYER_TASKS="immediate",
+        MEGALAYER_LOG_LEVEL="ERROR",
+    )
     import django
 
     django.setup()
@@ -103,17 +122,36 @@ def seed(services: int) -> None:
     from megalayer.services.models import Service
 
     with clock.travel(START):
-        product = Product.objects.create(code="bench", name="Bench VPS", kind="vps", location=Location.objects.first(),
-                                         tier=NetworkTier.objects.first(), cpu_cores=1, memory_gb=1, disk_gb=10,
-                                         bandwidth_tb=Decimal("1"))
+        product = Product.objects.create(
+            code="bench",
+            name="Bench VPS",
+            kind="vps",
+            location=Location.objects.first(),
+            tier=NetworkTier.objects.first(),
+            cpu_cores=1,
+            memory_gb=1,
+            disk_gb=10,
+            bandwidth_tb=Decimal("1"),
+        )
         users = User.objects.bulk_create([User(email=f"b{i}@bench.invalid", password="!") for i in range(services)])
         customers = Customer.objects.bulk_create([Customer(owner=u, created_at=START) for u in users])
-        Service.objects.bulk_create([
-            Service(customer=c, product=product, status="active", cycle="monthly", recurring_amount=Decimal("10"),
-                    currency="USD", anchor_day=10, paid_until=START + dt.timedelta(days=31), created_at=START,
-                    auto_renew=False)
-            for c in customers
-        ])
+        Service.objects.bulk_create(
+            [
+                Service(
+                    customer=c,
+                    product=product,
+                    status="active",
+                    cycle="monthly",
+                    recurring_amount=Decimal("10"),
+                    currency="USD",
+                    anchor_day=10,
+                    paid_until=START + dt.timedelta(days=31),
+                    created_at=START,
+                    auto_renew=False,
+                )
+                for c in customers
+            ]
+        )
 
 
 def reference_sql(services: int) -> float:
@@ -123,16 +161,22 @@ def reference_sql(services: int) -> float:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE ref_services AS SELECT * FROM services_service")
         cursor.execute("UPDATE ref_services SET status = 'active', paid_until = %s", [START + dt.timedelta(days=31)])
-        cursor.execute("CREATE TEMP TABLE ref_invoices (id integer, customer_id bigint, total numeric(20,4), "
-                       "number bigint, status varchar(8))")
+        cursor.execute(
+            "CREATE TEMP TABLE ref_invoices (id integer, customer_id bigint, total numeric(20,4), "
+            "number bigint, status varchar(8))"
+        )
         cursor.execute("CREATE TEMP TABLE ref_effects (service_id bigint, kind varchar(24), at timestamp)")
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("INSERT INTO ref_invoices (id, customer_id, total, number, status) "
-                       "SELECT id, customer_id, recurring_amount, id, 'issued' FROM ref_services WHERE status = 'active'")
+        cursor.execute(
+            "INSERT INTO ref_invoices (id, customer_id, total, number, status) "
+            "SELECT id, customer_id, recurring_amount, id, 'issued' FROM ref_services "
+            "WHERE status = 'active'"
+        )
         for kind in ("renewal_invoice", "expire", "suspend", "terminate"):
-            cursor.execute("INSERT INTO ref_effects (service_id, kind, at) SELECT id, %s, %s FROM ref_services",
-                           [kind, START])
+            cursor.execute(
+                "INSERT INTO ref_effects (service_id, kind, at) SELECT id, %s, %s FROM ref_services", [kind, START]
+            )
         cursor.execute("UPDATE ref_services SET status = 'suspended', reason = 'overdue'")
         cursor.execute("UPDATE ref_services SET status = 'terminated', terminated_at = %s", [START])
         cursor.execute("UPDATE ref_invoices SET status = 'void'")

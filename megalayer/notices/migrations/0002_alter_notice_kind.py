@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notices', '0001_initial'),
+        ("notices", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notice',
-            name='kind',
-            field=models.CharField(choices=[('account_email', 'Account e-mail (verification, password reset)'), ('terms_changed', 'Terms of Service changed'), ('invoice_issued', 'Invoice issued'), ('payment_receipt', 'Payment receipt'), ('refund_issued', 'Refund'), ('service_activated', 'Service activated'), ('renewal_reminder', 'Renewal reminder'), ('service_suspended', 'Service suspended'), ('service_recovered', 'Service recovered'), ('service_terminated', 'Service terminated'), ('price_changed', 'Price of a running service changed')], max_length=32),
+            model_name="notice",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("account_email", "Account e-mail (verification, password reset)"),
+                    ("terms_changed", "Terms of Service changed"),
+                    ("invoice_issued", "Invoice issued"),
+                    ("payment_receipt", "Payment receipt"),
+                    ("refund_issued", "Refund"),
+                    ("service_activated", "Service activated"),
+                    ("renewal_reminder", "Renewal reminder"),
+                    ("service_suspended", "Service suspended"),
+                    ("service_recovered", "Service recovered"),
+                    ("service_terminated", "Service terminated"),
+                    ("price_changed", "Price of a running service changed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
