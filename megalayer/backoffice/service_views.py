@@ -254,3 +254,33 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
             "migrate_form": migrate_form,
         },
     )
+
+
+class CouponForm(forms.Form):
+    code = forms.CharField(max_length=40)
+    kind = forms.ChoiceField(choices=[("percent", "Percent off"), ("fixed", "Fixed amount off (USD)")])
+    value = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
+    duration = forms.ChoiceField(choices=[("first_term", "First term only"), ("recurring", "Every renewal")])
+    max_redemptions = forms.IntegerField(min_value=1, required=False)
+    valid_until = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        required=False,
+        help_text="UTC; empty for no expiry",
+    )
+
+
+@staff_member_required
+def coupons(request: HttpRequest) -> HttpResponse:
+    from megalayer.catalog.actions import coupon_create
+    from megalayer.catalog.models import Coupon
+
+    form = CouponForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            coupon_create(staff=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, "Coupon created.")
+            return redirect("backoffice:coupons")
+    return render(request, "backoffice/coupons.html", {"coupons": Coupon.objects.order_by("-id"), "form": form})

@@ -10,6 +10,7 @@ urlpatterns = [
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
     path("orders/review/", service_views.review_queue, name="review_queue"),
     path("products/", service_views.products, name="products"),
+    path("coupons/", service_views.coupons, name="coupons"),
     path("products/<slug:code>/", service_views.product_detail, name="product_detail"),
     path("customers/<str:public_id>/", views.customer_detail, name="customer_detail"),
     path("terms/", views.terms_list, name="terms"),

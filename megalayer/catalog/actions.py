@@ -72,3 +72,48 @@ def coupon_redeem(*, code: str, product: Product, price: Decimal, currency: str)
         discount = min(coupon.value, price)
     Coupon.objects.filter(pk=coupon.pk).update(redemptions=F("redemptions") + 1)
     return coupon, discount
+
+
+def coupon_create(
+    *,
+    code: str,
+    kind: str,
+    value: Decimal,
+    duration: str,
+    staff: Any,
+    max_redemptions: int | None = None,
+    valid_until: dt.datetime | None = None,
+    currency: str = "USD",
+) -> Any:
+    """A promotion for new orders; it never touches running services' prices (TOS-PRICE-1)."""
+    from megalayer.catalog.models import Coupon
+
+    code = code.strip().upper()
+    if not code.replace("-", "").replace("_", "").isalnum():
+        raise InvalidInput("Use letters, digits, - and _ only.", field="code")
+    if kind == Coupon.Kind.PERCENT and not Decimal(0) < value <= Decimal(100):
+        raise InvalidInput("A percentage is between 0 and 100.", field="value")
+    if value <= 0:
+        raise InvalidInput("The value must be positive.", field="value")
+    try:
+        with transaction.atomic():
+            coupon = Coupon.objects.create(
+                code=code,
+                kind=kind,
+                value=value,
+                duration=duration,
+                currency=currency,
+                max_redemptions=max_redemptions,
+                valid_until=valid_until,
+            )
+            audit_record(
+                actor=Actor.for_user(staff),
+                action="coupon.create",
+                target_type="coupon",
+                target_id=code,
+                requirement="TOS-PRICE-1",
+                data={"kind": kind, "value": str(value), "duration": duration},
+            )
+    except IntegrityError as error:
+        raise InvalidInput("A coupon with this code exists.", field="code") from error
+    return coupon

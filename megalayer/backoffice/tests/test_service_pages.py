@@ -108,3 +108,21 @@ def test_price_migration_from_the_product_page(staff_client, service, vps):
     assert response.status_code == 302
     service.refresh_from_db()
     assert service.recurring_amount == Decimal("11.00")
+
+
+def test_coupons_are_created_and_validated(staff_client):
+    from megalayer.catalog.models import Coupon
+
+    staff_client.post(
+        "/backoffice/coupons/", {"code": "spring-25", "kind": "percent", "value": "25", "duration": "first_term"}
+    )
+    assert Coupon.objects.get(code="SPRING-25").value == Decimal("25.00")
+    bad = staff_client.post(
+        "/backoffice/coupons/", {"code": "HUGE", "kind": "percent", "value": "150", "duration": "first_term"}
+    )
+    assert "between 0 and 100" in bad.content.decode()
+    dup = staff_client.post(
+        "/backoffice/coupons/", {"code": "SPRING-25", "kind": "fixed", "value": "5", "duration": "recurring"}
+    )
+    assert "exists" in dup.content.decode()
+    assert Coupon.objects.count() == 1
