@@ -94,3 +94,48 @@ def audit_record(
         event.save(force_insert=True)
         AuditChainHead.objects.filter(id=1).update(last_hash=event.hash, last_event_id=event.id)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """One event for ``audit_record_many``."""
+
+    action: str
+    target_type: str
+    target_id: str
+    requirement: str
+    data: dict[str, Any]
+
+
+def audit_record_many(*, actor: Actor, events: list[PendingEvent], terms_version: int | None) -> int:
+    """Append many events with one lock of the chain head and one insert (the automation's batches)."""
+    if not events:
+        return 0
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(
+            id=1, defaults={"last_hash": GENESIS_HASH, "last_event_id": 0}
+        )
+        now = clock.now()
+        rows: list[AuditEvent] = []
+        previous, next_id = head.last_hash, head.last_event_id + 1
+        for pending in events:
+            event = AuditEvent(
+                id=next_id,
+                occurred_at=now,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                actor_label=actor.label,
+                action=pending.action,
+                target_type=pending.target_type,
+                target_id=pending.target_id,
+                requirement=pending.requirement,
+                terms_version=terms_version,
+                data=json.loads(json.dumps(pending.data, default=str)),
+                prev_hash=previous,
+            )
+            event.hash = event_digest(event)
+            rows.append(event)
+            previous, next_id = event.hash, next_id + 1
+        AuditEvent.objects.bulk_create(rows)
+        AuditChainHead.objects.filter(id=1).update(last_hash=previous, last_event_id=next_id - 1)
+    return len(rows)

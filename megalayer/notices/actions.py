@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -232,3 +233,43 @@ def notice_refund_issued(*, refund: Any) -> Notice:
         dedupe_key=f"refund:{refund.public_id}",
         context={"refund": refund, "invoice": refund.invoice},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotice:
+    kind: str
+    customer: Any
+    dedupe_key: str
+    context: dict[str, Any]
+
+
+def notices_create_many(notices: list[PendingNotice]) -> int:
+    """Queue many customer notices with one insert; keys already present are skipped (never sent twice)."""
+    if not notices:
+        return 0
+    now = clock.now()
+    rows = []
+    for pending in notices:
+        customer = pending.customer
+        subject, text, html = render_notice(
+            pending.kind, {"customer": customer, "name": customer.owner.full_name, **pending.context}
+        )
+        rows.append(
+            Notice(
+                kind=pending.kind,
+                requirement=REQUIREMENT_OF_KIND.get(pending.kind, ""),
+                recipient=customer.owner.email,
+                customer=customer,
+                subject=subject[:255],
+                body_text=text,
+                body_html=html,
+                dedupe_key=pending.dedupe_key,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    Notice.objects.bulk_create(rows, ignore_conflicts=True)
+    from megalayer.notices.tasks import notices_deliver_due_task
+
+    enqueue_on_commit(notices_deliver_due_task)
+    return len(rows)

@@ -77,7 +77,23 @@ def automation_run(*, at: dt.datetime | None = None, dry_run: bool = False, batc
     now = at or clock.now()
     policy = policy_at(now)
     result = RunResult(at=now, dry_run=dry_run)
-    for step in (_renewal_invoices, _auto_renewals, _reminders, _expiries, _suspensions, _terminations):
+    _renewal_invoice_batches(now, policy, batch_size, result)
+    _run_steps((_auto_renewals,), now, policy, batch_size, result)
+    _reminder_batches(now, policy, batch_size, result)
+    _run_steps((_expiries, _suspensions, _terminations), now, policy, batch_size, result)
+    return result
+
+
+def _run_steps(
+    steps: tuple[Callable[[dt.datetime, Policy, int], Work], ...],
+    now: dt.datetime,
+    policy: Policy,
+    batch_size: int,
+    result: RunResult,
+) -> None:
+    """Steps whose effect is a status change with its own history, audit and notice: one transaction each."""
+    dry_run = result.dry_run
+    for step in steps:
         for service, planned, perform in step(now, policy, batch_size):
             if dry_run:
                 result.items.append(planned)
@@ -98,26 +114,142 @@ def automation_run(*, at: dt.datetime | None = None, dry_run: bool = False, batc
                 result.failures.append(f"{service.public_id} {planned.kind}: {error.detail}")
                 continue
             result.items.append(planned)
-    return result
 
 
-def _renewal_invoices(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
+def _chunks(queryset: QuerySet[Service], batch_size: int) -> Iterator[list[int]]:
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch_size):
+        yield ids[start : start + batch_size]
+
+
+def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
+    """Renewal invoices, a batch at a time: one lock, one insert per table, whatever the batch size."""
+    from megalayer.billing.actions import LineData
+    from megalayer.billing.bulk import BulkInvoice, invoices_issue_many
+    from megalayer.core.money import Money
+    from megalayer.services.actions import next_period_end
+
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
-    candidates = Service.objects.filter(
+    due = Service.objects.filter(
         status__in=[Status.ACTIVE, Status.SUSPENDED], renewal_denied=False, paid_until__lte=horizon
     ).filter(~_without(Effect.RENEWAL_INVOICE))
-    for service in _batched(candidates, batch_size):
-        yield (
-            service,
-            Planned(
-                service.public_id,
-                Effect.RENEWAL_INVOICE,
-                "",
-                service.paid_until,
-                f"expires {service.paid_until:%Y-%m-%d}; invoice {policy.renewal.invoice_days_before} days before",
-            ),
-            _issue_renewal,
-        )
+    why = f"invoice {policy.renewal.invoice_days_before} days before expiry"
+    for chunk in _chunks(due, batch_size):
+        try:
+            with transaction.atomic():
+                # Locked and re-read: a concurrent run that took these rows first has recorded its effects.
+                services = list(
+                    due.filter(pk__in=chunk)
+                    .select_for_update(of=("self",))
+                    .select_related("customer__owner", "customer__billing_profile", "product")
+                    .order_by("pk")
+                )
+                planned = [Planned(s.public_id, Effect.RENEWAL_INVOICE, "", s.paid_until, why) for s in services]
+                if result.dry_run:
+                    result.items.extend(planned)
+                    continue
+                LifecycleEffect.objects.bulk_create(
+                    [
+                        LifecycleEffect(service=s, period_end=s.paid_until, kind=Effect.RENEWAL_INVOICE, at=now)
+                        for s in services
+                    ]
+                )
+                invoices_issue_many(
+                    actor=ACTOR,
+                    drafts=[
+                        BulkInvoice(
+                            customer=s.customer,
+                            currency=s.currency,
+                            lines=[
+                                LineData(
+                                    kind="renewal",
+                                    reference=f"{s.public_id}:{s.paid_until.isoformat()}",
+                                    description=f"Renewal of {s.product.name} ({s.public_id})",
+                                    unit_price=Money(s.recurring_amount, s.currency),
+                                    period_start=s.paid_until,
+                                    period_end=next_period_end(s, s.paid_until),
+                                )
+                            ],
+                        )
+                        for s in services
+                    ],
+                )
+        except IntegrityError:
+            continue  # another run recorded some of these first; the next run finishes what is left
+        result.items.extend(planned)
+
+
+def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
+    """The latest reminder whose day has come (7, 3, 1 days before expiry), a batch at a time."""
+    from megalayer.billing.models import InvoiceLine
+    from megalayer.notices.actions import notices_create_many
+    from megalayer.services.notices import service_notice_pending
+
+    days = sorted(policy.renewal.reminder_days_before, reverse=True)
+    for index, day in enumerate(days):
+        later = days[index + 1] if index + 1 < len(days) else 0
+        due = Service.objects.filter(
+            status=Status.ACTIVE,
+            renewal_denied=False,
+            paid_until__gt=now + dt.timedelta(days=later),
+            paid_until__lte=now + dt.timedelta(days=day),
+        ).filter(~_without(Effect.REMINDER, str(day)))
+        for chunk in _chunks(due, batch_size):
+            try:
+                with transaction.atomic():
+                    services = list(
+                        due.filter(pk__in=chunk)
+                        .select_for_update(of=("self",))
+                        .select_related("customer__owner", "product")
+                        .order_by("pk")
+                    )
+                    references = {f"{s.public_id}:{s.paid_until.isoformat()}": s for s in services}
+                    open_lines = InvoiceLine.objects.filter(
+                        kind="renewal", invoice__status="issued", reference__in=list(references)
+                    ).select_related("invoice")
+                    invoice_of = {line.reference: line.invoice for line in open_lines}
+                    todo = [(s, invoice_of[ref]) for ref, s in references.items() if ref in invoice_of]
+                    planned = [
+                        Planned(
+                            s.public_id,
+                            Effect.REMINDER,
+                            str(day),
+                            s.paid_until - dt.timedelta(days=day),
+                            f"{day} days before expiry, renewal unpaid",
+                        )
+                        for s, _ in todo
+                    ]
+                    if result.dry_run:
+                        result.items.extend(planned)
+                        continue
+                    LifecycleEffect.objects.bulk_create(
+                        [
+                            LifecycleEffect(
+                                service=s,
+                                period_end=s.paid_until,
+                                kind=Effect.REMINDER,
+                                detail=str(day),
+                                at=now,
+                                reference=invoice.public_id,
+                            )
+                            for s, invoice in todo
+                        ]
+                    )
+                    notices_create_many(
+                        [
+                            service_notice_pending(
+                                service=s,
+                                kind="renewal_reminder",
+                                detail=str(day),
+                                extra={"invoice": invoice},
+                                policy=policy,
+                            )
+                            for s, invoice in todo
+                        ]
+                    )
+            except IntegrityError:
+                continue
+            result.items.extend(planned)
 
 
 def _issue_renewal(service: Service) -> str:
@@ -151,23 +283,48 @@ def _open_renewal(service: Service) -> Invoice | None:
 
 
 def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
-    """Auto-renew retries paying an open renewal invoice from the balance until expiry."""
-    from megalayer.billing.models import InvoiceLine
+    """Auto-renew pays an open renewal invoice from the balance once the balance covers it (retried each run).
 
-    open_lines = InvoiceLine.objects.filter(
-        kind="renewal", invoice__status="issued", reference__startswith=OuterRef("public_id")
+    Which invoices the balances cover is one set-based query; only those services
+    are then paid, one transaction each (a payment is a ledger transaction).
+    """
+    from django.db.models import DecimalField, F, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from megalayer.billing.models import InvoiceLine
+    from megalayer.ledger.models import Posting
+
+    balance = (
+        Posting.objects.filter(
+            account__kind="customer_balance",
+            account__customer=OuterRef("invoice__customer_id"),
+            currency=OuterRef("invoice__currency"),
+        )
+        .values("account__customer")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    payable = (
+        InvoiceLine.objects.filter(kind="renewal", invoice__status="issued")
+        .annotate(
+            balance=Coalesce(Subquery(balance), Value(0), output_field=DecimalField(max_digits=20, decimal_places=4))
+        )
+        .filter(balance__gte=F("invoice__total") - F("invoice__amount_paid") - F("invoice__amount_credited"))
+        .values("reference")
     )
     candidates = Service.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], auto_renew=True, renewal_denied=False
-    ).filter(Exists(open_lines), ~_without(Effect.AUTO_RENEW))
-    for service in _batched(candidates, batch_size):
-        invoice = _open_renewal(service)
-        if invoice is None:
-            continue
-        from megalayer.ledger.queries import customer_balance
-
-        if customer_balance(service.customer, service.currency) < invoice.amount_due:
-            continue
+        status__in=[Status.ACTIVE, Status.SUSPENDED],
+        auto_renew=True,
+        renewal_denied=False,
+        paid_until__lte=now + dt.timedelta(days=policy.renewal.invoice_days_before),
+    ).filter(~_without(Effect.AUTO_RENEW))
+    references = set(payable.values_list("reference", flat=True))
+    ids = [
+        pk
+        for pk, public_id, paid_until in candidates.values_list("pk", "public_id", "paid_until")
+        if f"{public_id}:{paid_until.isoformat()}" in references
+    ]
+    for service in _batched(Service.objects.filter(pk__in=ids), batch_size):
         yield (
             service,
             Planned(service.public_id, Effect.AUTO_RENEW, "", service.paid_until, "auto-renew on, balance covers it"),
@@ -187,46 +344,6 @@ def _pay_renewal(service: Service) -> str:
         actor=ACTOR,
     )
     return invoice.public_id
-
-
-def _reminders(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
-    """The latest reminder whose day has come: 7, 3, 1 days before expiry (a missed one is not sent late)."""
-    days = sorted(policy.renewal.reminder_days_before, reverse=True)
-    for index, day in enumerate(days):
-        later = days[index + 1] if index + 1 < len(days) else 0
-        candidates = Service.objects.filter(
-            status=Status.ACTIVE,
-            renewal_denied=False,
-            paid_until__gt=now + dt.timedelta(days=later),
-            paid_until__lte=now + dt.timedelta(days=day),
-        ).filter(~_without(Effect.REMINDER, str(day)))
-        for service in _batched(candidates, batch_size):
-            if _open_renewal(service) is None:
-                continue  # paid already: nothing to remind of
-
-            def send(service: Service, day: int = day) -> str:
-                from megalayer.services.notices import notice_service
-
-                invoice = _open_renewal(service)
-                if invoice is None:
-                    return ""
-                return str(
-                    notice_service(
-                        service=service, kind="renewal_reminder", detail=str(day), extra={"invoice": invoice}
-                    ).public_id
-                )
-
-            yield (
-                service,
-                Planned(
-                    service.public_id,
-                    Effect.REMINDER,
-                    str(day),
-                    service.paid_until - dt.timedelta(days=day),
-                    f"{day} days before expiry, renewal unpaid",
-                ),
-                send,
-            )
 
 
 def _expiries(now: dt.datetime, policy: Policy, batch_size: int) -> Work:

@@ -6,12 +6,14 @@ import datetime as dt
 from typing import Any
 
 from megalayer.core import clock
+from megalayer.notices.actions import PendingNotice
 from megalayer.services.models import Service
+from megalayer.terms.policy import Policy
 from megalayer.terms.queries import policy_at
 
 
-def lifecycle_dates(service: Service) -> dict[str, dt.datetime]:
-    policy = policy_at(clock.now())
+def lifecycle_dates(service: Service, policy: Policy | None = None) -> dict[str, dt.datetime]:
+    policy = policy or policy_at(clock.now())
     return {
         "expires_at": service.paid_until,
         "suspends_at": service.paid_until + dt.timedelta(days=policy.expiry.suspend_after_days),
@@ -19,15 +21,25 @@ def lifecycle_dates(service: Service) -> dict[str, dt.datetime]:
     }
 
 
-def notice_service(*, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None) -> Any:
-    from megalayer.notices.actions import notice_for_customer
-
+def service_notice_pending(
+    *, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None, policy: Policy | None = None
+) -> PendingNotice:
+    """The notice about ``service``, keyed by (kind, service, period, detail): sent once whoever asks twice."""
     key = f"{kind}:{service.public_id}:{service.paid_until:%Y%m%dT%H%M}{':' + detail if detail else ''}"
     context = {
         "service": service,
         "product": service.product,
         "detail": detail,
-        **lifecycle_dates(service),
+        **lifecycle_dates(service, policy),
         **(extra or {}),
     }
-    return notice_for_customer(kind=kind, customer=service.customer, dedupe_key=key, context=context)
+    return PendingNotice(kind=kind, customer=service.customer, dedupe_key=key, context=context)
+
+
+def notice_service(*, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None) -> Any:
+    from megalayer.notices.actions import notice_for_customer
+
+    pending = service_notice_pending(service=service, kind=kind, detail=detail, extra=extra)
+    return notice_for_customer(
+        kind=kind, customer=service.customer, dedupe_key=pending.dedupe_key, context=pending.context
+    )

@@ -155,3 +155,39 @@ def test_price_lock_survives_three_renewals_while_new_orders_pay_the_new_price(
         new_order = order_place(customer=bob, product=vps, cycle="monthly", os_image=None, actor=CUSTOMER)
     assert new_order.recurring_amount == Decimal("15.00")
     assert new_order.invoice.total == Decimal("15.00")  # type: ignore[union-attr]
+
+
+def test_the_renewal_day_costs_a_constant_number_of_queries_per_batch(vps, django_capture_on_commit_callbacks):
+    """The batch path: five times the services, the same number of queries (one batch each time)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from megalayer.conftest import make_customer
+    from megalayer.services.actions import service_create_from_order
+
+    def services(count: int, prefix: str) -> None:
+        for index in range(count):
+            customer = with_billing(make_customer(f"{prefix}{index}@example.com"))
+            with clock.travel(T0), django_capture_on_commit_callbacks(execute=True):
+                order = order_place(customer=customer, product=vps, cycle="monthly", os_image=None, actor=CUSTOMER)
+                assert order.service is None
+                service_create_from_order(order=order, actor=CUSTOMER)
+
+    def queries_for_renewal_day(at: dt.datetime) -> int:
+        with clock.travel(at), CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks():
+            counts = automation_run(batch_size=500).counts()
+        assert counts.get("renewal_invoice", 0) > 0
+        return len(captured.captured_queries)
+
+    services(4, "small")
+    small = queries_for_renewal_day(_day(24))
+    services(20, "large")
+    # Only the large population is due on its renewal day; the small one is renewed far ahead.
+    Service.objects.filter(customer__owner__email__startswith="small").update(
+        paid_until=dt.datetime(2028, 1, 10, 10, 0, tzinfo=dt.UTC)
+    )
+    Service.objects.filter(customer__owner__email__startswith="large").update(
+        paid_until=dt.datetime(2027, 3, 20, 10, 0, tzinfo=dt.UTC)
+    )
+    large = queries_for_renewal_day(dt.datetime(2027, 3, 13, 10, 0, tzinfo=dt.UTC))
+    assert large == small
