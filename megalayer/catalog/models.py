@@ -167,3 +167,26 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class AddOn(models.Model):
+    """Something ordered with a product in a quantity, e.g. extra IPv4 addresses, billed with it every term.
+
+    The addresses themselves are allocated from the tier's pool by IP management."""
+
+    class Kind(models.TextChoices):
+        IPV4 = "ipv4", "Extra IPv4 address"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    monthly_amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3, default="USD")
+    max_quantity = models.PositiveSmallIntegerField(default=16)
+    products = models.ManyToManyField(Product, related_name="add_ons", blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(monthly_amount__gte=0), name="addon_price_positive")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -22,7 +22,14 @@ from megalayer.terms.queries import policy_at
 
 
 def order_place(
-    *, customer: Customer, product: Product, cycle: str, os_image: OsImage | None, actor: Actor, coupon: str = ""
+    *,
+    customer: Customer,
+    product: Product,
+    cycle: str,
+    os_image: OsImage | None,
+    actor: Actor,
+    coupon: str = "",
+    add_ons: dict[str, int] | None = None,
 ) -> Order:
     """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued.
 
@@ -42,6 +49,7 @@ def order_place(
     if cycle not in CYCLE_MONTHS:
         raise InvalidInput("Choose monthly, quarterly, semiannual or annual.", field="cycle")
     price = price_at(product, cycle)
+    chosen = _add_ons(product, add_ons or {}, months=CYCLE_MONTHS[cycle], currency=price.currency)
     now = clock.now()
     with transaction.atomic():
         redeemed, discount = None, Decimal(0)
@@ -51,9 +59,8 @@ def order_place(
             redeemed, discount = coupon_redeem(
                 code=coupon, product=product, price=price.amount, currency=price.currency
             )
-        recurring = (
-            price.amount - discount if redeemed is not None and redeemed.duration == "recurring" else price.amount
-        )
+        base = price.amount - discount if redeemed is not None and redeemed.duration == "recurring" else price.amount
+        recurring = base + sum((Decimal(item["amount"]) * item["quantity"] for item in chosen), Decimal(0))
         order = Order.objects.create(
             customer=customer,
             product=product,
@@ -65,6 +72,7 @@ def order_place(
             created_at=now,
             coupon=redeemed,
             list_amount=price.amount,
+            add_ons=chosen,
         )
         anchor = now.astimezone(clock.provider_zone()).day
         lines = [
@@ -77,6 +85,16 @@ def order_place(
                 period_end=add_months(now, CYCLE_MONTHS[cycle], anchor),
             )
         ]
+        for item in chosen:
+            lines.append(
+                LineData(
+                    kind="add_on",
+                    reference=order.public_id,
+                    description=f"{item['name']} ({cycle})",
+                    unit_price=Money(Decimal(item["amount"]), price.currency),
+                    quantity=Decimal(item["quantity"]),
+                )
+            )
         if redeemed is not None and discount > 0:
             lines.append(
                 LineData(
@@ -100,6 +118,26 @@ def order_place(
         invoice_issue(invoice=draft, actor=actor)
     order.refresh_from_db()
     return order
+
+
+def _add_ons(product: Product, wanted: dict[str, int], *, months: int, currency: str) -> list[dict[str, Any]]:
+    """The add-ons asked for, at their price for the cycle, checked against what the product offers."""
+    from megalayer.catalog.models import AddOn
+
+    chosen: list[dict[str, Any]] = []
+    for code, quantity in wanted.items():
+        if quantity == 0:
+            continue
+        add_on = AddOn.objects.filter(code=code, products=product).first()
+        if add_on is None:
+            raise InvalidInput(f"{code} cannot be ordered with this product.", field="add_ons")
+        if not 0 < quantity <= add_on.max_quantity:
+            raise InvalidInput(f"Order between 1 and {add_on.max_quantity} of {add_on.name}.", field="add_ons")
+        if add_on.currency != currency:
+            raise InvalidInput(f"{add_on.name} is priced in another currency.", field="add_ons")
+        amount = Money(add_on.monthly_amount * months, currency).quantize()
+        chosen.append({"code": add_on.code, "name": add_on.name, "quantity": quantity, "amount": amount.as_text()})
+    return chosen
 
 
 def order_paid(*, order_id: str) -> None:

@@ -32,6 +32,9 @@ class Order(models.Model):
     invoice = models.OneToOneField(
         "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )
+    add_ons = models.JSONField(
+        default=list, blank=True, help_text="[{code, name, quantity, amount}] at the prices of the order."
+    )
     coupon = models.ForeignKey("catalog.Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     list_amount = models.DecimalField(**AMOUNT, default=0, help_text="The catalog price before any coupon.")
     fraud_score = models.PositiveSmallIntegerField(default=0)

@@ -64,6 +64,21 @@ class OrderForm(forms.Form):
                 continue
             cycles.append((value, f"{label}: {price.amount:.2f} {price.currency}"))
         self.fields["cycle"].choices = cycles  # type: ignore[attr-defined]
+        for add_on in product.add_ons.all():
+            self.fields[f"add_on_{add_on.code}"] = forms.IntegerField(
+                min_value=0,
+                max_value=add_on.max_quantity,
+                initial=0,
+                required=False,
+                label=f"{add_on.name} ({add_on.monthly_amount:.2f} {add_on.currency} a month each)",
+            )
+
+    def add_ons(self) -> dict[str, int]:
+        return {
+            name.removeprefix("add_on_"): value or 0
+            for name, value in self.cleaned_data.items()
+            if name.startswith("add_on_")
+        }
 
 
 @login_required
@@ -81,6 +96,7 @@ def order(request: HttpRequest, code: str) -> HttpResponse:
                 cycle=form.cleaned_data["cycle"],
                 os_image=form.cleaned_data["os_image"],
                 coupon=form.cleaned_data["coupon"],
+                add_ons=form.add_ons(),
                 actor=Actor.for_user(request.user),
             )
         except DomainError as error:

@@ -57,6 +57,11 @@ def _move(
     )
 
 
+def renewal_description(service: Service) -> str:
+    extras = "".join(f", {item['quantity']} × {item['name']}" for item in service.add_ons)
+    return f"Renewal of {service.product.name} ({service.public_id}){extras}"
+
+
 def next_period_end(service: Service, start: dt.datetime) -> dt.datetime:
     return add_months(start, CYCLE_MONTHS[service.cycle], service.anchor_day)
 
@@ -71,6 +76,7 @@ def service_create_from_order(*, order: Any, actor: Actor) -> Service:
             product=order.product,
             os_image=order.os_image,
             cycle=order.cycle,
+            add_ons=order.add_ons,
             recurring_amount=order.recurring_amount,
             currency=order.currency,
             anchor_day=anchor_day,

@@ -127,7 +127,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
     from megalayer.billing.actions import LineData
     from megalayer.billing.bulk import BulkInvoice, invoices_issue_many
     from megalayer.core.money import Money
-    from megalayer.services.actions import next_period_end
+    from megalayer.services.actions import next_period_end, renewal_description
 
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
     due = Service.objects.filter(
@@ -164,7 +164,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
                                 LineData(
                                     kind="renewal",
                                     reference=f"{s.public_id}:{s.paid_until.isoformat()}",
-                                    description=f"Renewal of {s.product.name} ({s.public_id})",
+                                    description=renewal_description(s),
                                     unit_price=Money(s.recurring_amount, s.currency),
                                     period_start=s.paid_until,
                                     period_end=next_period_end(s, s.paid_until),
@@ -255,7 +255,7 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
 def _issue_renewal(service: Service) -> str:
     from megalayer.billing.actions import LineData, invoice_create, invoice_issue
     from megalayer.core.money import Money
-    from megalayer.services.actions import next_period_end
+    from megalayer.services.actions import next_period_end, renewal_description
 
     end = next_period_end(service, service.paid_until)
     draft = invoice_create(
@@ -265,7 +265,7 @@ def _issue_renewal(service: Service) -> str:
             LineData(
                 kind="renewal",
                 reference=f"{service.public_id}:{service.paid_until.isoformat()}",
-                description=f"Renewal of {service.product.name} ({service.public_id})",
+                description=renewal_description(service),
                 unit_price=Money(service.recurring_amount, service.currency),
                 period_start=service.paid_until,
                 period_end=end,

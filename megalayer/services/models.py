@@ -26,6 +26,9 @@ class Service(models.Model):
     cycle = models.CharField(max_length=16)
     recurring_amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
+    add_ons = models.JSONField(
+        default=list, blank=True, help_text="Copied from the order; part of the recurring price."
+    )
     anchor_day = models.PositiveSmallIntegerField(help_text="Day of month the periods start on (provider zone).")
     paid_until = models.DateTimeField(db_index=True)
     auto_renew = models.BooleanField(default=True)

@@ -63,6 +63,7 @@ class OrderIn(Schema):
     cycle: BillingCycle = BillingCycle.MONTHLY
     os_image: str | None = Field(default=None, max_length=40)
     coupon: str = Field(default="", max_length=40)
+    add_ons: dict[str, int] = Field(default_factory=dict, description='Add-on code → quantity, e.g. {"ipv4": 2}')
 
 
 class OrderOut(Schema):
@@ -183,6 +184,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut
         cycle=payload.cycle,
         os_image=image,
         coupon=payload.coupon,
+        add_ons=payload.add_ons,
         actor=Actor.for_user(request.user),
     )
     return 201, _order_out(order)

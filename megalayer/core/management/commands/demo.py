@@ -164,6 +164,11 @@ def load_demo_services() -> None:
 
     ensure_catalog_seed()  # idempotent; restores the seed if someone removed it
     epoch = clock.now() - dt.timedelta(days=400)
+    from megalayer.catalog.models import AddOn
+
+    extra_ip, _ = AddOn.objects.get_or_create(
+        code="ipv4", defaults={"name": "Extra IPv4 address", "kind": "ipv4", "monthly_amount": Decimal("3.00")}
+    )
     for code, name, kind, location, tier, cpu, memory, disk, traffic, price in PRODUCTS:
         product = Product.objects.create(
             code=code,
@@ -177,6 +182,7 @@ def load_demo_services() -> None:
             bandwidth_tb=Decimal(traffic),
         )
         product.os_images.set(OsImage.objects.all())
+        extra_ip.products.add(product)
         for cycle, months in (("monthly", 1), ("quarterly", 3), ("annual", 12)):
             discount = Decimal("0.95") if cycle == "annual" else Decimal(1)
             PriceVersion.objects.create(
