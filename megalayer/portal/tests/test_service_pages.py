@@ -75,3 +75,22 @@ def test_another_customers_service_is_404(alice_client, bob, vps, django_capture
     theirs.refresh_from_db()
     assert theirs.auto_renew is True
     assert theirs.paid_until > clock.now() + dt.timedelta(days=27)
+
+
+def test_the_order_form_offers_the_products_add_ons(alice_client, alice, vps, django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from megalayer.catalog.models import AddOn
+
+    AddOn.objects.create(code="ipv4", name="Extra IPv4 address", kind="ipv4", monthly_amount=Decimal("3")).products.add(
+        vps
+    )
+    with_billing(alice)
+    assert (
+        "Extra IPv4 address (3.00 USD a month each)" in alice_client.get(f"/account/order/{vps.code}/").content.decode()
+    )
+    fund(alice, "13.00")
+    image = OsImage.objects.get(code="debian-12")
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(f"/account/order/{vps.code}/", {"cycle": "monthly", "os_image": image.pk, "add_on_ipv4": "1"})
+    assert Service.objects.get(customer=alice).add_ons[0]["quantity"] == 1
