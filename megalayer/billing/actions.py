@@ -229,7 +229,8 @@ def invoice_pay_from_balance(
             completed_at=clock.now(),
             detail={"ledger": result.transaction.public_id},
         )
-        Invoice.objects.filter(pk=invoice.pk).update(amount_paid=F("amount_paid") + pay.amount)
+        # Added in Python under the row lock: SQLite would add binary floats (0.1 + 0.2 > 0.3).
+        Invoice.objects.filter(pk=invoice.pk).update(amount_paid=invoice.amount_paid + pay.amount)
         invoice.refresh_from_db()
         _mark_paid_if_settled(invoice)
         audit_record(
@@ -315,7 +316,8 @@ def _credit(invoice: Invoice, amount: Money, *, reason: str, actor: Actor, creat
         customer=invoice.customer,
         reference=invoice.public_id,
     )
-    Invoice.objects.filter(pk=invoice.pk).update(amount_credited=F("amount_credited") + amount.amount)
+    # The caller holds the invoice's row lock; added in Python for exact decimals on SQLite too.
+    Invoice.objects.filter(pk=invoice.pk).update(amount_credited=invoice.amount_credited + amount.amount)
     return note
 
 

@@ -244,3 +244,14 @@ def test_void_keeps_the_number_used(alice, rates):
     assert next_invoice.number == 2
     assert Invoice.objects.get(pk=invoice.pk).status == "void"
     assert ledger_verify().ok
+
+
+def test_tenths_add_up_exactly_on_every_database(alice, rates):
+    """SQLite keeps decimals as binary floats; sums are done in Python under the row lock, so 0.10 + 0.20 is 0.30."""
+    invoice = issued_invoice(alice, "0.30")
+    fund(alice, "0.30")
+    invoice_pay_from_balance(invoice=invoice, amount=usd("0.10"), idempotency_key="a", actor=SYSTEM)
+    invoice_pay_from_balance(invoice=invoice, amount=usd("0.20"), idempotency_key="b", actor=SYSTEM)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("paid", Decimal("0.30"), usd("0"))
+    assert ledger_verify().ok
