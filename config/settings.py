@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "megalayer.catalog",
     "megalayer.orders",
     "megalayer.services",
+    "megalayer.network",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",

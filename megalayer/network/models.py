@@ -1,0 +1,64 @@
+"""IP management: prefixes per location and network tier, and every assignment with its time range
+(TOS-NET-1), so a complaint about an address at a past moment finds who held it then."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Prefix(models.Model):
+    """A block of addresses of one location and network tier (each tier has its own pools, TOS-NET-1)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RESERVED = "reserved", "Reserved"
+        RETIRED = "retired", "Retired"
+
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", "Customer addresses"
+        INFRASTRUCTURE = "infrastructure", "Infrastructure"
+
+    cidr = models.CharField(max_length=64, unique=True, help_text="e.g. 203.0.113.0/24 or 2001:db8:10::/48")
+    family = models.PositiveSmallIntegerField(choices=[(4, "IPv4"), (6, "IPv6")])
+    location = models.ForeignKey("catalog.Location", on_delete=models.PROTECT, related_name="prefixes")
+    tier = models.ForeignKey("catalog.NetworkTier", on_delete=models.PROTECT, related_name="prefixes")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+    gateway = models.GenericIPAddressField(null=True, blank=True, help_text="Never allocated to a customer.")
+
+    class Meta:
+        ordering = ["family", "cidr"]
+
+    def __str__(self) -> str:
+        return self.cidr
+
+
+class IpAssignment(models.Model):
+    """One address held by one service (and so one customer) from ``assigned_at`` to ``released_at``.
+
+    Rows are kept after release: they answer "who held this address at that time".
+    A released address is quarantined until ``quarantine_until`` before it is reused.
+    """
+
+    prefix = models.ForeignKey(Prefix, on_delete=models.PROTECT, related_name="assignments")
+    address = models.GenericIPAddressField()
+    service = models.ForeignKey(
+        "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="ip_assignments"
+    )
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="ip_assignments")
+    assigned_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    quarantine_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        indexes = [models.Index(fields=["address", "assigned_at"], name="ip_assignment_history_idx")]
+        constraints = [
+            # The last line of defence: one live holder per address, whatever the code above does.
+            models.UniqueConstraint(
+                fields=["address"], condition=models.Q(released_at__isnull=True), name="ip_assigned_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} → {self.customer_id} from {self.assigned_at:%Y-%m-%d}"

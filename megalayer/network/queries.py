@@ -1,0 +1,30 @@
+"""Reads of IP management: who held an address when, and how full each prefix is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+from django.db.models import Q
+
+from megalayer.network.models import IpAssignment, Prefix
+
+
+def holder_at(address: str, moment: dt.datetime) -> IpAssignment | None:
+    """The assignment of ``address`` at ``moment`` (abuse complaints name a past time)."""
+    text = str(ipaddress.ip_address(address))
+    return (
+        IpAssignment.objects.filter(address=text, assigned_at__lte=moment)
+        .filter(Q(released_at__isnull=True) | Q(released_at__gt=moment))
+        .select_related("customer__owner", "service")
+        .first()
+    )
+
+
+def prefix_utilisation(prefix: Prefix) -> tuple[int, int]:
+    """(addresses held now, usable addresses)."""
+    network = ipaddress.ip_network(prefix.cidr)
+    usable = network.num_addresses - (2 if network.version == 4 and network.prefixlen < 31 else 0)
+    usable -= 1 if prefix.gateway else 0
+    held = IpAssignment.objects.filter(prefix=prefix, released_at__isnull=True).count()
+    return held, usable

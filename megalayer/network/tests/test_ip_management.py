@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from megalayer.catalog.models import Location, NetworkTier
+from megalayer.conftest import make_customer, seed_catalog
+from megalayer.core import clock
+from megalayer.network.actions import ip_allocate, ip_release
+from megalayer.network.errors import NoFreeAddress
+from megalayer.network.models import IpAssignment, Prefix
+from megalayer.network.queries import holder_at, prefix_utilisation
+
+T0 = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def _prefix(cidr: str = "203.0.113.0/26") -> Prefix:
+    seed_catalog()
+    return Prefix.objects.create(
+        cidr=cidr,
+        family=4,
+        location=Location.objects.get(code="hkg"),
+        tier=NetworkTier.objects.get(code="premium"),
+        gateway="203.0.113.1",
+    )
+
+
+def _where() -> dict[str, Any]:
+    return {"location": Location.objects.get(code="hkg"), "tier": NetworkTier.objects.get(code="premium")}
+
+
+@pytest.mark.django_db
+def test_who_held_an_address_at_a_past_moment(terms_v1):
+    _prefix("203.0.113.0/29")  # hosts .1 to .6; .1 is the gateway
+    first, second = make_customer("first@example.com"), make_customer("second@example.com")
+    with clock.travel(T0):
+        held = [ip_allocate(customer=first, **_where()) for _ in range(5)]
+    sixth = next(a for a in held if a.address == "203.0.113.6")
+    assert [a.address for a in held] == ["203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6"]
+    with clock.travel(T0 + dt.timedelta(days=10)):
+        ip_release(assignment=sixth)
+    with clock.travel(T0 + dt.timedelta(days=41)):  # after the 30-day quarantine
+        moved = ip_allocate(customer=second, **_where())
+    assert moved.address == "203.0.113.6"
+    assert holder_at("203.0.113.6", T0 + dt.timedelta(days=5)).customer == first  # type: ignore[union-attr]
+    assert holder_at("203.0.113.6", T0 + dt.timedelta(days=20)) is None
+    assert holder_at("203.0.113.6", T0 + dt.timedelta(days=50)).customer == second  # type: ignore[union-attr]
+    assert holder_at("203.0.113.6", T0 - dt.timedelta(days=1)) is None
+
+
+@pytest.mark.django_db
+def test_a_released_address_waits_out_its_quarantine(terms_v1):
+    _prefix("203.0.113.0/30")  # one usable host besides the gateway: .2
+    customer = make_customer("q@example.com")
+    with clock.travel(T0):
+        only = ip_allocate(customer=customer, **_where())
+        ip_release(assignment=only)
+    with clock.travel(T0 + dt.timedelta(days=29, hours=23)), pytest.raises(NoFreeAddress):
+        ip_allocate(customer=customer, **_where())
+    with clock.travel(T0 + dt.timedelta(days=30, minutes=1)):
+        assert ip_allocate(customer=customer, **_where()).address == "203.0.113.2"
+    assert prefix_utilisation(Prefix.objects.get()) == (1, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_fifty_parallel_orders_on_forty_free_addresses(terms_v1):
+    if connection.vendor == "sqlite":
+        pytest.skip("the SQLite test database lives in memory, not shared between threads; CI runs this on PostgreSQL")
+    prefix = _prefix()  # 62 hosts, .1 is the gateway: 61 allocatable
+    holder = make_customer("holder@example.com")
+    for _ in range(21):
+        ip_allocate(customer=holder, **_where())
+    customers = [make_customer(f"p{index}@example.com") for index in range(50)]
+    barrier = threading.Barrier(50)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def order(customer: object) -> None:
+        try:
+            barrier.wait()
+            try:
+                result = ip_allocate(customer=customer, **_where()).address
+            except NoFreeAddress:
+                result = "refused"
+            with lock:
+                outcomes.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=order, args=(customer,)) for customer in customers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    addresses = [outcome for outcome in outcomes if outcome != "refused"]
+    assert len(addresses) == 40
+    assert len(set(addresses)) == 40
+    assert outcomes.count("refused") == 10
+    live = list(IpAssignment.objects.filter(prefix=prefix, released_at__isnull=True).values_list("address", flat=True))
+    assert len(live) == len(set(live)) == 61
