@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "megalayer.orders",
     "megalayer.services",
     "megalayer.network",
+    "megalayer.provisioning",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",

@@ -468,16 +468,19 @@ def refund_issue(
     destination: str,
     staff: Any,
     idempotency_key: str,
+    automation: Actor | None = None,
 ) -> Refund:
     """Refund part or all of what was paid on ``invoice`` for a provider-side reason (TOS-REFUND-1).
 
-    Staff only. A promotional price refunds at most what was actually paid. To the
-    balance: the credit lands on the customer's balance. To the original payment:
-    the gateway returns it (the balance is untouched, TOS-BAL-1).
+    Staff only, or ``automation`` when the platform itself failed on its side (a
+    reinstall that failed gives its fee back); customers have no refund path. A
+    promotional price refunds at most what was actually paid. To the balance: the
+    credit lands on the customer's balance. To the original payment: the gateway
+    returns it (the balance is untouched, TOS-BAL-1).
     """
     from megalayer.billing.choices import RefundReason
 
-    if not getattr(staff, "is_staff", False):
+    if automation is None and not getattr(staff, "is_staff", False):
         from megalayer.core.errors import Forbidden
 
         raise Forbidden("Only staff can refund (TOS-REFUND-1).")
@@ -487,7 +490,7 @@ def refund_issue(
         raise InvalidInput("Refund to the balance or to the original payment.", field="destination")
     if not note.strip():
         raise InvalidInput("Say why, for the customer and the audit trail.", field="note")
-    actor = Actor.for_user(staff)
+    actor = automation if automation is not None else Actor.for_user(staff)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         existing = Refund.objects.filter(idempotency_key=idempotency_key).first()

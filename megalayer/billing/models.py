@@ -189,7 +189,14 @@ class Refund(models.Model):
     gateway_reference = models.CharField(max_length=128, blank=True, help_text="The gateway's id of the refund.")
     idempotency_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when the platform refunded its own failure.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
