@@ -8,12 +8,16 @@ from megalayer.accounts.models import Customer
 
 
 def customers_to_notify_of_terms() -> QuerySet[Customer]:
-    """Who hears of a new Terms version: every active customer (TOS-ACCEPT-2).
+    """Who is e-mailed about a new Terms version: customers with services in use (TOS-ACCEPT-2).
 
-    The requirement names customers with services; until services exist every
-    active account is bound by the Terms, so every active account is told.
+    Everyone else sees the new version at their next sign-in (banner and diff).
     """
-    return Customer.objects.filter(status=Customer.Status.ACTIVE, owner__is_active=True).select_related("owner")
+    in_use = ["pending", "provisioning", "active", "suspended"]
+    return (
+        Customer.objects.filter(status=Customer.Status.ACTIVE, owner__is_active=True, services__status__in=in_use)
+        .distinct()
+        .select_related("owner")
+    )
 
 
 def customers_search(query: str) -> QuerySet[Customer]:

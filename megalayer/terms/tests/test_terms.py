@@ -70,7 +70,25 @@ def test_invalid_policy_is_refused_with_a_field_error(terms_v1, path, value, fie
     assert TermsVersion.objects.count() == 1
 
 
-def test_publishing_records_an_audit_event_and_mails_customers_once(alice, bob, django_capture_on_commit_callbacks):
+def test_publishing_records_an_audit_event_and_mails_customers_once(
+    alice, bob, vps, django_capture_on_commit_callbacks
+):
+    from megalayer.conftest import make_customer
+    from megalayer.services.models import Service
+
+    for customer in (alice, bob):  # customers with services in use are e-mailed; carol has none
+        Service.objects.create(
+            customer=customer,
+            product=vps,
+            status="active",
+            cycle="monthly",
+            recurring_amount=Decimal("10"),
+            currency="USD",
+            anchor_day=1,
+            paid_until=clock.now() + dt.timedelta(days=20),
+            created_at=clock.now(),
+        )
+    make_customer("carol@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         version = _publish_v2(clock.now() + dt.timedelta(days=30))
     event = AuditEvent.objects.get(action="terms.publish", target_id="2")
