@@ -222,6 +222,12 @@ STRIPE_SECRET_KEY = env.string("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = env.string("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env.string("STRIPE_API_BASE", "")
 
+# Network. How null routes reach the routers (see megalayer/network/announcers.py).
+MEGALAYER_NULL_ROUTE_ANNOUNCER = env.string(
+    "MEGALAYER_NULL_ROUTE_ANNOUNCER", "megalayer.network.announcers.RecordingAnnouncer"
+)
+MEGALAYER_EXABGP_PIPE = env.string("MEGALAYER_EXABGP_PIPE", "/run/exabgp/exabgp.in")
+
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -493,7 +493,9 @@ def refund_issue(
     actor = automation if automation is not None else Actor.for_user(staff)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        existing = Refund.objects.filter(idempotency_key=idempotency_key).first()
+        # The caller's key, scoped to this invoice: two invoices' "r1" never meet.
+        scoped_key = f"{invoice.public_id}:{idempotency_key}"
+        existing = Refund.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
             return existing
         refunded = sum((r.amount for r in invoice.refunds.all()), Decimal(0))
@@ -545,7 +547,7 @@ def refund_issue(
             reason=reason,
             note=note.strip(),
             destination=destination,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key,
             created_at=clock.now(),
             created_by=staff,
         )

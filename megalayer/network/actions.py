@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.network.errors import NoFreeAddress
-from megalayer.network.models import IpAssignment, Prefix
+from megalayer.network.models import IpAssignment, NullRoute, Prefix, ReverseDns
+from megalayer.network.queries import holder_at
 from megalayer.terms.queries import policy_at
 
 
@@ -63,3 +67,87 @@ def ip_release(*, assignment: IpAssignment) -> IpAssignment:
     )
     assignment.refresh_from_db()
     return assignment
+
+
+def null_route_start(
+    *, address: str, reason: str, requirement: str, actor: Actor, case_reference: str = ""
+) -> NullRoute:
+    """Take one address off the network (TOS-ABUSE-2, TOS-ATTACK-1); announced once the record is committed."""
+    from megalayer.network.announcers import announcer
+
+    text = _address(address)
+    try:
+        with transaction.atomic():
+            route = NullRoute.objects.create(
+                address=text,
+                reason=reason,
+                requirement=requirement,
+                case_reference=case_reference,
+                started_at=clock.now(),
+            )
+            holder = holder_at(text, clock.now())
+            audit_record(
+                actor=actor,
+                action="ip.null_route",
+                target_type="ip",
+                target_id=text,
+                requirement=requirement,
+                data={
+                    "reason": reason,
+                    "case": case_reference,
+                    "customer": holder.customer.public_id if holder else None,
+                },
+            )
+            transaction.on_commit(lambda: announcer().announce(text))
+    except IntegrityError as error:
+        raise RuleRefused(
+            f"{text} is already null-routed.", rule="already-null-routed", requirement=requirement
+        ) from error
+    return route
+
+
+def null_route_end(*, address: str, actor: Actor, note: str) -> NullRoute:
+    from megalayer.network.announcers import announcer
+
+    text = _address(address)
+    with transaction.atomic():
+        route = NullRoute.objects.select_for_update().filter(address=text, ended_at__isnull=True).first()
+        if route is None:
+            raise NotFound(f"{text} is not null-routed.")
+        NullRoute.objects.filter(pk=route.pk).update(ended_at=clock.now())
+        audit_record(
+            actor=actor,
+            action="ip.null_route_end",
+            target_type="ip",
+            target_id=text,
+            requirement=route.requirement,
+            data={"note": note, "case": route.case_reference},
+        )
+        transaction.on_commit(lambda: announcer().withdraw(text))
+    route.refresh_from_db()
+    return route
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+\.?$")
+
+
+def rdns_set(*, customer: Any, address: str, hostname: str) -> ReverseDns:
+    """The customer who holds ``address`` now names it (PTR); anyone else gets a not-found."""
+    text = _address(address)
+    holder = holder_at(text, clock.now())
+    if holder is None or holder.customer_id != customer.pk:
+        raise NotFound("No such address on your services.")
+    name = hostname.strip().rstrip(".").lower()
+    if not _HOSTNAME.match(name):
+        raise InvalidInput("Enter a host name such as mail.example.com.", field="hostname")
+    record, _ = ReverseDns.objects.update_or_create(
+        address=text, defaults={"hostname": name, "updated_at": clock.now()}
+    )
+    return record
+
+
+def _address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError as error:
+        raise InvalidInput("Not an IP address.", field="address") from error

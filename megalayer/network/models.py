@@ -62,3 +62,36 @@ class IpAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} → {self.customer_id} from {self.assigned_at:%Y-%m-%d}"
+
+
+class NullRoute(models.Model):
+    """An address taken off the network (abuse or attack), announced as a BGP blackhole (RFC 7999)."""
+
+    address = models.GenericIPAddressField()
+    reason = models.CharField(max_length=255)
+    requirement = models.CharField(max_length=32, help_text="E.g. TOS-ABUSE-2 or TOS-ATTACK-1.")
+    case_reference = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address"], condition=models.Q(ended_at__isnull=True), name="null_route_once_per_address"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} null-routed from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ReverseDns(models.Model):
+    """The PTR name of an address, set by the customer who holds it."""
+
+    address = models.GenericIPAddressField(unique=True)
+    hostname = models.CharField(max_length=253)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.address} → {self.hostname}"

@@ -61,6 +61,8 @@ def reinstall_request(
 
     if not confirm_erase:
         raise InvalidInput("Confirm that the reinstall erases the whole disk.", field="confirm_erase")
+    # The customer's key, scoped to this service: another service's "r1" is another request.
+    idempotency_key = f"{service.public_id}:{idempotency_key}"
     existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing

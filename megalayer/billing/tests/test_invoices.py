@@ -255,3 +255,21 @@ def test_tenths_add_up_exactly_on_every_database(alice, rates):
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid, invoice.amount_due) == ("paid", Decimal("0.30"), usd("0"))
     assert ledger_verify().ok
+
+
+def test_two_invoices_refunded_with_the_same_key_are_both_refunded(alice, bob, staff, rates):
+    """Found by the property test: refund keys were global, so a second invoice's "r1" replayed the first."""
+    for customer in (alice, bob):
+        fund(customer, "10.00")
+        invoice = issued_invoice(customer, "10.00")
+        refund_issue(
+            invoice=invoice,
+            amount=usd("4.00"),
+            reason="billing_error",
+            note="n",
+            destination="balance",
+            staff=staff,
+            idempotency_key="r1",
+        )
+    assert customer_balance(alice, "USD") == customer_balance(bob, "USD") == usd("4.00")
+    assert Refund.objects.count() == 2
