@@ -64,10 +64,9 @@ def _without(kind: str, detail: str = "") -> Exists:
 
 
 def _batched(queryset: QuerySet[Service], batch_size: int) -> Iterator[Service]:
-    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch_size):
+    for chunk in _chunks(queryset, batch_size):
         yield from (
-            Service.objects.filter(pk__in=ids[start : start + batch_size])
+            Service.objects.filter(pk__in=chunk)
             .select_related("customer__owner", "product__location", "product__tier")
             .order_by("pk")
         )

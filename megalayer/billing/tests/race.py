@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
-
-from django.db import connection
+from functools import partial
 
 from megalayer.accounts.actions import customer_signup_complete, token_create
 from megalayer.accounts.models import Customer, User
@@ -15,6 +13,7 @@ from megalayer.billing.actions import LineData, invoice_create, invoice_issue, p
 from megalayer.billing.models import Invoice
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance, ledger_verify
+from megalayer.testing_parallel import run_in_parallel
 
 SYSTEM = Actor.system("race")
 
@@ -60,22 +59,7 @@ def issue_race(count: int = 20) -> None:
         )
         for _ in range(count)
     ]
-    barrier = threading.Barrier(count)
-    errors: list[str] = []
-
-    def issue(draft: Invoice) -> None:
-        try:
-            barrier.wait()
-            invoice_issue(invoice=draft, actor=SYSTEM)
-        except Exception as error:  # reported in the output, which the test asserts empty
-            errors.append(repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=issue, args=(draft,)) for draft in drafts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_in_parallel([partial(invoice_issue, invoice=draft, actor=SYSTEM) for draft in drafts])
+    errors = [repr(result) for result in results if isinstance(result, BaseException)]
     numbers = sorted(n for n in Invoice.objects.filter(customer=customer).values_list("number", flat=True) if n)
     print(json.dumps({"numbers": numbers, "errors": errors, "total": str(Decimal(count))}))

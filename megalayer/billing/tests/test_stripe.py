@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from megalayer.billing.actions import payment_start
@@ -19,6 +18,7 @@ from megalayer.billing.models import Payment, WebhookEvent
 from megalayer.core.money import Money
 from megalayer.ledger.models import LedgerTransaction
 from megalayer.ledger.queries import customer_balance, ledger_verify
+from megalayer.testing_parallel import run_in_parallel, skip_unless_threads_share_the_database
 
 SECRET = "whsec_test_secret"
 
@@ -126,28 +126,11 @@ def test_bad_deliveries_are_rejected_and_record_nothing(alice, settings, case):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_same_event_ten_times_concurrently_records_one_payment(alice):
-    if connection.vendor == "sqlite":
-        pytest.skip("the SQLite test database lives in memory, not shared between threads; CI runs this on PostgreSQL")
+    skip_unless_threads_share_the_database()
     payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe")
     payload = event("evt_same", "payment_intent.succeeded", payment)
-    barrier = threading.Barrier(10)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        try:
-            barrier.wait()
-            response = post(payload, sign(payload))
-            with lock:
-                outcomes.append(response.json()["outcome"])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_in_parallel([lambda: post(payload, sign(payload)).json()["outcome"] for _ in range(10)])
+    outcomes = [str(result) for result in results]
     assert sorted(outcomes) == ["duplicate"] * 9 + ["paid"]
     assert WebhookEvent.objects.count() == 1
     assert LedgerTransaction.objects.filter(source="topup").count() == 1

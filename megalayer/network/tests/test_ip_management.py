@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from megalayer.catalog.models import Location, NetworkTier
 from megalayer.conftest import make_customer, seed_catalog
@@ -14,6 +13,7 @@ from megalayer.network.actions import ip_allocate, ip_release
 from megalayer.network.errors import NoFreeAddress
 from megalayer.network.models import IpAssignment, Prefix
 from megalayer.network.queries import holder_at, prefix_utilisation
+from megalayer.testing_parallel import run_in_parallel, skip_unless_threads_share_the_database
 
 T0 = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -27,6 +27,10 @@ def _prefix(cidr: str = "203.0.113.0/26") -> Prefix:
         tier=NetworkTier.objects.get(code="premium"),
         gateway="203.0.113.1",
     )
+
+
+def _address_for(customer: Any) -> str:
+    return ip_allocate(customer=customer, **_where()).address
 
 
 def _where() -> dict[str, Any]:
@@ -69,34 +73,14 @@ def test_a_released_address_waits_out_its_quarantine(terms_v1):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_fifty_parallel_orders_on_forty_free_addresses(terms_v1):
-    if connection.vendor == "sqlite":
-        pytest.skip("the SQLite test database lives in memory, not shared between threads; CI runs this on PostgreSQL")
+    skip_unless_threads_share_the_database()
     prefix = _prefix()  # 62 hosts, .1 is the gateway: 61 allocatable
     holder = make_customer("holder@example.com")
     for _ in range(21):
         ip_allocate(customer=holder, **_where())
     customers = [make_customer(f"p{index}@example.com") for index in range(50)]
-    barrier = threading.Barrier(50)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def order(customer: object) -> None:
-        try:
-            barrier.wait()
-            try:
-                result = ip_allocate(customer=customer, **_where()).address
-            except NoFreeAddress:
-                result = "refused"
-            with lock:
-                outcomes.append(result)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=order, args=(customer,)) for customer in customers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_in_parallel([partial(_address_for, customer) for customer in customers])
+    outcomes = ["refused" if isinstance(result, NoFreeAddress) else str(result) for result in results]
     addresses = [outcome for outcome in outcomes if outcome != "refused"]
     assert len(addresses) == 40
     assert len(set(addresses)) == 40

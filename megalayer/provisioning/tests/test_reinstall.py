@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from megalayer.audit.actions import Actor
 from megalayer.billing.models import Invoice
@@ -25,6 +24,7 @@ from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
 from megalayer.terms.actions import terms_publish
 from megalayer.terms.policy import default_policy_data
+from megalayer.testing_parallel import run_in_parallel, skip_unless_threads_share_the_database
 
 CUSTOMER = Actor.system("test customer")
 T0 = dt.datetime(2027, 4, 5, 4, 0, tzinfo=dt.UTC)
@@ -118,34 +118,18 @@ def test_a_reinstall_must_be_confirmed_and_a_failure_on_our_side_refunds(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_ten_parallel_requests_consume_the_free_reinstall_once(alice, vps, django_capture_on_commit_callbacks):
-    if connection.vendor == "sqlite":
-        pytest.skip("the SQLite test database lives in memory, not shared between threads; CI runs this on PostgreSQL")
+    skip_unless_threads_share_the_database()
     debian = OsImage.objects.get(code="debian-12")
     service = _service(alice, vps, django_capture_on_commit_callbacks)
-    barrier = threading.Barrier(10)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def request(number: int) -> None:
-        try:
-            barrier.wait()
-            try:
-                operation = reinstall_request(
-                    service=service, os_image=debian, confirm_erase=True, actor=CUSTOMER, idempotency_key=f"p{number}"
-                )
-                result = "free" if operation.parameters["free"] else "paid"
-            except InsufficientBalance:
-                result = "refused"
-            with lock:
-                outcomes.append(result)
-        finally:
-            connection.close()
+    def request(number: int) -> str:
+        operation = reinstall_request(
+            service=service, os_image=debian, confirm_erase=True, actor=CUSTOMER, idempotency_key=f"p{number}"
+        )
+        return "free" if operation.parameters["free"] else "paid"
 
-    threads = [threading.Thread(target=request, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_in_parallel([partial(request, n) for n in range(10)])
+    outcomes = ["refused" if isinstance(result, InsufficientBalance) else str(result) for result in results]
     assert sorted(outcomes) == ["free"] + ["refused"] * 9
     assert Operation.objects.filter(service=service, kind="reinstall").count() == 1
     assert ledger_verify().ok
