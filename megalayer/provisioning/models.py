@@ -1,4 +1,4 @@
-"""Machine actions as rows: the row, not the queue, is the truth about an operation."""
+"""Hosts, servers and machine actions. An ``Operation`` row, not the queue, is the truth about an action."""
 
 from __future__ import annotations
 
@@ -7,20 +7,95 @@ from django.db import models
 from megalayer.core.ids import PublicIdFactory
 
 
+class Host(models.Model):
+    """A hypervisor node (or a whole Proxmox cluster / libvirt URI) that staff manage.
+
+    ``parameters`` are the driver's declared parameters; the secret ones (tokens,
+    passwords) are shown masked everywhere and never logged.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active: takes new servers"
+        DRAINING = "draining", "Draining: keeps its servers, takes no new ones"
+        DISABLED = "disabled", "Disabled"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("hst"), editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    driver = models.CharField(max_length=32)
+    parameters = models.JSONField(default=dict, blank=True)
+    location = models.ForeignKey("catalog.Location", on_delete=models.PROTECT, related_name="hosts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    capacity_vcpus = models.PositiveIntegerField()
+    capacity_memory_gb = models.PositiveIntegerField()
+    capacity_disk_gb = models.PositiveIntegerField()
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    drift = models.JSONField(default=list, blank=True, help_text="What the last reconciliation found.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["location__code", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.driver})"
+
+
+class Server(models.Model):
+    """The machine behind a service, on one host. Kept after destruction, for the history."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("vm"), editable=False)
+    service = models.OneToOneField("services.Service", on_delete=models.PROTECT, related_name="server")
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="servers")
+    name = models.CharField(max_length=64, unique=True, help_text="The driver's key for the machine.")
+    power = models.CharField(max_length=16, default="unknown")
+    image = models.CharField(max_length=40, blank=True)
+    disk_id = models.CharField(max_length=128, blank=True)
+    network_suspended = models.BooleanField(default=False)
+    vcpus = models.PositiveSmallIntegerField()
+    memory_gb = models.PositiveSmallIntegerField()
+    disk_gb = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    built_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    disk_wiped = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.host_id}"
+
+
 class Operation(models.Model):
-    """One requested machine action (create, reinstall, power, destroy…) and its attempts."""
+    """One requested machine action and its attempts.
+
+    Workers claim a due row by compare-and-set, so two workers never run one
+    operation; a worker killed mid-run leaves a lease that expires and the next
+    sweep takes the row again. Retryable driver errors come back with back-off
+    until ``max_attempts``; then, or on a terminal error, the row fails and staff
+    are told.
+    """
 
     class Kind(models.TextChoices):
         CREATE = "create", "Create"
         REINSTALL = "reinstall", "Reinstall"
-        POWER = "power", "Power"
-        DESTROY = "destroy", "Destroy"
+        POWER_ON = "power_on", "Power on"
+        POWER_OFF = "power_off", "Power off"
+        REBOOT = "reboot", "Reboot"
+        SUSPEND = "suspend", "Suspend"
+        RESUME = "resume", "Resume"
+        DESTROY = "destroy", "Destroy (wipe)"
+        SNAPSHOT_CREATE = "snapshot_create", "Snapshot"
+        SNAPSHOT_RESTORE = "snapshot_restore", "Restore snapshot"
+        SNAPSHOT_DELETE = "snapshot_delete", "Delete snapshot"
+        EVIDENCE_COPY = "evidence_copy", "Evidence copy"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("op"), editable=False)
     service = models.ForeignKey("services.Service", on_delete=models.PROTECT, related_name="operations")
@@ -28,7 +103,15 @@ class Operation(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     idempotency_key = models.CharField(max_length=200, unique=True)
     parameters = models.JSONField(default=dict, blank=True)
+    secrets = models.JSONField(
+        default=dict, blank=True, help_text="Passwords for the driver; emptied as soon as the operation ends."
+    )
+    result = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A running attempt's claim; expires if killed.")
+    requested_by = models.CharField(max_length=255, blank=True)
     failed_on_our_side = models.BooleanField(
         default=False, help_text="A failure of ours: a reinstall that failed so gives its quota and fee back."
     )
@@ -39,11 +122,74 @@ class Operation(models.Model):
     log = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["service", "kind", "quota_month"], name="operation_quota_idx")]
+        indexes = [
+            models.Index(fields=["service", "kind", "quota_month"], name="operation_quota_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="operation_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.kind} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
+class TrafficSample(models.Model):
+    """A server's interface counters at a moment; the traffic chart shows the differences."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="traffic_samples")
+    at = models.DateTimeField()
+    rx_bytes = models.BigIntegerField()
+    tx_bytes = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["at"]
+        constraints = [models.UniqueConstraint(fields=["server", "at"], name="traffic_sample_once")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class SandboxMachine(models.Model):
+    """The sandbox driver's "hypervisor": one row per machine. Internal to that driver."""
+
+    pool = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    power = models.CharField(max_length=16)
+    image = models.CharField(max_length=40)
+    disk_id = models.CharField(max_length=40)
+    network_suspended = models.BooleanField(default=False)
+    vcpus = models.PositiveSmallIntegerField(default=1)
+    memory_mib = models.PositiveIntegerField(default=1024)
+    disk_gib = models.PositiveIntegerField(default=10)
+    snapshots = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pool", "name"], name="sandbox_machine_name_once")]
+
+    def __str__(self) -> str:
+        return f"{self.pool}/{self.name}"
+
+
+class SandboxFault(models.Model):
+    """A fault the sandbox driver will raise on the next calls of an action (for rehearsals and tests)."""
+
+    class Error(models.TextChoices):
+        RETRYABLE = "retryable", "Retryable"
+        TERMINAL = "terminal", "Terminal"
+
+    pool = models.CharField(max_length=64)
+    action = models.CharField(max_length=32, help_text='A driver method name, or "*".')
+    error = models.CharField(max_length=16, choices=Error.choices)
+    remaining = models.PositiveIntegerField(default=1)
+    message = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.pool}: {self.action} fails ({self.error}) × {self.remaining}"

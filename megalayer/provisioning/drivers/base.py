@@ -1,0 +1,263 @@
+"""The driver contract: what the platform asks of a hypervisor, and nothing of the platform's own.
+
+Drivers are adapters. They take and return frozen dataclasses (never ORM
+models), hold no business rules (quotas, fees and statuses live in
+``provisioning`` and ``services``), say what they can do with capability
+flags, and fail with typed errors so the operation runner knows whether to
+retry (``RetryableError``), give up at once (``TerminalError``) or treat the
+machine as gone (``ServerNotFound``).
+
+Two rules make retries safe. ``create`` is idempotent by ``ServerSpec.name``:
+a machine of that name that already exists is returned, never duplicated, so a
+create retried after a timeout or a killed worker never makes a second
+machine. ``destroy`` of a machine that is already gone succeeds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, TypeVar
+
+T = TypeVar("T")
+
+
+class Capability(StrEnum):
+    """What a driver supports beyond the core (create, destroy, state, list, power, reinstall)."""
+
+    SNAPSHOTS = "snapshots"
+    TRAFFIC = "traffic"
+    SUSPEND_NETWORK = "suspend_network"  # suspension cuts the network, the machine keeps running
+    PAUSE = "pause"  # suspension pauses the machine (when the network cannot be cut)
+    EVIDENCE_COPY = "evidence_copy"  # a read-only copy of the disk for a legal hold (TOS-HOLD-1)
+    WIPE = "wipe"  # destroy overwrites the disk before freeing it
+    CLOUD_INIT = "cloud_init"  # hostname, password and keys reach the guest through cloud-init
+
+
+class PowerState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    UNKNOWN = "unknown"
+
+
+# Errors ---------------------------------------------------------------------------------------------------------
+
+
+class DriverError(Exception):
+    """A driver failure. ``retryable`` tells the operation runner whether another attempt may succeed."""
+
+    retryable: ClassVar[bool] = False
+
+
+class RetryableError(DriverError):
+    """Transient: a timeout, a busy host, a lost connection. Retried with back-off."""
+
+    retryable = True
+
+
+class TerminalError(DriverError):
+    """Retrying cannot help: bad parameters, no capacity, an image that does not exist."""
+
+
+class ServerNotFound(TerminalError):
+    """The machine does not exist on the host."""
+
+
+class Unsupported(TerminalError):
+    """The driver lacks the capability the call needs."""
+
+
+# Data in and out ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A setting of a host for its driver (URI, node, token…). Secret ones are never shown or logged."""
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    default: str = ""
+    help: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An OS image as the driver knows it: ``code`` names the template or base volume on the host."""
+
+    code: str
+    windows: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """The machine to build, from the plan. ``name`` is the platform's stable key for it."""
+
+    name: str
+    hostname: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    image: ImageRef
+    addresses: tuple[str, ...] = ()
+    root_password: str = field(default="", repr=False)
+    ssh_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What the host says about a machine. ``disk_id`` changes whenever the disk is replaced (reinstall)."""
+
+    name: str
+    power: PowerState
+    image: str
+    network_suspended: bool = False
+    disk_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    name: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficCounters:
+    """Bytes since the machine's interface was created; the platform takes differences."""
+
+    rx_bytes: int
+    tx_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceCopy:
+    """A read-only copy of a machine's disk kept for a legal hold."""
+
+    name: str
+    location: str
+    created_at: dt.datetime
+
+
+# The contract ---------------------------------------------------------------------------------------------------
+
+
+class Driver(ABC):
+    """One hypervisor host. Instances are cheap; a driver may cache connections per host."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    timeout: float = 120.0
+
+    def __init__(self, params: Mapping[str, str], *, timeout: float | None = None) -> None:
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise TerminalError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}")
+        values = {p.name: str(params.get(p.name, p.default) or p.default) for p in self.parameters}
+        missing = [p.name for p in self.parameters if p.required and not values[p.name]]
+        if missing:
+            raise TerminalError(f"{self.name}: missing parameter(s) {', '.join(missing)}")
+        self.params: dict[str, str] = values
+        if timeout is not None:
+            self.timeout = timeout
+
+    # What the driver can do -----------------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset()
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise Unsupported(f"the {self.name} driver does not support {capability.value}")
+
+    def masked_parameters(self) -> dict[str, str]:
+        """The parameters as they may be shown: secrets replaced, so no page or log ever holds them."""
+        secret = {p.name for p in self.parameters if p.secret}
+        return {k: ("••••••" if k in secret and v else v) for k, v in self.params.items()}
+
+    # The core -------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def create(self, spec: ServerSpec) -> ServerInfo:
+        """Build and start the machine. Idempotent by ``spec.name``: an existing machine is returned."""
+
+    @abstractmethod
+    def destroy(self, name: str, *, wipe: bool = True) -> bool:
+        """Stop and delete the machine and its disk; returns whether the disk was wiped. Gone already is fine."""
+
+    @abstractmethod
+    def state(self, name: str) -> ServerInfo:
+        """Raises ``ServerNotFound`` when there is no such machine."""
+
+    @abstractmethod
+    def list_servers(self) -> list[ServerInfo]:
+        """Every machine the platform made on this host (for reconciliation)."""
+
+    @abstractmethod
+    def power_on(self, name: str) -> ServerInfo: ...
+
+    @abstractmethod
+    def power_off(self, name: str, *, soft_timeout: float = 60.0) -> ServerInfo:
+        """ACPI shutdown first; if the guest has not stopped within ``soft_timeout`` seconds, pull the plug."""
+
+    @abstractmethod
+    def reboot(self, name: str) -> ServerInfo: ...
+
+    @abstractmethod
+    def reinstall(self, name: str, image: ImageRef, *, root_password: str = "") -> ServerInfo:
+        """Erase the disk, lay down ``image`` afresh and start the machine."""
+
+    @abstractmethod
+    def suspend(self, name: str) -> ServerInfo:
+        """Cut the network (``SUSPEND_NETWORK``) or pause the machine (``PAUSE``); the disk is kept."""
+
+    @abstractmethod
+    def resume(self, name: str) -> ServerInfo: ...
+
+    # Optional, by capability ----------------------------------------------------------------------------------
+
+    def snapshot_create(self, name: str, snapshot: str) -> SnapshotInfo:
+        self.require(Capability.SNAPSHOTS)
+        raise NotImplementedError
+
+    def snapshot_list(self, name: str) -> list[SnapshotInfo]:
+        self.require(Capability.SNAPSHOTS)
+        raise NotImplementedError
+
+    def snapshot_restore(self, name: str, snapshot: str) -> ServerInfo:
+        self.require(Capability.SNAPSHOTS)
+        raise NotImplementedError
+
+    def snapshot_delete(self, name: str, snapshot: str) -> None:
+        self.require(Capability.SNAPSHOTS)
+        raise NotImplementedError
+
+    def traffic(self, name: str) -> TrafficCounters:
+        self.require(Capability.TRAFFIC)
+        raise NotImplementedError
+
+    def evidence_copy(self, name: str, label: str) -> EvidenceCopy:
+        self.require(Capability.EVIDENCE_COPY)
+        raise NotImplementedError
+
+    # Helpers for drivers --------------------------------------------------------------------------------------
+
+    def wait_for(self, check: Callable[[], T | None], *, timeout: float, interval: float = 0.5) -> T | None:
+        """Poll ``check`` until it returns a value or ``timeout`` seconds pass (then None)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value is not None or time.monotonic() >= deadline:
+                return value
+            time.sleep(interval)
