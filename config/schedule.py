@@ -14,6 +14,7 @@ from django.tasks import Task
 
 from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
+from megalayer.provisioning.tasks import hosts_reconcile_task, operations_run_due_task, traffic_sample_task
 from megalayer.services.tasks import automation_run_task
 
 
@@ -28,4 +29,8 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
     Schedule(name="billing.apply_pending_payments", task=payments_apply_pending_task, every=300),
     Schedule(name="services.automation", task=automation_run_task, every=300),
+    # Operations normally run as soon as they are requested; this sweep retries and takes back lost attempts.
+    Schedule(name="provisioning.run_due", task=operations_run_due_task, every=15),
+    Schedule(name="provisioning.reconcile", task=hosts_reconcile_task, every=900),
+    Schedule(name="provisioning.traffic", task=traffic_sample_task, every=3600),
 )

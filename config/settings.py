@@ -228,6 +228,10 @@ MEGALAYER_NULL_ROUTE_ANNOUNCER = env.string(
 )
 MEGALAYER_EXABGP_PIPE = env.string("MEGALAYER_EXABGP_PIPE", "/run/exabgp/exabgp.in")
 
+# Provisioning. Where failed machine operations are reported, and the domain of servers' default host names.
+MEGALAYER_STAFF_ALERT_EMAIL = env.string("MEGALAYER_STAFF_ALERT_EMAIL", "noc@megalayer.example")
+MEGALAYER_SERVER_DOMAIN = env.string("MEGALAYER_SERVER_DOMAIN", "servers.megalayer.example")
+
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

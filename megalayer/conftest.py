@@ -66,7 +66,31 @@ def vps(db: Any) -> Product:
         effective_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
         created_at=clock.now(),
     )
+    hkg_sandbox(product.location, product.tier)
     return product
+
+
+def hkg_sandbox(location: Location, tier: NetworkTier) -> Any:
+    """A sandbox host and an address pool where the test plans are built (198.18.0.0/22, RFC 2544's range)."""
+    from megalayer.network.models import Prefix
+    from megalayer.provisioning.models import Host
+
+    Prefix.objects.get_or_create(
+        cidr="198.18.0.0/22", defaults={"family": 4, "location": location, "tier": tier, "gateway": "198.18.0.1"}
+    )
+    host, _ = Host.objects.get_or_create(
+        name="hkg-sandbox-1",
+        defaults={
+            "driver": "sandbox",
+            "parameters": {"pool": "hkg"},
+            "location": location,
+            "capacity_vcpus": 4096,
+            "capacity_memory_gb": 8192,
+            "capacity_disk_gb": 200_000,
+            "created_at": clock.now(),
+        },
+    )
+    return host
 
 
 @pytest.fixture(autouse=True)

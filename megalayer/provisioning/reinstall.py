@@ -93,14 +93,20 @@ def reinstall_request(
             invoice = invoice_issue(invoice=draft, actor=actor, auto_apply=False)
             # Raises InsufficientBalance (409): the whole transaction, invoice included, is rolled back.
             invoice_pay_from_balance(invoice=invoice, idempotency_key=f"reinstall:{idempotency_key}", actor=actor)
-        operation = Operation.objects.create(
+        from megalayer.provisioning.actions import generate_password, live_server, operation_request
+
+        live_server(service)
+        operation = operation_request(
             service=service,
             kind=Operation.Kind.REINSTALL,
+            actor=actor,
             idempotency_key=idempotency_key,
             parameters={"os_image": os_image.code, "free": free},
+            secrets={"root_password": generate_password()},
+            # A failed reinstall is refunded and given back rather than retried for long (TOS-REINSTALL-1).
+            max_attempts=3,
             quota_month=quota.month,
             fee_invoice=invoice,
-            created_at=clock.now(),
         )
         audit_record(
             actor=actor,

@@ -98,21 +98,75 @@ def service_create_from_order(*, order: Any, actor: Actor) -> Service:
 
 
 def service_provision(*, service: Service) -> Service:
-    """Until real drivers exist (issue 5) the sandbox completes provisioning at once; activation notice."""
-    actor = Actor.system("provisioning (sandbox)")
+    """Paid (and accepted): place the server on a host, give it its addresses and request its creation.
+
+    The service is ``provisioning`` until the create operation ends: active (activation
+    notice) when it succeeds, failed (staff alerted) when it cannot. No host with room or
+    no free address fails at once, with nothing half-allocated.
+    """
+    from megalayer.core.errors import RuleRefused
+    from megalayer.provisioning.actions import server_build
+
+    actor = Actor.system("provisioning")
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
-        if service.status == Status.PENDING:
-            _move(service, to=Status.PROVISIONING, actor=actor, requirement="TOS-ORDER-1")
-        if service.status == Status.PROVISIONING:
-            _move(service, to=Status.ACTIVE, actor=actor, requirement="TOS-ORDER-1", activated_at=clock.now())
-            from megalayer.services.notices import notice_service
-
-            notice_service(service=service, kind="service_activated")
+        if service.status != Status.PENDING:
+            return service
+        _move(service, to=Status.PROVISIONING, actor=actor, requirement="TOS-ORDER-1")
+        try:
+            with transaction.atomic():
+                server_build(service=service, actor=actor)
+        except RuleRefused as refused:
+            service_provisioning_failed(service=service, error=refused.detail)
+    service.refresh_from_db()
     return service
 
 
+def service_activate(*, service: Service, password: str | None = None) -> None:
+    """The create operation succeeded: active, with the activation notice (TOS-ORDER-1)."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.status != Status.PROVISIONING:
+        return
+    _move(
+        service,
+        to=Status.ACTIVE,
+        actor=Actor.system("provisioning"),
+        requirement="TOS-ORDER-1",
+        activated_at=service.activated_at or clock.now(),
+    )
+    from megalayer.services.notices import notice_service
+
+    notice_service(
+        service=service,
+        kind="service_activated",
+        extra={
+            "addresses": list(service.ip_assignments.filter(released_at__isnull=True).values_list("address", flat=True))
+        },
+    )
+
+
+def service_provisioning_failed(*, service: Service, error: str) -> None:
+    """The server could not be built: ``failed`` until staff retry; the staff alert comes from the operation."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.status != Status.PROVISIONING:
+        return
+    _move(service, to=Status.FAILED, actor=Actor.system("provisioning"), requirement="TOS-ORDER-1", note=error)
+
+
+def service_provisioning_retry(*, service: Service, actor: Actor) -> None:
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.status == Status.FAILED:
+        _move(service, to=Status.PROVISIONING, actor=actor, requirement="TOS-ORDER-1", note="staff retry")
+
+
+def _machine(service: Service, kind: str, actor: Actor, reason: str) -> Any:
+    from megalayer.provisioning.actions import server_lifecycle_request
+
+    return server_lifecycle_request(service=service, kind=kind, actor=actor, reason=reason)
+
+
 def service_suspend(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
+    """Suspended now; the server's network is cut (or the machine paused) by a suspend operation."""
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
         _move(
@@ -124,6 +178,7 @@ def service_suspend(*, service: Service, reason: str, actor: Actor, requirement:
             note=note,
             suspended_at=clock.now(),
         )
+        _machine(service, "suspend", actor, reason)
         from megalayer.services.notices import notice_service
 
         notice_service(service=service, kind="service_suspended")
@@ -142,6 +197,7 @@ def service_unsuspend(*, service: Service, actor: Actor, requirement: str, note:
             note=note,
             suspended_at=None,
         )
+        _machine(service, "resume", actor, "recovered")
         from megalayer.services.notices import notice_service
 
         notice_service(service=service, kind="service_recovered")
@@ -149,9 +205,10 @@ def service_unsuspend(*, service: Service, actor: Actor, requirement: str, note:
 
 
 def service_terminate(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
-    """Terminate and delete the data (the sandbox destroys at once; real drivers come with issue 5).
+    """Terminating now: the server is destroyed with its disk wiped by a destroy operation, and the service
+    becomes terminated (addresses released, termination notice) when that succeeds.
 
-    Open renewal invoices are voided so nothing can be paid for a service that is gone.
+    Open renewal invoices are voided so nothing can be paid for a service that is going.
     """
     from megalayer.billing.actions import invoice_void
     from megalayer.billing.models import Invoice
@@ -159,26 +216,41 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
-        now = clock.now()
-        _move(
-            service,
-            to=Status.TERMINATED,
-            actor=actor,
-            requirement=requirement,
-            note="server destroyed, data deleted",
-            terminated_at=now,
-            data_deleted_at=now,
-        )
         open_renewals = Invoice.objects.filter(
             status="issued", lines__kind="renewal", lines__reference__startswith=f"{service.public_id}:"
         ).distinct()
         for invoice in open_renewals:
             if invoice.amount_paid == 0:
                 invoice_void(invoice=invoice, reason=f"service {service.public_id} terminated", actor=actor)
-        from megalayer.services.notices import notice_service
-
-        notice_service(service=service, kind="service_terminated")
+        if _machine(service, "destroy", actor, reason) is None:
+            service_destroyed(service=service)  # never built: nothing to destroy
+    service.refresh_from_db()
     return service
+
+
+def service_destroyed(*, service: Service) -> None:
+    """The server and its data are gone: terminated, addresses released into quarantine, termination notice."""
+    from megalayer.network.actions import ip_release
+
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.status != Status.TERMINATING:
+        return
+    now = clock.now()
+    started = service.events.filter(to_status=Status.TERMINATING).order_by("-at", "-id").first()
+    _move(
+        service,
+        to=Status.TERMINATED,
+        actor=Actor.system("provisioning"),
+        requirement=started.requirement if started else "TOS-TERM-1",
+        note="server destroyed, data deleted",
+        terminated_at=now,
+        data_deleted_at=now,
+    )
+    for assignment in service.ip_assignments.filter(released_at__isnull=True):
+        ip_release(assignment=assignment)
+    from megalayer.services.notices import notice_service
+
+    notice_service(service=service, kind="service_terminated")
 
 
 def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_end: dt.datetime) -> None:

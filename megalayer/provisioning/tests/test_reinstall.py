@@ -83,7 +83,7 @@ def test_first_free_second_charged_at_the_terms_fee_third_refused(alice, vps, dj
             )
         assert refused.value.status == 409
         assert Invoice.objects.count() == invoices_before
-        assert Operation.objects.filter(service=service).count() == 2
+        assert Operation.objects.filter(service=service, kind="reinstall").count() == 2
         assert customer_balance(alice, "USD") == _usd("7.00")
         fund(alice, "0.50")
         third = reinstall_request(

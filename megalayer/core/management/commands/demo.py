@@ -26,6 +26,7 @@ from megalayer.billing.models import Invoice, TaxRate
 from megalayer.core import clock
 from megalayer.core.management.commands.serve import prepare_database
 from megalayer.core.money import Money
+from megalayer.provisioning.actions import operations_run_due
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import default_policy_data
@@ -163,6 +164,7 @@ def load_demo_services() -> None:
     from megalayer.catalog.seed import ensure_catalog_seed
 
     ensure_catalog_seed()  # idempotent; restores the seed if someone removed it
+    load_demo_network()
     epoch = clock.now() - dt.timedelta(days=400)
     from megalayer.catalog.models import AddOn
 
@@ -212,6 +214,7 @@ def load_demo_services() -> None:
     for days_ago in range(40, -1, -1):
         with clock.travel(now - dt.timedelta(days=days_ago)):
             automation_run()
+            operations_run_due()  # what the worker does: suspensions and deletions reach the sandbox
     # Alice: an active service paid from her balance
     payment_succeeded(payment=payment_start(customer=alice, amount=Money.of("18.00", "USD"), gateway="sandbox"))
     order_place(
@@ -224,10 +227,51 @@ def load_demo_services() -> None:
     _provision_now(alice)
 
 
+def load_demo_network() -> None:
+    """A sandbox host in every location (labelled as such) and an IPv4 /28 and IPv6 /64 per location and tier
+    (documentation ranges: 203.0.113.0/24, 198.51.100.0/24, 2001:db8::/32)."""
+    from megalayer.catalog.models import Location, NetworkTier
+    from megalayer.network.models import Prefix
+    from megalayer.provisioning.models import Host
+
+    ipv4 = [f"203.0.113.{16 * i}/28" for i in range(16)] + [f"198.51.100.{16 * i}/28" for i in range(16)]
+    index = 0
+    for location in Location.objects.order_by("code"):
+        Host.objects.get_or_create(
+            name=f"{location.code}-sandbox-1",
+            defaults={
+                "driver": "sandbox",
+                # a second per call, so the client area's progress display has something to show
+                "parameters": {"pool": location.code, "latency_seconds": "1"},
+                "location": location,
+                "capacity_vcpus": 256,
+                "capacity_memory_gb": 1024,
+                "capacity_disk_gb": 20_000,
+                "created_at": clock.now(),
+            },
+        )
+        for tier in NetworkTier.objects.order_by("sort_order"):
+            base = ipv4[index]
+            Prefix.objects.get_or_create(
+                cidr=base,
+                defaults={
+                    "family": 4,
+                    "location": location,
+                    "tier": tier,
+                    "gateway": base.rsplit(".", 1)[0] + "." + str(int(base.rsplit(".", 1)[1].split("/")[0]) + 1),
+                },
+            )
+            Prefix.objects.get_or_create(
+                cidr=f"2001:db8:{index + 1:x}::/64", defaults={"family": 6, "location": location, "tier": tier}
+            )
+            index += 1
+
+
 def _provision_now(customer: Customer) -> None:
-    """The demo loader runs without a worker: complete sandbox provisioning in-process."""
+    """The demo loader runs without a worker: provision and run the machine operations in-process."""
     from megalayer.services.actions import service_provision
     from megalayer.services.models import Service
 
     for service in Service.objects.filter(customer=customer, status="pending"):
         service_provision(service=service)
+    operations_run_due()

@@ -28,6 +28,7 @@ from megalayer.catalog.queries import products_for_sale
 from megalayer.core import clock
 from megalayer.core.money import Money
 from megalayer.orders.actions import order_place
+from megalayer.provisioning.actions import operations_run_due
 from megalayer.services.actions import service_provision
 from megalayer.services.automation import automation_run
 from megalayer.services.models import Service
@@ -90,11 +91,13 @@ class Command(BaseCommand):
             totals[f"customers ({behaviour[customer.pk]})"] += 1
         for service in Service.objects.filter(status="pending"):
             service_provision(service=service)
+        operations_run_due()  # the worker's part: the servers are built
         width = 40
         for day in range(1, options["days"] + 1):
             with clock.travel(start + dt.timedelta(days=day)):
                 self._late_payers(behaviour, chance)
                 counts = automation_run().counts()
+                operations_run_due()  # suspensions and deletions reach the hypervisor
             totals.update(counts)
             done = int(width * day / options["days"])
             summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "quiet"

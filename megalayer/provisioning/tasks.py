@@ -1,0 +1,33 @@
+"""Queue entry points of provisioning: thin, take ids, safe to run twice (the row decides)."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+
+@task()
+def operation_run_task(operation_id: int) -> str:
+    from megalayer.provisioning.actions import operation_run
+
+    return operation_run(operation_id=operation_id)
+
+
+@task()
+def operations_run_due_task() -> dict[str, int]:
+    from megalayer.provisioning.actions import operations_run_due
+
+    return operations_run_due()
+
+
+@task()
+def hosts_reconcile_task() -> dict[str, int]:
+    from megalayer.provisioning.actions import hosts_reconcile
+
+    return hosts_reconcile()
+
+
+@task()
+def traffic_sample_task() -> int:
+    from megalayer.provisioning.actions import traffic_sample
+
+    return traffic_sample()
