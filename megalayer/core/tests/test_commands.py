@@ -46,6 +46,13 @@ def test_token_create_prints_a_working_token_once(alice, staff, capsys):
 def test_each_schedule_slot_is_claimed_by_one_worker():
     first = schedule_tick(worker="a")
     second = schedule_tick(worker="b")
-    assert first == ["notices.deliver_due", "billing.apply_pending_payments", "services.automation"]
+    assert first == [
+        "notices.deliver_due",
+        "billing.apply_pending_payments",
+        "services.automation",
+        "provisioning.run_due",
+        "provisioning.reconcile",
+        "provisioning.traffic",
+    ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a", "a", "a"]
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 6
