@@ -9,7 +9,18 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from megalayer.api.auth import TokenAuth
 from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
-from megalayer.api.resources import auth, billing, hooks, me, services, staff_billing, staff_services, terms
+from megalayer.api.resources import (
+    auth,
+    billing,
+    hooks,
+    me,
+    servers,
+    services,
+    staff_billing,
+    staff_provisioning,
+    staff_services,
+    terms,
+)
 from megalayer.core.errors import DomainError
 
 api = NinjaAPI(
@@ -29,6 +40,8 @@ api.add_router("", billing.router)
 api.add_router("", staff_billing.router)
 api.add_router("", services.router)
 api.add_router("", staff_services.router)
+api.add_router("", servers.router)
+api.add_router("", staff_provisioning.router)
 
 
 @api.exception_handler(DomainError)

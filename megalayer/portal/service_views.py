@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from megalayer.audit.actions import Actor
@@ -13,6 +16,7 @@ from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImag
 from megalayer.catalog.queries import images_for_new_orders, price_at, products_for_sale
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
+from megalayer.core.ids import new_public_id
 from megalayer.orders.actions import order_place
 from megalayer.portal.billing_views import _customer
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
@@ -117,13 +121,148 @@ def services(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/services.html", {"rows": rows})
 
 
+def _server_post(request: HttpRequest, service: Any, action: str) -> HttpResponse | None:
+    """The server's buttons: each becomes an operation (or a rule's refusal shown as a message)."""
+    from megalayer.network.actions import rdns_set
+    from megalayer.provisioning.actions import password_reveal, server_action
+    from megalayer.provisioning.models import Operation
+    from megalayer.provisioning.reinstall import reinstall_request
+
+    actor = Actor.for_user(request.user)
+    key = request.POST.get("request_id") or new_public_id("req")
+    kinds = {
+        "power_on": Operation.Kind.POWER_ON,
+        "power_off": Operation.Kind.POWER_OFF,
+        "reboot": Operation.Kind.REBOOT,
+        "snapshot_create": Operation.Kind.SNAPSHOT_CREATE,
+        "snapshot_restore": Operation.Kind.SNAPSHOT_RESTORE,
+        "snapshot_delete": Operation.Kind.SNAPSHOT_DELETE,
+    }
+    try:
+        if action in kinds:
+            server_action(
+                service=service,
+                kind=kinds[action],
+                actor=actor,
+                idempotency_key=key,
+                snapshot=request.POST.get("snapshot", ""),
+            )
+            messages.info(request, "Started; the progress is shown below.")
+        elif action == "reinstall":
+            image = OsImage.objects.filter(code=request.POST.get("os_image", "")).first()
+            reinstall_request(
+                service=service,
+                os_image=image,
+                confirm_erase=request.POST.get("confirm_erase") == "yes",
+                actor=actor,
+                idempotency_key=key,
+            )
+            messages.info(request, "Reinstall started; the new password appears here once it is done.")
+        elif action == "password":
+            password = password_reveal(service=service, actor=actor)
+            windows = service.os_image is not None and service.os_image.family == "windows"
+            response = render(
+                request,
+                "portal/server_password.html",
+                {"service": service, "password": password, "user_name": "Administrator" if windows else "root"},
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+        elif action == "rdns":
+            rdns_set(
+                customer=service.customer,
+                address=request.POST.get("address", ""),
+                hostname=request.POST.get("hostname", ""),
+            )
+            messages.success(request, "Reverse DNS saved.")
+        else:
+            return None
+    except DomainError as error:
+        messages.error(request, error.detail)
+    return redirect("portal:service_detail", public_id=service.public_id)
+
+
+def _traffic_chart(days: list[Any]) -> dict[str, Any]:
+    """In and out bars per day, scaled to the busiest day, in gigabytes."""
+    width, height, top = 720, 180, 14
+    chart_height = height - 34
+    peak = max((max(d.rx_bytes, d.tx_bytes) for d in days), default=0)
+    slot = width / max(len(days), 1)
+    bars = []
+    for index, day in enumerate(days):
+        for offset, (label, value, colour) in enumerate(
+            (("in", day.rx_bytes, "#0b5cad"), ("out", day.tx_bytes, "#7fb3e6"))
+        ):
+            h = int(chart_height * value / peak) if peak else 0
+            bars.append(
+                {
+                    "x": round(index * slot + 2 + offset * (slot - 4) / 2, 1),
+                    "y": top + chart_height - h,
+                    "width": max(round((slot - 6) / 2, 1), 1),
+                    "height": h,
+                    "colour": colour,
+                    "title": f"{day.day:%d %b} {label}: {value / 1e9:.2f} GB",
+                }
+            )
+    labels = [{"x": round(i * slot + 2, 1), "text": f"{d.day:%d}"} for i, d in enumerate(days) if i % 5 == 0]
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "labels": labels,
+        "label_y": height - 4,
+        "empty": peak == 0,
+        "rx_gb": sum(d.rx_bytes for d in days) / 1e9,
+        "tx_gb": sum(d.tx_bytes for d in days) / 1e9,
+    }
+
+
+def _server_context(service: Any) -> dict[str, Any]:
+    from megalayer.provisioning.actions import password_pending
+    from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
+    from megalayer.provisioning.reinstall import reinstall_quota
+
+    view = server_view(service)
+    if view is None:
+        return {"server": None, "operations": list(operations_of(service)[:10])}
+    return {
+        "server": view,
+        "quota": reinstall_quota(service),
+        "images": images_for_new_orders(service.product),
+        "operations": list(operations_of(service)[:10]),
+        "open_operations": any(o.is_open for o in operations_of(service)[:10]),
+        "password_waiting": password_pending(service) is not None,
+        "traffic": _traffic_chart(traffic_this_month(view.server)),
+        "snapshot_limit": settings.MEGALAYER_SNAPSHOTS_PER_SERVER,
+        "request_id": new_public_id("req"),
+    }
+
+
+@login_required
+def service_operations(request: HttpRequest, public_id: str) -> JsonResponse:
+    """What the progress display polls (session auth): the service's recent operations."""
+    service = services_of(_customer(request)).filter(public_id=public_id).first()
+    if service is None:
+        raise Http404("No such service.")
+    from megalayer.provisioning.queries import operations_of
+
+    rows = [
+        {"id": o.public_id, "kind": o.get_kind_display(), "status": o.status, "attempts": o.attempts}
+        for o in operations_of(service)[:10]
+    ]
+    return JsonResponse({"operations": rows, "open": any(r["status"] in ("pending", "running") for r in rows)})
+
+
 @login_required
 def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     service = services_of(_customer(request)).filter(public_id=public_id).first()
     if service is None:
         raise Http404("No such service.")
     if request.method == "POST":
-        action = request.POST.get("action")
+        action = request.POST.get("action", "")
+        handled = _server_post(request, service, action)
+        if handled is not None:
+            return handled
         if action in ("auto_renew_on", "auto_renew_off"):
             service_set_auto_renew(service=service, enabled=action == "auto_renew_on")
             messages.success(request, "Saved.")
@@ -138,5 +277,10 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     return redirect("portal:invoice_detail", public_id=invoice.public_id)
                 messages.success(request, "Renewed from your balance.")
         return redirect("portal:service_detail", public_id=service.public_id)
-    context = {"service": service, "step": next_step(service), "events": service.events.all()}
+    context = {
+        "service": service,
+        "step": next_step(service),
+        "events": service.events.all(),
+        **_server_context(service),
+    }
     return render(request, "portal/service_detail.html", context)

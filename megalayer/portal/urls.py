@@ -13,6 +13,7 @@ urlpatterns = [
     path("order/<slug:code>/", service_views.order, name="order"),
     path("services/", service_views.services, name="services"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
+    path("services/<str:public_id>/operations.json", service_views.service_operations, name="service_operations"),
     path("billing/", billing_views.billing, name="billing"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),

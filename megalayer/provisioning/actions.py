@@ -167,13 +167,20 @@ def host_save(
 def _host_choose(service: Service) -> Host:
     """The active host of the service's location with the most free memory that fits the plan."""
     product = service.product
-    hosts = (
+    # Lock the location's hosts first (PostgreSQL refuses FOR UPDATE with GROUP BY), then count what they hold.
+    locked = list(
         Host.objects.select_for_update()
         .filter(location=product.location, status=Host.Status.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    live = Q(servers__destroyed_at__isnull=True)
+    hosts = (
+        Host.objects.filter(pk__in=locked)
         .annotate(
-            used_vcpus=Sum("servers__vcpus", filter=Q(servers__destroyed_at__isnull=True), default=0),
-            used_memory=Sum("servers__memory_gb", filter=Q(servers__destroyed_at__isnull=True), default=0),
-            used_disk=Sum("servers__disk_gb", filter=Q(servers__destroyed_at__isnull=True), default=0),
+            used_vcpus=Sum("servers__vcpus", filter=live, default=0),
+            used_memory=Sum("servers__memory_gb", filter=live, default=0),
+            used_disk=Sum("servers__disk_gb", filter=live, default=0),
         )
         .order_by("pk")
     )
@@ -324,8 +331,20 @@ def server_action(*, service: Service, kind: str, actor: Actor, idempotency_key:
                 requirement="TOS-BACKUP-1",
             )
         name = snapshot.strip()
-        if not name or len(name) > 40 or not all(c.isalnum() or c in "-_" for c in name):
+        if not name or len(name) > 40 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
             raise InvalidInput("Name the snapshot with letters, digits, - and _ (at most 40).", field="snapshot")
+        known = {s["name"] for s in server.snapshots}
+        if kind == Kind.SNAPSHOT_CREATE:
+            if name in known:
+                raise InvalidInput("A snapshot with that name exists.", field="snapshot")
+            if len(known) >= settings.MEGALAYER_SNAPSHOTS_PER_SERVER:
+                raise RuleRefused(
+                    f"A server keeps at most {settings.MEGALAYER_SNAPSHOTS_PER_SERVER} snapshots; delete one first.",
+                    rule="snapshot-limit",
+                    requirement="TOS-BACKUP-1",
+                )
+        elif name not in known:
+            raise NotFound("No such snapshot.")
         parameters["snapshot"] = name
     return operation_request(
         service=service,
@@ -618,6 +637,17 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
             )
         if operation.kind == Kind.CREATE:
             fields["built_at"] = now
+        if operation.kind in (Kind.CREATE, Kind.REINSTALL):
+            # An older unseen password no longer opens anything: only the newest one is kept.
+            Operation.objects.filter(service_id=operation.service_id, pk__lt=operation.pk).exclude(secrets={}).update(
+                secrets={}
+            )
+        if operation.kind == Kind.REINSTALL:
+            fields["snapshots"] = []  # the disk they belonged to is gone
+        if operation.kind == Kind.SNAPSHOT_CREATE:
+            fields["snapshots"] = [*server.snapshots, result["snapshot"]]
+        if operation.kind == Kind.SNAPSHOT_DELETE:
+            fields["snapshots"] = [s for s in server.snapshots if s["name"] != operation.parameters["snapshot"]]
         if operation.kind == Kind.DESTROY:
             fields.update(destroyed_at=now, disk_wiped=bool(result.get("wiped")), power="stopped")
         Server.objects.filter(pk=server.pk).update(**fields)

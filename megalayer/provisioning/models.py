@@ -50,6 +50,7 @@ class Server(models.Model):
     image = models.CharField(max_length=40, blank=True)
     disk_id = models.CharField(max_length=128, blank=True)
     network_suspended = models.BooleanField(default=False)
+    snapshots = models.JSONField(default=list, blank=True, help_text="[{name, created_at}] as the host reported them.")
     vcpus = models.PositiveSmallIntegerField()
     memory_gb = models.PositiveSmallIntegerField()
     disk_gb = models.PositiveIntegerField()

@@ -107,3 +107,86 @@ def test_sign_up_verify_log_in_and_enable_totp(page, live_server, smtp_server, t
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert page.locator("h1").inner_text() == "Welcome, Dana Lee"
+
+
+def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server, alice, vps):
+    """Issue 5, must-show 6: the server's page in Chromium, with a screenshot as a test artifact."""
+    import datetime as dt
+
+    from django.test import Client
+
+    from megalayer.audit.actions import Actor
+    from megalayer.billing.tests.conftest import fund
+    from megalayer.core import clock
+    from megalayer.network.models import ReverseDns
+    from megalayer.orders.actions import order_place
+    from megalayer.provisioning.actions import operations_run_due, retry_delay, traffic_sample
+    from megalayer.provisioning.drivers.sandbox import sandbox_fault_add
+    from megalayer.provisioning.models import Operation, SandboxMachine
+    from megalayer.services.models import Service
+    from megalayer.services.tests.conftest import with_billing
+
+    now = clock.now()
+    with_billing(alice)
+    fund(alice, "15.00")
+    with clock.travel(now - dt.timedelta(days=12)):
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("test"))
+    service = Service.objects.get(customer=alice)
+    assert service.status == "active"
+    for days_ago in range(12, -1, -1):  # the hourly sampler, once a day here
+        with clock.travel(now - dt.timedelta(days=days_ago, minutes=-1)):
+            traffic_sample()
+
+    client = Client()
+    client.force_login(alice.owner)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    url = f"{live_server.url}/account/services/{service.public_id}/"
+    page.goto(url)
+    assert page.get_by_test_id("power").inner_text() == "running"
+    assert "198.18.0.2" in page.get_by_test_id("addresses").inner_text()
+    assert "1 free reinstall left in" in page.get_by_test_id("reinstall-quota").inner_text()
+    assert page.locator("[data-testid=traffic] svg rect").count() > 0
+
+    page.get_by_role("button", name="Power off").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("power").inner_text() == "stopped"
+    page.get_by_role("button", name="Power on").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("power").inner_text() == "running"
+
+    page.get_by_label("Reverse DNS of 198.18.0.2").fill("www.alice.example")
+    page.locator("[data-testid=addresses] button").click()
+    page.wait_for_load_state()
+    assert ReverseDns.objects.get(address="198.18.0.2").hostname == "www.alice.example"
+
+    # Live progress: the reboot fails once (retryable), the page shows it pending and polls until it is done.
+    sandbox_fault_add(pool="hkg", action="reboot", error="retryable", message="host busy")
+    page.get_by_role("button", name="Reboot").click()
+    page.wait_for_load_state()
+    first_row = page.locator("[data-testid=operations] tbody tr").first
+    assert first_row.locator("[data-status]").inner_text() == "Pending"
+    with clock.travel(clock.now() + retry_delay(1)):
+        assert operations_run_due()["succeeded"] == 1
+    page.wait_for_function(
+        "document.querySelector('[data-testid=operations] tbody tr [data-status]').textContent === 'Succeeded'"
+    )
+    assert Operation.objects.filter(kind="reboot").get().attempts == 2
+
+    disk_before = SandboxMachine.objects.get().disk_id
+    page.select_option("#os_image", "ubuntu-24-04")
+    page.check("#confirm_erase")
+    page.get_by_role("button", name="Reinstall").click()
+    page.wait_for_load_state()
+    machine = SandboxMachine.objects.get()
+    assert (machine.image, machine.disk_id != disk_before) == ("ubuntu-24-04", True)
+    assert "The free reinstall of" in page.get_by_test_id("reinstall-quota").inner_text()
+    assert "this reinstall costs 5.00 USD" in page.get_by_test_id("reinstall-quota").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "server.png"), full_page=True)
+    page.get_by_test_id("show-password").click()
+    password = page.get_by_test_id("root-password").inner_text()
+    assert len(password) == 20
+    page.goto(url)
+    assert page.get_by_test_id("show-password").count() == 0

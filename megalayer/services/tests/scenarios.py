@@ -39,6 +39,12 @@ def seed(count: int) -> None:
         PriceVersion.objects.create(
             product=product, cycle="monthly", amount=Decimal("0"), currency="USD", effective_at=START, created_at=START
         )
+        from megalayer.catalog.models import OsImage
+        from megalayer.conftest import hkg_sandbox
+
+        product.os_images.set(OsImage.objects.filter(code="debian-12"))
+
+        hkg_sandbox(product.location, product.tier)  # where the servers are built (sandbox) and their addresses
         for index in range(count):
             user = User.objects.create_user(f"r{index}@example.com", None)
             customer = customer_signup_complete(user=user, signup_ip=None)
@@ -49,6 +55,16 @@ def seed(count: int) -> None:
         # the renewal price is what the service pays; a free first month keeps the seed fast
         Service.objects.update(recurring_amount=Decimal("10.00"))
     print(json.dumps({"services": Service.objects.count()}))
+
+
+def operations_sweep() -> None:
+    """What the worker's sweep does after the runs: destroy operations lost with a killed run are taken back
+    (their lease expired) and finished."""
+    from megalayer.provisioning.actions import operations_run_due
+
+    at = dt.datetime.fromisoformat(RUN_AT.replace("Z", "+00:00")) + dt.timedelta(hours=1)
+    with clock.travel(at):
+        print(json.dumps(operations_run_due()))
 
 
 def report() -> None:

@@ -30,6 +30,7 @@ def _run(platform: Platform) -> subprocess.Popen[bytes]:
 
 
 def _assert_exactly_once(platform: Platform) -> None:
+    platform.shell("from megalayer.services.tests.scenarios import operations_sweep; operations_sweep()")
     report = platform.shell("from megalayer.services.tests.scenarios import report; report()")
     assert report == {
         "services": SERVICES,

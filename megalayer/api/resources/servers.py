@@ -1,0 +1,323 @@
+"""The server behind a service: ``/services/{id}/server``, ``/ips``, ``/rdns``, ``/power``, ``/reinstall``,
+``/reinstall-quota``, ``/password``, ``/snapshots``, ``/traffic``, ``/operations``.
+
+Every machine action answers 202 with the operation to watch; its status moves
+pending → running → succeeded/failed (``GET /services/{id}/operations/{op}``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from megalayer.api.auth import require_write
+from megalayer.api.resources.billing import MoneyOut, _customer, money_out
+from megalayer.api.resources.services import _service
+from megalayer.api.schemas import Problem
+from megalayer.audit.actions import Actor
+from megalayer.catalog.models import OsImage
+from megalayer.core.errors import NotFound
+from megalayer.core.ids import new_public_id
+from megalayer.network.actions import rdns_set
+from megalayer.provisioning.actions import password_reveal, server_action
+from megalayer.provisioning.models import Operation
+from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
+from megalayer.provisioning.reinstall import reinstall_quota, reinstall_request
+from megalayer.services.models import Service
+
+router = Router(tags=["servers"])
+ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+
+
+class AddressOut(Schema):
+    address: str
+    family: int
+    reverse_dns: str
+
+
+class SnapshotOut(Schema):
+    name: str
+    created_at: dt.datetime
+
+
+class ServerOut(Schema):
+    id: str
+    power: str
+    network_suspended: bool
+    os_image: str
+    vcpus: int
+    memory_gb: int
+    disk_gb: int
+    addresses: list[AddressOut]
+    capabilities: list[str]
+    snapshots: list[SnapshotOut]
+    new_password_waiting: bool = Field(description="A new root password can be shown once (POST …/password)")
+
+
+class OperationOut(Schema):
+    id: str
+    kind: str
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class PowerIn(Schema):
+    action: Literal["on", "off", "reboot"]
+
+
+class ReinstallIn(Schema):
+    os_image: str = Field(max_length=40)
+    confirm_erase: bool = Field(description="Must be true: the whole disk is erased")
+
+
+class QuotaOut(Schema):
+    month: str
+    free_per_month: int
+    free_left: int
+    fee: MoneyOut
+    next_reinstall_costs: MoneyOut
+
+
+class PasswordOut(Schema):
+    password: str
+    user: str
+
+
+class RdnsIn(Schema):
+    address: str = Field(max_length=64)
+    hostname: str = Field(max_length=253)
+
+
+class SnapshotIn(Schema):
+    name: str = Field(max_length=40)
+
+
+class TrafficDayOut(Schema):
+    day: dt.date
+    rx_bytes: int
+    tx_bytes: int
+
+
+class TrafficOut(Schema):
+    month: str
+    days: list[TrafficDayOut]
+    rx_bytes: int
+    tx_bytes: int
+
+
+def operation_out(operation: Operation) -> OperationOut:
+    return OperationOut(
+        id=operation.public_id,
+        kind=operation.kind,
+        status=operation.status,
+        attempts=operation.attempts,
+        created_at=operation.created_at,
+        started_at=operation.started_at,
+        finished_at=operation.finished_at,
+    )
+
+
+def _key(request: HttpRequest) -> str:
+    """The request's Idempotency-Key (the middleware replays repeats), or a fresh one."""
+    return request.headers.get("Idempotency-Key") or new_public_id("req")
+
+
+def _view(service: Service) -> ServerOut:
+    from megalayer.provisioning.actions import password_pending
+
+    view = server_view(service)
+    if view is None:
+        raise NotFound("This service has no server.")
+    server = view.server
+    return ServerOut(
+        id=server.public_id,
+        power=server.power,
+        network_suspended=server.network_suspended,
+        os_image=server.image,
+        vcpus=server.vcpus,
+        memory_gb=server.memory_gb,
+        disk_gb=server.disk_gb,
+        addresses=[AddressOut(address=a.address, family=a.family, reverse_dns=a.reverse_dns) for a in view.addresses],
+        capabilities=sorted(view.capabilities),
+        snapshots=[SnapshotOut(name=s["name"], created_at=s["created_at"]) for s in view.snapshots],
+        new_password_waiting=password_pending(service) is not None,
+    )
+
+
+@router.get("/services/{service_id}/server", response={200: ServerOut, **ERRORS}, summary="The service's server")
+def server_detail(request: HttpRequest, service_id: str) -> ServerOut:
+    return _view(_service(request, service_id))
+
+
+@router.get("/services/{service_id}/ips", response={200: list[AddressOut], **ERRORS}, summary="Its addresses")
+def server_ips(request: HttpRequest, service_id: str) -> list[AddressOut]:
+    return _view(_service(request, service_id)).addresses
+
+
+@router.put(
+    "/services/{service_id}/rdns", response={200: AddressOut, **ERRORS}, summary="Set the reverse DNS of an address"
+)
+def server_rdns(request: HttpRequest, service_id: str, payload: RdnsIn) -> AddressOut:
+    require_write(request)
+    service = _service(request, service_id)
+    if payload.address.strip() not in {a.address for a in _view(service).addresses}:
+        raise NotFound("No such address on this service.")
+    record = rdns_set(customer=_customer(request), address=payload.address, hostname=payload.hostname)
+    family = 6 if ":" in record.address else 4
+    return AddressOut(address=record.address, family=family, reverse_dns=record.hostname)
+
+
+@router.post(
+    "/services/{service_id}/power",
+    response={202: OperationOut, **ERRORS},
+    summary="Power on, off (soft, then hard) or reboot",
+)
+def server_power(request: HttpRequest, service_id: str, payload: PowerIn) -> tuple[int, OperationOut]:
+    require_write(request)
+    kind = {"on": Operation.Kind.POWER_ON, "off": Operation.Kind.POWER_OFF, "reboot": Operation.Kind.REBOOT}
+    operation = server_action(
+        service=_service(request, service_id),
+        kind=kind[payload.action],
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+    )
+    return 202, operation_out(operation)
+
+
+@router.get(
+    "/services/{service_id}/reinstall-quota",
+    response={200: QuotaOut, **ERRORS},
+    summary="Free reinstalls left this month and the fee after that (TOS-REINSTALL-1)",
+)
+def server_reinstall_quota(request: HttpRequest, service_id: str) -> QuotaOut:
+    quota = reinstall_quota(_service(request, service_id))
+    return QuotaOut(
+        month=quota.month,
+        free_per_month=quota.free_per_month,
+        free_left=quota.free_left,
+        fee=money_out(quota.fee.amount, quota.fee.currency),
+        next_reinstall_costs=money_out(quota.next_costs.amount, quota.next_costs.currency),
+    )
+
+
+@router.post(
+    "/services/{service_id}/reinstall",
+    response={202: OperationOut, **ERRORS},
+    summary="Erase the disk and install a system; past the free one, the fee is paid from the balance first",
+)
+def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn) -> tuple[int, OperationOut]:
+    require_write(request)
+    service = _service(request, service_id)
+    image = OsImage.objects.filter(code=payload.os_image).first()
+    operation = reinstall_request(
+        service=service,
+        os_image=image,
+        confirm_erase=payload.confirm_erase,
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+    )
+    return 202, operation_out(operation)
+
+
+@router.post(
+    "/services/{service_id}/password",
+    response={200: PasswordOut, **ERRORS},
+    summary="Show the new root/Administrator password, once; it is erased as it is shown",
+)
+def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
+    require_write(request)
+    service = _service(request, service_id)
+    password = password_reveal(service=service, actor=Actor.for_user(request.user))
+    windows = service.os_image is not None and service.os_image.family == "windows"
+    return PasswordOut(password=password, user="Administrator" if windows else "root")
+
+
+@router.post(
+    "/services/{service_id}/snapshots", response={202: OperationOut, **ERRORS}, summary="Take a snapshot (TOS-BACKUP-1)"
+)
+def server_snapshot_create(request: HttpRequest, service_id: str, payload: SnapshotIn) -> tuple[int, OperationOut]:
+    require_write(request)
+    operation = server_action(
+        service=_service(request, service_id),
+        kind=Operation.Kind.SNAPSHOT_CREATE,
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+        snapshot=payload.name,
+    )
+    return 202, operation_out(operation)
+
+
+@router.post(
+    "/services/{service_id}/snapshots/{name}/restore",
+    response={202: OperationOut, **ERRORS},
+    summary="Roll the disk back to a snapshot",
+)
+def server_snapshot_restore(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
+    require_write(request)
+    operation = server_action(
+        service=_service(request, service_id),
+        kind=Operation.Kind.SNAPSHOT_RESTORE,
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+        snapshot=name,
+    )
+    return 202, operation_out(operation)
+
+
+@router.delete(
+    "/services/{service_id}/snapshots/{name}", response={202: OperationOut, **ERRORS}, summary="Delete a snapshot"
+)
+def server_snapshot_delete(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
+    require_write(request)
+    operation = server_action(
+        service=_service(request, service_id),
+        kind=Operation.Kind.SNAPSHOT_DELETE,
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+        snapshot=name,
+    )
+    return 202, operation_out(operation)
+
+
+@router.get(
+    "/services/{service_id}/traffic", response={200: TrafficOut, **ERRORS}, summary="Traffic per day this month"
+)
+def server_traffic(request: HttpRequest, service_id: str) -> TrafficOut:
+    service = _service(request, service_id)
+    view = server_view(service)
+    if view is None:
+        raise NotFound("This service has no server.")
+    days = traffic_this_month(view.server)
+    return TrafficOut(
+        month=days[-1].day.strftime("%Y-%m") if days else "",
+        days=[TrafficDayOut(day=d.day, rx_bytes=d.rx_bytes, tx_bytes=d.tx_bytes) for d in days],
+        rx_bytes=sum(d.rx_bytes for d in days),
+        tx_bytes=sum(d.tx_bytes for d in days),
+    )
+
+
+@router.get(
+    "/services/{service_id}/operations",
+    response={200: list[OperationOut], **ERRORS},
+    summary="The server's operations, newest first",
+)
+def server_operations(request: HttpRequest, service_id: str) -> list[OperationOut]:
+    return [operation_out(o) for o in operations_of(_service(request, service_id))[:50]]
+
+
+@router.get(
+    "/services/{service_id}/operations/{operation_id}",
+    response={200: OperationOut, **ERRORS},
+    summary="One operation (poll it to follow progress)",
+)
+def server_operation(request: HttpRequest, service_id: str, operation_id: str) -> OperationOut:
+    operation = operations_of(_service(request, service_id)).filter(public_id=operation_id).first()
+    if operation is None:
+        raise NotFound("No such operation.")
+    return operation_out(operation)

@@ -1,0 +1,193 @@
+"""``/staff/operations`` (+ retry, cancel), ``/staff/hosts``, ``/staff/ip/null-routes``: the machine room for staff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.pagination import paginate
+from megalayer.api.schemas import Problem
+from megalayer.audit.actions import Actor
+from megalayer.core.errors import InvalidInput, NotFound
+from megalayer.network.actions import null_route_end, null_route_start
+from megalayer.network.models import NullRoute
+from megalayer.provisioning.actions import host_driver, operation_cancel, operation_retry
+from megalayer.provisioning.models import Host, Operation
+
+router = Router(tags=["staff"], auth=StaffTokenAuth())
+ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+
+
+class StaffOperationOut(Schema):
+    id: str
+    service: str
+    kind: str
+    status: str
+    attempts: int
+    max_attempts: int
+    next_attempt_at: dt.datetime | None
+    error: str
+    log: list[dict[str, str]]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class OperationPage(Schema):
+    items: list[StaffOperationOut]
+    next: str | None
+
+
+class HostOut(Schema):
+    id: str
+    name: str
+    driver: str
+    location: str
+    status: str
+    parameters: dict[str, str] = Field(description="Secret parameters are masked")
+    capacity_vcpus: int
+    capacity_memory_gb: int
+    capacity_disk_gb: int
+    last_reconciled_at: dt.datetime | None
+    drift: list[dict[str, str]]
+
+
+class NullRouteIn(Schema):
+    address: str = Field(max_length=64)
+    reason: str = Field(min_length=1, max_length=255)
+    requirement: str = Field(default="TOS-ABUSE-2", pattern=r"^TOS-[A-Z]+-\d+$")
+    case_reference: str = Field(default="", max_length=64)
+
+
+class NullRouteEndIn(Schema):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class NullRouteOut(Schema):
+    address: str
+    reason: str
+    requirement: str
+    case_reference: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+
+
+def staff_operation_out(operation: Operation) -> StaffOperationOut:
+    return StaffOperationOut(
+        id=operation.public_id,
+        service=operation.service.public_id,
+        kind=operation.kind,
+        status=operation.status,
+        attempts=operation.attempts,
+        max_attempts=operation.max_attempts,
+        next_attempt_at=operation.next_attempt_at,
+        error=operation.error,
+        log=[{"at": str(line.get("at", "")), "message": str(line.get("message", ""))} for line in operation.log],
+        created_at=operation.created_at,
+        finished_at=operation.finished_at,
+    )
+
+
+def _operation(operation_id: str) -> Operation:
+    operation = Operation.objects.select_related("service").filter(public_id=operation_id).first()
+    if operation is None:
+        raise NotFound("No such operation.")
+    return operation
+
+
+def _null_route_out(route: NullRoute) -> NullRouteOut:
+    return NullRouteOut(
+        address=route.address,
+        reason=route.reason,
+        requirement=route.requirement,
+        case_reference=route.case_reference,
+        started_at=route.started_at,
+        ended_at=route.ended_at,
+    )
+
+
+@router.get("/staff/operations", response={200: OperationPage, **ERRORS}, summary="Operations, newest first")
+def staff_operations(
+    request: HttpRequest, status: str = "", cursor: str | None = None, limit: int = 25
+) -> dict[str, object]:
+    rows = Operation.objects.select_related("service").order_by("-created_at", "-id")
+    if status:
+        if status not in Operation.Status.values:
+            raise InvalidInput(f"status is one of {', '.join(Operation.Status.values)}.", field="status")
+        rows = rows.filter(status=status)
+    return paginate(rows, cursor=cursor, limit=limit, render=staff_operation_out)
+
+
+@router.post(
+    "/staff/operations/{operation_id}/retry", response={200: StaffOperationOut, **ERRORS}, summary="Retry a failed one"
+)
+def staff_operation_retry(request: HttpRequest, operation_id: str) -> StaffOperationOut:
+    require_write(request)
+    return staff_operation_out(operation_retry(operation=_operation(operation_id), staff=request.user))
+
+
+@router.post(
+    "/staff/operations/{operation_id}/cancel",
+    response={200: StaffOperationOut, **ERRORS},
+    summary="Withdraw one that has not run (a reinstall's fee is refunded)",
+)
+def staff_operation_cancel(request: HttpRequest, operation_id: str) -> StaffOperationOut:
+    require_write(request)
+    return staff_operation_out(operation_cancel(operation=_operation(operation_id), staff=request.user))
+
+
+@router.get("/staff/hosts", response={200: list[HostOut], **ERRORS}, summary="Hypervisor hosts")
+def staff_hosts(request: HttpRequest) -> list[HostOut]:
+    out = []
+    for host in Host.objects.select_related("location"):
+        try:
+            parameters = host_driver(host).masked_parameters()
+        except Exception:
+            parameters = {}
+        out.append(
+            HostOut(
+                id=host.public_id,
+                name=host.name,
+                driver=host.driver,
+                location=host.location.code,
+                status=host.status,
+                parameters=parameters,
+                capacity_vcpus=host.capacity_vcpus,
+                capacity_memory_gb=host.capacity_memory_gb,
+                capacity_disk_gb=host.capacity_disk_gb,
+                last_reconciled_at=host.last_reconciled_at,
+                drift=host.drift,
+            )
+        )
+    return out
+
+
+@router.get("/staff/ip/null-routes", response={200: list[NullRouteOut], **ERRORS}, summary="Null routes in force")
+def staff_null_routes(request: HttpRequest, include_ended: bool = False) -> list[NullRouteOut]:
+    rows = NullRoute.objects.all() if include_ended else NullRoute.objects.filter(ended_at__isnull=True)
+    return [_null_route_out(r) for r in rows[:500]]
+
+
+@router.post(
+    "/staff/ip/null-routes",
+    response={201: NullRouteOut, **ERRORS},
+    summary="Null-route an address (BGP blackhole, RFC 7999)",
+)
+def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> tuple[int, NullRouteOut]:
+    require_write(request)
+    route = null_route_start(
+        address=payload.address,
+        reason=payload.reason,
+        requirement=payload.requirement,
+        case_reference=payload.case_reference,
+        actor=Actor.for_user(request.user),
+    )
+    return 201, _null_route_out(route)
+
+
+@router.post("/staff/ip/null-routes/{address}/end", response={200: NullRouteOut, **ERRORS}, summary="Lift a null route")
+def staff_null_route_end(request: HttpRequest, address: str, payload: NullRouteEndIn) -> NullRouteOut:
+    require_write(request)
+    return _null_route_out(null_route_end(address=address, actor=Actor.for_user(request.user), note=payload.note))

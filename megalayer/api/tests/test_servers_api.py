@@ -1,0 +1,207 @@
+"""The server API: reinstall with quota and fee (must-show 2 through the API), the password shown once,
+power, reverse DNS, snapshots, traffic, operations; another customer's server is a 404 everywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from megalayer.billing.models import Invoice
+from megalayer.billing.tests.conftest import fund
+from megalayer.conftest import bearer
+from megalayer.core import clock
+from megalayer.ledger.queries import customer_balance
+from megalayer.provisioning.actions import traffic_sample
+from megalayer.provisioning.models import Operation, SandboxMachine, Server
+from megalayer.services.models import Service
+from megalayer.services.tests.conftest import with_billing
+
+pytestmark = pytest.mark.django_db
+JSON = "application/json"
+T0 = dt.datetime(2027, 6, 2, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def alice_server(alice, vps, django_capture_on_commit_callbacks):
+    with_billing(alice)
+    fund(alice, "10.00")
+    with clock.travel(T0), django_capture_on_commit_callbacks(execute=True):
+        Client().post(
+            "/api/v1/orders",
+            json.dumps({"product": vps.code, "os_image": "debian-12"}),
+            content_type=JSON,
+            **bearer(alice.owner),
+        )
+    return Service.objects.get(customer=alice)
+
+
+def _post(url: str, body: Any, headers: Any, capture: Any, key: str | None = None) -> Any:
+    extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    with capture(execute=True):
+        return Client().post(url, json.dumps(body), content_type=JSON, **headers, **extra)
+
+
+def test_reinstall_quota_fee_refusal_and_password_once(alice, alice_server, django_capture_on_commit_callbacks):
+    headers = bearer(alice.owner)
+    base = f"/api/v1/services/{alice_server.public_id}"
+    cap = django_capture_on_commit_callbacks
+    with clock.travel(T0 + dt.timedelta(hours=1)):
+        quota = Client().get(f"{base}/reinstall-quota", **headers).json()
+        assert quota == {
+            "month": "2027-06",
+            "free_per_month": 1,
+            "free_left": 1,
+            "fee": {"amount": "5.00", "currency": "USD"},
+            "next_reinstall_costs": {"amount": "0.00", "currency": "USD"},
+        }
+        unconfirmed = _post(f"{base}/reinstall", {"os_image": "ubuntu-24-04", "confirm_erase": False}, headers, cap)
+        assert (unconfirmed.status_code, unconfirmed.json()["errors"][0]["field"]) == (422, "confirm_erase")
+        disk_before = Server.objects.get(service=alice_server).disk_id
+        first = _post(f"{base}/reinstall", {"os_image": "ubuntu-24-04", "confirm_erase": True}, headers, cap, "r1")
+        assert first.status_code == 202
+        op = Client().get(f"{base}/operations/{first.json()['id']}", **headers).json()
+        assert (op["kind"], op["status"], op["attempts"]) == ("reinstall", "succeeded", 1)
+        server = Server.objects.get(service=alice_server)
+        assert (server.image, server.disk_id != disk_before) == ("ubuntu-24-04", True)
+        assert Client().get(f"{base}/server", **headers).json()["new_password_waiting"] is True
+        shown = _post(f"{base}/password", {}, headers, cap)
+        assert shown.status_code == 200
+        assert shown.json()["user"] == "root"
+        assert len(shown.json()["password"]) == 20
+        again = _post(f"{base}/password", {}, headers, cap)
+        assert (again.status_code, again.json()["type"]) == (404, "/problems/not-found")
+        # second: the fee from the balance (10.00 order paid, 0 left → top up 5)
+        fund(alice, "5.00")
+        second = _post(f"{base}/reinstall", {"os_image": "debian-12", "confirm_erase": True}, headers, cap, "r2")
+        assert second.status_code == 202
+        assert customer_balance(alice, "USD").amount == Decimal("0.00")
+        invoices = Invoice.objects.count()
+        third = _post(f"{base}/reinstall", {"os_image": "debian-12", "confirm_erase": True}, headers, cap, "r3")
+        assert third.status_code == 409
+        assert third.headers["Content-Type"] == "application/problem+json"
+        assert Invoice.objects.count() == invoices
+        assert Operation.objects.filter(service=alice_server, kind="reinstall").count() == 2
+        assert Server.objects.get(service=alice_server).image == "debian-12"
+
+
+def test_power_rdns_snapshots_traffic_and_operations(alice, alice_server, django_capture_on_commit_callbacks):
+    headers = bearer(alice.owner)
+    base = f"/api/v1/services/{alice_server.public_id}"
+    cap = django_capture_on_commit_callbacks
+    with clock.travel(T0 + dt.timedelta(minutes=5)):
+        server = Server.objects.get(service=alice_server)
+        off = _post(f"{base}/power", {"action": "off"}, headers, cap)
+        assert (off.status_code, off.json()["kind"], off.json()["status"]) == (202, "power_off", "pending")
+        watched = Client().get(f"{base}/operations/{off.json()['id']}", **headers).json()
+        assert (watched["status"], watched["attempts"]) == ("succeeded", 1)
+        assert SandboxMachine.objects.get(name=server.name).power == "stopped"
+        assert Client().get(f"{base}/server", **headers).json()["power"] == "stopped"
+        bad = _post(f"{base}/power", {"action": "explode"}, headers, cap)
+        assert bad.status_code == 422
+        _post(f"{base}/power", {"action": "on"}, headers, cap)
+        assert SandboxMachine.objects.get(name=server.name).power == "running"
+        ips = Client().get(f"{base}/ips", **headers).json()
+        assert ips == [{"address": "198.18.0.2", "family": 4, "reverse_dns": ""}]
+        with cap(execute=True):
+            named = Client().put(
+                f"{base}/rdns",
+                json.dumps({"address": "198.18.0.2", "hostname": "mail.alice.example"}),
+                content_type=JSON,
+                **headers,
+            )
+        assert named.json() == {"address": "198.18.0.2", "family": 4, "reverse_dns": "mail.alice.example"}
+        invalid = Client().put(
+            f"{base}/rdns",
+            json.dumps({"address": "198.18.0.2", "hostname": "not a name"}),
+            content_type=JSON,
+            **headers,
+        )
+        assert (invalid.status_code, invalid.json()["errors"][0]["field"]) == (422, "hostname")
+        snap = _post(f"{base}/snapshots", {"name": "before-upgrade"}, headers, cap)
+        assert (snap.status_code, snap.json()["status"]) == (202, "pending")
+        assert [s["name"] for s in Client().get(f"{base}/server", **headers).json()["snapshots"]] == ["before-upgrade"]
+        duplicate = _post(f"{base}/snapshots", {"name": "before-upgrade"}, headers, cap)
+        assert duplicate.status_code == 422
+        restored = _post(f"{base}/snapshots/before-upgrade/restore", {}, headers, cap)
+        assert restored.json()["kind"] == "snapshot_restore"
+        with cap(execute=True):
+            deleted = Client().delete(f"{base}/snapshots/before-upgrade", **headers)
+        assert deleted.status_code == 202
+        assert Client().get(f"{base}/server", **headers).json()["snapshots"] == []
+        kinds = [o["kind"] for o in Client().get(f"{base}/operations", **headers).json()]
+    with clock.travel(T0 + dt.timedelta(hours=1)):
+        traffic_sample()
+    with clock.travel(T0 + dt.timedelta(hours=2)):
+        traffic_sample()
+        traffic = Client().get(f"{base}/traffic", **headers).json()
+    assert traffic["month"] == "2027-06"
+    assert traffic["rx_bytes"] == 3600 * 180_000  # one hour between the two samples, at the sandbox's rate
+    assert [d["day"] for d in traffic["days"]] == ["2027-06-01", "2027-06-02"]
+    assert kinds == ["snapshot_delete", "snapshot_restore", "snapshot_create", "power_on", "power_off", "create"]
+
+
+def test_another_customers_server_is_invisible(alice, bob, alice_server, django_capture_on_commit_callbacks):
+    headers = bearer(bob.owner)
+    base = f"/api/v1/services/{alice_server.public_id}"
+    cap = django_capture_on_commit_callbacks
+    operation = Operation.objects.filter(service=alice_server).get()
+    for url in ("server", "ips", "reinstall-quota", "traffic", "operations", f"operations/{operation.public_id}"):
+        response = Client().get(f"{base}/{url}", **headers)
+        assert response.status_code == 404, url
+    for url, body in (
+        ("power", {"action": "off"}),
+        ("reinstall", {"os_image": "debian-12", "confirm_erase": True}),
+        ("password", {}),
+        ("snapshots", {"name": "x"}),
+    ):
+        assert _post(f"{base}/{url}", body, headers, cap).status_code == 404, url
+    assert (
+        Client()
+        .put(
+            f"{base}/rdns",
+            json.dumps({"address": "198.18.0.2", "hostname": "evil.example"}),
+            content_type=JSON,
+            **headers,
+        )
+        .status_code
+        == 404
+    )
+    assert list(Operation.objects.filter(service=alice_server).values_list("kind", flat=True)) == ["create"]
+    assert SandboxMachine.objects.get().power == "running"
+
+
+def test_read_only_tokens_cannot_act(alice, alice_server, django_capture_on_commit_callbacks):
+    headers = bearer(alice.owner, scope="read")
+    base = f"/api/v1/services/{alice_server.public_id}"
+    assert Client().get(f"{base}/server", **headers).status_code == 200
+    refused = _post(f"{base}/power", {"action": "off"}, headers, django_capture_on_commit_callbacks)
+    assert refused.status_code == 403
+    assert SandboxMachine.objects.get().power == "running"
+
+
+def test_staff_operations_api_retries_a_failed_operation(alice, staff, vps, django_capture_on_commit_callbacks):
+    from megalayer.provisioning.drivers.sandbox import sandbox_fault_add
+
+    sandbox_fault_add(pool="hkg", action="create", error="terminal", message="no such template")
+    with_billing(alice)
+    fund(alice, "10.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post("/api/v1/orders", json.dumps({"product": vps.code}), content_type=JSON, **bearer(alice.owner))
+    staff_headers = bearer(staff, staff=True)
+    failed = Client().get("/api/v1/staff/operations?status=failed", **staff_headers).json()["items"]
+    assert [(o["kind"], o["error"]) for o in failed] == [("create", "TerminalError: no such template")]
+    assert Client().get("/api/v1/staff/operations", **bearer(alice.owner)).status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = Client().post(f"/api/v1/staff/operations/{failed[0]['id']}/retry", **staff_headers)
+    assert (retried.status_code, retried.json()["status"]) == (200, "pending")
+    assert Operation.objects.get(public_id=failed[0]["id"]).status == "succeeded"
+    assert Service.objects.get(customer=alice).status == "active"
+    hosts = Client().get("/api/v1/staff/hosts", **staff_headers).json()
+    assert [(h["name"], h["driver"], h["parameters"]) for h in hosts] == [
+        ("hkg-sandbox-1", "sandbox", {"pool": "hkg", "latency_seconds": "0"})
+    ]
