@@ -151,3 +151,40 @@ def _address(address: str) -> str:
         return str(ipaddress.ip_address(address.strip()))
     except ValueError as error:
         raise InvalidInput("Not an IP address.", field="address") from error
+
+
+def prefix_save(
+    *, staff: Any, cidr: str, location: Any, tier: Any, role: str = Prefix.Role.CUSTOMER, gateway: str = ""
+) -> Prefix:
+    """Add a prefix to a location's pool for a network tier (TOS-NET-1). Overlapping prefixes are refused:
+    an address must belong to exactly one pool."""
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=True)
+    except ValueError as error:
+        raise InvalidInput("Enter a network such as 203.0.113.0/24 or 2001:db8::/48.", field="cidr") from error
+    gateway_text = ""
+    if gateway.strip():
+        gateway_text = _address(gateway)
+        if ipaddress.ip_address(gateway_text) not in network:
+            raise InvalidInput("The gateway must lie inside the prefix.", field="gateway")
+    for other in Prefix.objects.filter(family=network.version):
+        if network.overlaps(ipaddress.ip_network(other.cidr)):
+            raise InvalidInput(f"Overlaps {other.cidr}.", field="cidr")
+    with transaction.atomic():
+        prefix = Prefix.objects.create(
+            cidr=str(network),
+            family=network.version,
+            location=location,
+            tier=tier,
+            role=role,
+            gateway=gateway_text or None,
+        )
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="ip.prefix_added",
+            target_type="prefix",
+            target_id=prefix.cidr,
+            requirement="TOS-NET-1",
+            data={"location": location.code, "tier": tier.code, "role": role, "gateway": gateway_text},
+        )
+    return prefix

@@ -1,0 +1,295 @@
+"""Back office, machine room: hosts, prefixes and addresses, operations (retry, cancel), null routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.audit.actions import Actor
+from megalayer.catalog.models import Location, NetworkTier
+from megalayer.core import clock
+from megalayer.core.errors import DomainError
+from megalayer.network.actions import null_route_end, null_route_start, prefix_save
+from megalayer.network.models import IpAssignment, NullRoute, Prefix
+from megalayer.network.queries import holder_at, prefix_utilisation
+from megalayer.provisioning.actions import host_driver, host_reconcile, host_save, operation_cancel, operation_retry
+from megalayer.provisioning.drivers import DRIVERS, driver_class
+from megalayer.provisioning.models import Host, Operation, Server
+
+
+def _parameter_fields(host: Host | None = None) -> list[dict[str, Any]]:
+    """Every driver's declared parameters, for the host form; secrets are never put back into the page."""
+    fields = []
+    for name in DRIVERS:
+        try:
+            cls = driver_class(name)
+        except ImportError:
+            continue
+        for parameter in cls.parameters:
+            current = ""
+            if host is not None and host.driver == name and not parameter.secret:
+                current = str(host.parameters.get(parameter.name, ""))
+            fields.append(
+                {
+                    "driver": name,
+                    "name": parameter.name,
+                    "label": parameter.label,
+                    "secret": parameter.secret,
+                    "required": parameter.required,
+                    "default": parameter.default,
+                    "help": parameter.help,
+                    "value": current,
+                    "is_set": bool(host and host.driver == name and host.parameters.get(parameter.name)),
+                }
+            )
+    return fields
+
+
+class HostForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    driver = forms.ChoiceField(choices=[(d, d) for d in DRIVERS])
+    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code")
+    status = forms.ChoiceField(choices=Host.Status.choices, initial=Host.Status.ACTIVE)
+    capacity_vcpus = forms.IntegerField(min_value=1)
+    capacity_memory_gb = forms.IntegerField(min_value=1)
+    capacity_disk_gb = forms.IntegerField(min_value=1)
+
+
+@staff_member_required
+def hosts(request: HttpRequest) -> HttpResponse:
+    rows = (
+        Host.objects.select_related("location")
+        .annotate(servers_live=Count("servers", filter=Q(servers__destroyed_at__isnull=True)))
+        .order_by("location__code", "name")
+    )
+    return render(request, "backoffice/hosts.html", {"hosts": rows})
+
+
+@staff_member_required
+def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
+    host = Host.objects.filter(public_id=public_id).first() if public_id else None
+    if public_id and host is None:
+        raise Http404("No such host.")
+    initial = {}
+    if host is not None:
+        initial = {
+            "name": host.name,
+            "driver": host.driver,
+            "location": host.location.code,
+            "status": host.status,
+            "capacity_vcpus": host.capacity_vcpus,
+            "capacity_memory_gb": host.capacity_memory_gb,
+            "capacity_disk_gb": host.capacity_disk_gb,
+        }
+    form = HostForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        prefix = f"param_{data['driver']}_"
+        parameters = {
+            key.removeprefix(prefix): request.POST.get(key, "").strip() for key in request.POST if key.startswith(prefix)
+        }
+        try:
+            saved = host_save(
+                staff=request.user,
+                host=host,
+                name=data["name"],
+                driver=data["driver"],
+                location=data["location"],
+                parameters=parameters,
+                capacity_vcpus=data["capacity_vcpus"],
+                capacity_memory_gb=data["capacity_memory_gb"],
+                capacity_disk_gb=data["capacity_disk_gb"],
+                status=data["status"],
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, f"Host {saved.name} saved.")
+            return redirect("backoffice:host_detail", public_id=saved.public_id)
+    return render(
+        request, "backoffice/host_form.html", {"form": form, "host": host, "parameters": _parameter_fields(host)}
+    )
+
+
+@staff_member_required
+def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    host = Host.objects.select_related("location").filter(public_id=public_id).first()
+    if host is None:
+        raise Http404("No such host.")
+    if request.method == "POST" and request.POST.get("action") == "reconcile":
+        drift = host_reconcile(host=host)
+        messages.info(request, f"Reconciled: {len(drift)} difference(s).")
+        return redirect("backoffice:host_detail", public_id=host.public_id)
+    try:
+        driver = host_driver(host)
+        parameters, capabilities, driver_error = driver.masked_parameters(), sorted(driver.capabilities), ""
+    except Exception as error:  # a host whose driver cannot load still shows its page
+        parameters, capabilities, driver_error = {}, [], str(error)
+    servers = Server.objects.filter(host=host, destroyed_at__isnull=True).select_related("service__customer__owner")
+    used = {
+        "vcpus": sum(s.vcpus for s in servers),
+        "memory": sum(s.memory_gb for s in servers),
+        "disk": sum(s.disk_gb for s in servers),
+    }
+    return render(
+        request,
+        "backoffice/host_detail.html",
+        {
+            "host": host,
+            "parameters": parameters,
+            "capabilities": capabilities,
+            "driver_error": driver_error,
+            "servers": servers,
+            "used": used,
+        },
+    )
+
+
+class PrefixForm(forms.Form):
+    cidr = forms.CharField(max_length=64, label="Prefix")
+    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code")
+    tier = forms.ModelChoiceField(queryset=NetworkTier.objects.all(), to_field_name="code", label="Network tier")
+    role = forms.ChoiceField(choices=Prefix.Role.choices)
+    gateway = forms.CharField(max_length=64, required=False)
+
+
+@staff_member_required
+def prefixes(request: HttpRequest) -> HttpResponse:
+    form = PrefixForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            prefix_save(
+                staff=request.user,
+                cidr=data["cidr"],
+                location=data["location"],
+                tier=data["tier"],
+                role=data["role"],
+                gateway=data["gateway"],
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, f"Prefix {data['cidr']} added.")
+            return redirect("backoffice:prefixes")
+    rows = []
+    for prefix in Prefix.objects.select_related("location", "tier"):
+        held, usable = prefix_utilisation(prefix)
+        rows.append(
+            {"prefix": prefix, "held": held, "usable": usable, "percent": int(100 * held / usable) if usable else 0}
+        )
+    lookup = _who_held(request)
+    return render(request, "backoffice/prefixes.html", {"rows": rows, "form": form, **lookup})
+
+
+def _who_held(request: HttpRequest) -> dict[str, Any]:
+    """The abuse desk's question: who held this address at that moment?"""
+    address = request.GET.get("address", "").strip()
+    if not address:
+        return {"address": "", "at": ""}
+    at_text = request.GET.get("at", "").strip()
+    try:
+        moment = dt.datetime.fromisoformat(at_text).replace(tzinfo=dt.UTC) if at_text else clock.now()
+        holder = holder_at(address, moment)
+    except ValueError:
+        return {"address": address, "at": at_text, "lookup_error": "Enter an IP address and a time (UTC)."}
+    history = IpAssignment.objects.filter(address=address).select_related("customer__owner", "service")[:20]
+    return {
+        "address": address,
+        "at": at_text,
+        "moment": moment,
+        "holder": holder,
+        "history": history,
+        "looked_up": True,
+    }
+
+
+@staff_member_required
+def operations(request: HttpRequest) -> HttpResponse:
+    status, query = request.GET.get("status", ""), request.GET.get("q", "").strip()
+    if request.method == "POST":
+        operation = Operation.objects.filter(public_id=request.POST.get("operation", "")).first()
+        if operation is None:
+            raise Http404("No such operation.")
+        try:
+            if request.POST.get("action") == "retry":
+                operation_retry(operation=operation, staff=request.user)
+                messages.success(request, f"{operation.public_id} queued again.")
+            elif request.POST.get("action") == "cancel":
+                operation_cancel(operation=operation, staff=request.user)
+                messages.success(request, f"{operation.public_id} cancelled.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect(request.get_full_path())
+    rows = Operation.objects.select_related("service__customer__owner").order_by("-created_at", "-id")
+    if status:
+        rows = rows.filter(status=status)
+    if query:
+        rows = rows.filter(Q(public_id=query) | Q(service__public_id=query))
+    counts = dict(Operation.objects.values_list("status").annotate(n=Count("id")))
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/operations.html",
+        {
+            "page": page,
+            "status": status,
+            "q": query,
+            "statuses": [(value, label, counts.get(value, 0)) for value, label in Operation.Status.choices],
+            "extra_query": f"status={status}&" if status else "",
+        },
+    )
+
+
+class NullRouteForm(forms.Form):
+    address = forms.CharField(max_length=64)
+    reason = forms.CharField(max_length=255)
+    requirement = forms.ChoiceField(
+        choices=[
+            ("TOS-ABUSE-2", "TOS-ABUSE-2 abuse"),
+            ("TOS-ATTACK-1", "TOS-ATTACK-1 attack"),
+            ("TOS-LEGAL-1", "TOS-LEGAL-1 legal order"),
+        ]
+    )
+    case_reference = forms.CharField(max_length=64, required=False)
+
+
+@staff_member_required
+def null_routes(request: HttpRequest) -> HttpResponse:
+    form = NullRouteForm(request.POST or None if request.POST.get("action") == "start" else None)
+    actor = Actor.for_user(request.user)
+    if request.method == "POST":
+        if request.POST.get("action") == "end":
+            try:
+                null_route_end(address=request.POST.get("address", ""), actor=actor, note=request.POST.get("note", ""))
+            except DomainError as error:
+                messages.error(request, error.detail)
+            else:
+                messages.success(request, "Null route lifted.")
+            return redirect("backoffice:null_routes")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                null_route_start(
+                    address=data["address"],
+                    reason=data["reason"],
+                    requirement=data["requirement"],
+                    case_reference=data["case_reference"],
+                    actor=actor,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.detail)
+            else:
+                messages.success(request, f"{data['address']} null-routed.")
+                return redirect("backoffice:null_routes")
+    active = [(r, holder_at(r.address, r.started_at)) for r in NullRoute.objects.filter(ended_at__isnull=True)]
+    ended = NullRoute.objects.filter(ended_at__isnull=False)[:50]
+    return render(request, "backoffice/null_routes.html", {"form": form, "active": active, "ended": ended})

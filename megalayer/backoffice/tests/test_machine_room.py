@@ -1,0 +1,139 @@
+"""Back office machine room: hosts (secrets masked), prefixes with utilisation and "who held it",
+operations (filter, retry, cancel), null routes; customers get no access."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from megalayer.audit.actions import Actor
+from megalayer.billing.tests.conftest import fund
+from megalayer.core import clock
+from megalayer.network.announcers import RecordingAnnouncer
+from megalayer.network.models import NullRoute, Prefix
+from megalayer.orders.actions import order_place
+from megalayer.provisioning.drivers.sandbox import sandbox_fault_add
+from megalayer.provisioning.models import Host, Operation
+from megalayer.services.models import Service
+from megalayer.services.tests.conftest import with_billing
+
+pytestmark = pytest.mark.django_db
+T0 = dt.datetime(2027, 7, 1, 1, 0, tzinfo=dt.UTC)
+
+
+def _service(alice, vps, capture) -> Service:
+    with_billing(alice)
+    fund(alice, "10.00")
+    with clock.travel(T0), capture(execute=True):
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("t"))
+    return Service.objects.get(customer=alice)
+
+
+def test_customers_cannot_enter_the_machine_room(alice_client):
+    for url in ("hosts/", "hosts/new/", "network/prefixes/", "network/null-routes/", "operations/"):
+        response = alice_client.get(f"/backoffice/{url}")
+        assert response.status_code == 302, url
+        assert "/login" in response["Location"] or "/auth/" in response["Location"]
+
+
+def test_a_proxmox_host_is_saved_with_its_secret_masked_and_kept(staff_client, vps):
+    form = {
+        "name": "sjc-pve-1",
+        "driver": "proxmox",
+        "location": "sjc",
+        "status": "active",
+        "capacity_vcpus": "64",
+        "capacity_memory_gb": "256",
+        "capacity_disk_gb": "4000",
+        "param_proxmox_host": "pve1.example.net",
+        "param_proxmox_node": "pve1",
+        "param_proxmox_token_name": "megalayer",
+        "param_proxmox_token_value": "s3cr3t-token-value",
+        "param_libvirt_uri": "ignored because another driver was chosen",
+    }
+    missing = staff_client.post("/backoffice/hosts/new/", {**form, "param_proxmox_node": ""})
+    assert "missing parameter(s) node" in missing.content.decode()
+    assert not Host.objects.filter(name="sjc-pve-1").exists()
+    response = staff_client.post("/backoffice/hosts/new/", form)
+    host = Host.objects.get(name="sjc-pve-1")
+    assert response["Location"] == f"/backoffice/hosts/{host.public_id}/"
+    assert host.parameters == {
+        "host": "pve1.example.net",
+        "node": "pve1",
+        "token_name": "megalayer",
+        "token_value": "s3cr3t-token-value",
+    }
+    detail = staff_client.get(f"/backoffice/hosts/{host.public_id}/").content.decode()
+    edit = staff_client.get(f"/backoffice/hosts/{host.public_id}/edit/").content.decode()
+    listing = staff_client.get("/backoffice/hosts/").content.decode()
+    for page in (detail, edit, listing):
+        assert "s3cr3t-token-value" not in page
+    assert "••••••" in detail
+    staff_client.post(f"/backoffice/hosts/{host.public_id}/edit/", {**form, "param_proxmox_token_value": ""})
+    host.refresh_from_db()
+    assert host.parameters["token_value"] == "s3cr3t-token-value"  # left empty: kept
+
+
+def test_prefixes_show_utilisation_and_who_held_an_address(
+    staff_client, alice, vps, django_capture_on_commit_callbacks
+):
+    _service(alice, vps, django_capture_on_commit_callbacks)
+    page = staff_client.get("/backoffice/network/prefixes/").content.decode()
+    assert "198.18.0.0/22" in page
+    assert "1 of 1021 (0%)" in page
+    found = staff_client.get("/backoffice/network/prefixes/?address=198.18.0.2&at=2027-07-01T02:00").content.decode()
+    assert "alice@example.com" in found
+    assert "held 198.18.0.2 at 2027-07-01 02:00 UTC" in found
+    before = staff_client.get("/backoffice/network/prefixes/?address=198.18.0.2&at=2027-06-30T02:00").content.decode()
+    assert "Nobody held 198.18.0.2" in before
+    overlap = staff_client.post(
+        "/backoffice/network/prefixes/",
+        {"cidr": "198.18.1.0/24", "location": "hkg", "tier": "premium", "role": "customer"},
+    )
+    assert "Overlaps 198.18.0.0/22." in overlap.content.decode()
+    staff_client.post(
+        "/backoffice/network/prefixes/",
+        {"cidr": "2001:db8:77::/48", "location": "hkg", "tier": "premium", "role": "customer"},
+    )
+    assert Prefix.objects.get(cidr="2001:db8:77::/48").family == 6
+
+
+def test_failed_operations_are_filtered_retried_and_cancelled(
+    staff_client, alice, vps, django_capture_on_commit_callbacks
+):
+    sandbox_fault_add(pool="hkg", action="create", error="terminal", message="template missing")
+    service = _service(alice, vps, django_capture_on_commit_callbacks)
+    create = Operation.objects.get(service=service)
+    page = staff_client.get("/backoffice/operations/?status=failed").content.decode()
+    assert create.public_id in page
+    assert "template missing" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post("/backoffice/operations/?status=failed", {"operation": create.public_id, "action": "retry"})
+    create.refresh_from_db()
+    assert create.status == "succeeded"
+    assert Service.objects.get(pk=service.pk).status == "active"
+    refused = staff_client.post(
+        "/backoffice/operations/", {"operation": create.public_id, "action": "cancel"}, follow=True
+    )
+    assert "Lifecycle operations follow the service" in refused.content.decode()
+
+
+def test_null_routes_start_and_end_with_the_holder_shown(staff_client, alice, vps, django_capture_on_commit_callbacks):
+    _service(alice, vps, django_capture_on_commit_callbacks)
+    with clock.travel(T0 + dt.timedelta(hours=1)), django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/backoffice/network/null-routes/",
+            {"action": "start", "address": "198.18.0.2", "reason": "DDoS target", "requirement": "TOS-ATTACK-1"},
+        )
+    route = NullRoute.objects.get(address="198.18.0.2")
+    page = staff_client.get("/backoffice/network/null-routes/").content.decode()
+    assert "DDoS target" in page
+    assert "alice@example.com" in page
+    assert RecordingAnnouncer.sent[-1] == "announce 198.18.0.2/32 community 65535:666"
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/backoffice/network/null-routes/", {"action": "end", "address": "198.18.0.2", "note": "over"}
+        )
+    route.refresh_from_db()
+    assert route.ended_at is not None
