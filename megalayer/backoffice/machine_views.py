@@ -94,7 +94,9 @@ def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
         data = form.cleaned_data
         prefix = f"param_{data['driver']}_"
         parameters = {
-            key.removeprefix(prefix): request.POST.get(key, "").strip() for key in request.POST if key.startswith(prefix)
+            key.removeprefix(prefix): request.POST.get(key, "").strip()
+            for key in request.POST
+            if key.startswith(prefix)
         }
         try:
             saved = host_save(
@@ -181,11 +183,14 @@ def prefixes(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Prefix {data['cidr']} added.")
             return redirect("backoffice:prefixes")
     rows = []
-    for prefix in Prefix.objects.select_related("location", "tier"):
+    ordered = Prefix.objects.select_related("location", "tier").order_by(
+        "location__code", "tier__sort_order", "family", "cidr"
+    )
+    for prefix in ordered:
         held, usable = prefix_utilisation(prefix)
-        rows.append(
-            {"prefix": prefix, "held": held, "usable": usable, "percent": int(100 * held / usable) if usable else 0}
-        )
+        size = f"{usable:,}" if prefix.family == 4 else f"2^{128 - int(prefix.cidr.rsplit('/', 1)[1])}"
+        percent = int(100 * held / usable) if usable else 0
+        rows.append({"prefix": prefix, "held": held, "size": size, "percent": percent})
     lookup = _who_held(request)
     return render(request, "backoffice/prefixes.html", {"rows": rows, "form": form, **lookup})
 

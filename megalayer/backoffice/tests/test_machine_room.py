@@ -81,7 +81,7 @@ def test_prefixes_show_utilisation_and_who_held_an_address(
     _service(alice, vps, django_capture_on_commit_callbacks)
     page = staff_client.get("/backoffice/network/prefixes/").content.decode()
     assert "198.18.0.0/22" in page
-    assert "1 of 1021 (0%)" in page
+    assert "1 of 1,021 (0%)" in page
     found = staff_client.get("/backoffice/network/prefixes/?address=198.18.0.2&at=2027-07-01T02:00").content.decode()
     assert "alice@example.com" in found
     assert "held 198.18.0.2 at 2027-07-01 02:00 UTC" in found
