@@ -22,6 +22,7 @@ from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.models import Order
+from megalayer.provisioning.queries import operations_of, server_view
 from megalayer.services.actions import service_deny_renewal, service_suspend, service_terminate, service_unsuspend
 from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
@@ -164,6 +165,9 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "events": service.events.all(),
             "form": form,
             "effects": service.effects.order_by("-at")[:50],
+            "server": server_view(service),
+            "operations": operations_of(service)[:20],
+            "addresses": service.ip_assignments.order_by("-assigned_at"),
         },
     )
 

@@ -235,3 +235,20 @@ def test_reconciliation_reports_drift_without_touching_machines(alice, vps, djan
     assert SandboxMachine.objects.filter(name="stray-vm").exists()  # reported, not destroyed
     SandboxMachine.objects.filter(name=server.name).delete()
     assert host_reconcile(host=server.host)[-1]["kind"] == "missing_machine"
+
+
+def test_extra_ipv4_add_ons_come_from_the_same_pool(alice, vps, django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from megalayer.catalog.models import AddOn
+
+    extra = AddOn.objects.create(code="ipv4", name="Extra IPv4 address", kind="ipv4", monthly_amount=Decimal("0"))
+    extra.products.add(vps)
+    with_billing(alice)
+    fund(alice, "10.00")
+    with clock.travel(T0), django_capture_on_commit_callbacks(execute=True):
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=CUSTOMER, add_ons={"ipv4": 2})
+    service = Service.objects.get(customer=alice)
+    held = list(IpAssignment.objects.filter(service=service).order_by("pk").values_list("address", "prefix__cidr"))
+    assert held == [("198.18.0.2", "198.18.0.0/22"), ("198.18.0.3", "198.18.0.0/22"), ("198.18.0.4", "198.18.0.0/22")]
+    assert service.status == "active"
