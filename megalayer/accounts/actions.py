@@ -20,7 +20,11 @@ TOKEN_PREFIX = "mgl"
 
 def customer_create(*, user: User, signup_ip: str | None, kind: str = Customer.Kind.INDIVIDUAL) -> Customer:
     """Open the customer account that a newly signed-up login owns."""
-    return Customer.objects.create(owner=user, kind=kind, created_at=clock.now(), signup_ip=signup_ip)
+    from megalayer.accounts.geo import country_of
+
+    return Customer.objects.create(
+        owner=user, kind=kind, created_at=clock.now(), signup_ip=signup_ip, signup_country=country_of(signup_ip)
+    )
 
 
 @dataclass(frozen=True, slots=True)

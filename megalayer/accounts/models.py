@@ -69,6 +69,9 @@ class Customer(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
     signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    signup_country = models.CharField(
+        max_length=2, blank=True, help_text="Country of the sign-up address (GeoLite2 table); a fraud signal."
+    )
     auto_apply_balance = models.BooleanField(
         default=True, help_text="Pay new invoices from the account balance as soon as they are issued."
     )

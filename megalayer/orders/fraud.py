@@ -1,8 +1,9 @@
 """Fraud checks on every order (TOS-FRAUD-1): a score from 0 to 100 with the reasons behind it.
 
-Checks that need data from outside this machine (IP geolocation, card risk from the
-gateway) read what is stored with the customer and the payment; with nothing
-stored they add nothing.
+The checks read what was stored when it happened: the customer's sign-up address and
+its country (``accounts.geo``), and Stripe Radar's verdict on recent card payments
+(``Payment.detail``, fetched when Stripe reported the payment). With nothing stored
+a check adds nothing.
 """
 
 from __future__ import annotations
@@ -58,7 +59,34 @@ def assess(order: Any) -> FraudAssessment:
     if recent > 3:
         result.add(25, f"{recent} orders in 24 hours")
     profile = getattr(customer, "billing_profile", None)
-    signup_country = getattr(customer, "signup_country", "")
-    if profile is not None and signup_country and signup_country != profile.country:
-        result.add(20, f"sign-up from {signup_country}, billed in {profile.country}")
+    if profile is not None and customer.signup_country and customer.signup_country != profile.country:
+        result.add(20, f"sign-up from {customer.signup_country}, billed in {profile.country}")
+    _gateway_risk(customer, result)
     return result
+
+
+# Points for Stripe Radar's risk levels of a card payment.
+RISK_POINTS = {"elevated": 30, "highest": 60}
+RISK_WINDOW = dt.timedelta(days=7)
+
+
+def _gateway_risk(customer: Any, result: FraudAssessment) -> None:
+    """The worst gateway risk verdict among the customer's card payments of the last week (the payment of
+    this order's invoice, or the top-ups that fund the balance it is paid from)."""
+    from megalayer.billing.models import Payment
+
+    payments = Payment.objects.filter(
+        customer=customer,
+        status="succeeded",
+        completed_at__gte=clock.now() - RISK_WINDOW,
+        detail__risk_level__in=list(RISK_POINTS),
+    ).order_by("completed_at")
+    worst = max(payments, key=lambda p: RISK_POINTS[p.detail["risk_level"]], default=None)
+    if worst is not None:
+        level = worst.detail["risk_level"]
+        score = worst.detail.get("risk_score")
+        result.add(
+            RISK_POINTS[level],
+            f"card payment {worst.public_id} rated {level} risk by the gateway"
+            + (f" (score {score})" if score is not None else ""),
+        )

@@ -9,6 +9,7 @@ credited once.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import stripe
@@ -21,6 +22,7 @@ from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money, minor_units
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+logger = logging.getLogger(__name__)
 PAID_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded", "payment_intent.succeeded"}
 
 
@@ -32,9 +34,11 @@ def _client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise RuleRefused("Card payments are not configured.", rule="gateway-not-configured", requirement="TOS-BAL-1")
     base = settings.STRIPE_API_BASE
+    # A bounded wait: a slow Stripe must not hold a worker (or a webhook) for the SDK's default 80 s.
+    http_client = stripe.new_default_http_client(timeout=20)
     if base:  # tests point the SDK at a local stand-in for Stripe's servers
-        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses={"api": base})
-    return stripe.StripeClient(settings.STRIPE_SECRET_KEY)
+        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses={"api": base}, http_client=http_client)
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, http_client=http_client)
 
 
 class StripeGateway(Gateway):
@@ -98,6 +102,8 @@ def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
         raise InvalidInput("The Stripe signature does not verify.", field="Stripe-Signature") from error
     from megalayer.billing.models import WebhookEvent
 
+    # Radar's verdict is read before the transaction: a call to Stripe must not hold database locks.
+    risk = _risk(event.to_dict()) if event["type"] in PAID_EVENTS else {}
     try:
         with transaction.atomic():
             record = WebhookEvent.objects.create(
@@ -107,14 +113,43 @@ def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
                 received_at=clock.now(),
                 payload=event.to_dict(),
             )
-            outcome = _process(event.to_dict())
+            outcome = _process(event.to_dict(), risk)
             WebhookEvent.objects.filter(pk=record.pk).update(processed_at=clock.now())
     except IntegrityError:
         return "duplicate"
     return outcome
 
 
-def _process(event: dict[str, Any]) -> str:
+def _intent_of(event: dict[str, Any]) -> str | None:
+    obj = event["data"]["object"]
+    intent = obj.get("payment_intent") if event["type"].startswith("checkout") else obj.get("id")
+    return str(intent) if intent else None
+
+
+def _risk(event: dict[str, Any]) -> dict[str, Any]:
+    """Stripe Radar's verdict on the charge, for the fraud check of what the money pays (TOS-FRAUD-1).
+
+    Paid events carry only the PaymentIntent's id, so its latest charge is fetched with
+    ``outcome.risk_level`` (normal, elevated, highest, not_assessed) and ``risk_score``
+    (0-99). A failed lookup never blocks a payment: the risk is then "unknown".
+    """
+    intent = _intent_of(event)
+    if not intent:
+        return {}
+    try:
+        found = _client().v1.payment_intents.retrieve(intent, params={"expand": ["latest_charge"]})
+        charge = found.latest_charge
+        outcome = getattr(charge, "outcome", None)
+        if outcome is None:
+            return {"risk_level": "unknown"}
+        verdict = outcome.to_dict()
+        return {"risk_level": str(verdict.get("risk_level") or "unknown"), "risk_score": verdict.get("risk_score")}
+    except (stripe.StripeError, RuleRefused) as error:
+        logger.warning("stripe.risk_lookup_failed", extra={"payment_intent": intent, "error": type(error).__name__})
+        return {"risk_level": "unknown"}
+
+
+def _process(event: dict[str, Any], risk: dict[str, Any] | None = None) -> str:
     if event["type"] not in PAID_EVENTS:
         return "ignored"
     obj = event["data"]["object"]
@@ -130,6 +165,7 @@ def _process(event: dict[str, Any]) -> str:
     received = obj.get("amount_total", obj.get("amount_received"))
     if received != _minor(Money(payment.amount, payment.currency)):
         return "amount mismatch"
-    intent = obj.get("payment_intent") if event["type"].startswith("checkout") else obj.get("id")
-    payment_succeeded(payment=payment, gateway_detail={"payment_intent": intent} if intent else {})
+    intent = _intent_of(event)
+    detail: dict[str, Any] = {"payment_intent": intent} if intent else {}
+    payment_succeeded(payment=payment, gateway_detail={**detail, **(risk or {})})
     return "paid"

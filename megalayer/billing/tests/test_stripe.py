@@ -27,6 +27,8 @@ SECRET = "whsec_test_secret"
 def _stripe_settings(settings):
     settings.STRIPE_WEBHOOK_SECRET = SECRET
     settings.STRIPE_SECRET_KEY = "sk_test_unused"
+    # Stripe's servers are not on this machine: unless a test starts the stand-in, calls are refused at once.
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
 
 
 def sign(payload: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
@@ -145,9 +147,45 @@ class FakeStripe:
         import http.server
 
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.risk_level, self.risk_score = "normal", 12
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                """A PaymentIntent with its latest charge expanded, as Stripe answers it (Radar outcome)."""
+                path = self.path.split("?", 1)[0]
+                fake.requests.append((self.path, "", {}))
+                intent = path.rsplit("/", 1)[1]
+                body = {
+                    "id": intent,
+                    "object": "payment_intent",
+                    "amount_received": 1000,
+                    "currency": "usd",
+                    "status": "succeeded",
+                    "latest_charge": {
+                        "id": "ch_test_1",
+                        "object": "charge",
+                        "amount": 1000,
+                        "currency": "usd",
+                        "paid": True,
+                        "payment_intent": intent,
+                        "outcome": {
+                            "network_status": "approved_by_network",
+                            "reason": None,
+                            "risk_level": fake.risk_level,
+                            "risk_score": fake.risk_score,
+                            "seller_message": "Payment complete.",
+                            "type": "authorized",
+                        },
+                    },
+                }
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 import urllib.parse
 
@@ -233,7 +271,8 @@ def test_card_payment_of_an_invoice_then_refund_to_the_card(alice, staff, fake_s
         idempotency_key="r1",
     )
     refund.refresh_from_db()
-    path, key, form = fake_stripe.requests[1]
+    assert fake_stripe.requests[1][0] == "/v1/payment_intents/pi_test_1?expand%5B0%5D=latest_charge"  # Radar's verdict
+    path, key, form = fake_stripe.requests[2]
     assert (path, key, form["amount"], form["payment_intent"]) == (
         "/v1/refunds",
         refund.public_id,
@@ -243,3 +282,40 @@ def test_card_payment_of_an_invoice_then_refund_to_the_card(alice, staff, fake_s
     assert refund.gateway_reference == "re_test_1"
     assert customer_balance(alice, "USD") == Money.of("0", "USD")  # a card refund never touches the balance
     assert ledger_verify().ok
+
+
+@pytest.mark.django_db
+def test_radar_risk_is_stored_and_an_elevated_card_payment_sends_the_order_to_review(
+    alice, vps, fake_stripe, django_capture_on_commit_callbacks
+):
+    """TOS-FRAUD-1, gateway risk signals: Radar's verdict on the charge is read when Stripe reports the payment."""
+    from megalayer.audit.actions import Actor
+    from megalayer.orders.actions import order_place
+    from megalayer.orders.models import Order
+    from megalayer.services.tests.conftest import with_billing
+
+    with_billing(alice)
+    order = order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("t"))
+    assert order.invoice is not None
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe", invoice=order.invoice)
+    fake_stripe.risk_level, fake_stripe.risk_score = "highest", 91
+    payload = event("evt_risky", "payment_intent.succeeded", payment)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(payload, sign(payload)).json() == {"outcome": "paid"}
+    assert fake_stripe.requests[-1][0] == "/v1/payment_intents/pi_test_1?expand%5B0%5D=latest_charge"
+    payment.refresh_from_db()
+    assert (payment.detail["risk_level"], payment.detail["risk_score"]) == ("highest", 91)
+    order.refresh_from_db()
+    assert order.status == Order.Status.IN_REVIEW
+    assert f"+60 card payment {payment.public_id} rated highest risk by the gateway (score 91)" in order.fraud_reasons
+    assert not hasattr(order, "service") or order.service is None
+
+
+@pytest.mark.django_db
+def test_a_normal_risk_card_payment_adds_nothing_and_a_failed_lookup_never_blocks_payment(alice):
+    payment = payment_start(customer=alice, amount=Money.of("10.00", "USD"), gateway="stripe")
+    payload = event("evt_offline", "payment_intent.succeeded", payment)
+    assert post(payload, sign(payload)).json() == {"outcome": "paid"}  # Stripe unreachable: paid all the same
+    payment.refresh_from_db()
+    assert (payment.status, payment.detail["risk_level"]) == ("succeeded", "unknown")
+    assert customer_balance(alice, "USD") == Money.of("10.00", "USD")
