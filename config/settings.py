@@ -231,6 +231,8 @@ MEGALAYER_EXABGP_PIPE = env.string("MEGALAYER_EXABGP_PIPE", "/run/exabgp/exabgp.
 # Provisioning. Where failed machine operations are reported, and the domain of servers' default host names.
 MEGALAYER_STAFF_ALERT_EMAIL = env.string("MEGALAYER_STAFF_ALERT_EMAIL", "noc@megalayer.example")
 MEGALAYER_SERVER_DOMAIN = env.string("MEGALAYER_SERVER_DOMAIN", "servers.megalayer.example")
+# The shared secret that signs the DDoS detector's alerts (contrib/fastnetmon/notify.py uses the same).
+MEGALAYER_ATTACK_HOOK_SECRET = env.string("MEGALAYER_ATTACK_HOOK_SECRET", "")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
 

@@ -298,3 +298,22 @@ def null_routes(request: HttpRequest) -> HttpResponse:
     active = [(r, holder_at(r.address, r.started_at)) for r in NullRoute.objects.filter(ended_at__isnull=True)]
     ended = NullRoute.objects.filter(ended_at__isnull=False)[:50]
     return render(request, "backoffice/null_routes.html", {"form": form, "active": active, "ended": ended})
+
+
+@staff_member_required
+def attack_alarms(request: HttpRequest) -> HttpResponse:
+    from megalayer.notices.models import AttackAlarm
+
+    rows = AttackAlarm.objects.select_related("customer__owner", "service", "null_route")
+    if request.GET.get("open"):
+        rows = rows.filter(ended_at__isnull=True)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/attack_alarms.html",
+        {
+            "page": page,
+            "open_only": bool(request.GET.get("open")),
+            "extra_query": "open=1&" if request.GET.get("open") else "",
+        },
+    )

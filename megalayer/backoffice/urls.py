@@ -29,4 +29,5 @@ urlpatterns = [
     path("network/prefixes/", machine_views.prefixes, name="prefixes"),
     path("network/null-routes/", machine_views.null_routes, name="null_routes"),
     path("operations/", machine_views.operations, name="operations"),
+    path("network/attacks/", machine_views.attack_alarms, name="attack_alarms"),
 ]

@@ -23,6 +23,7 @@ class Kind(models.TextChoices):
     PRICE_CHANGED = "price_changed", "Price of a running service changed"
     OPERATION_FAILED = "operation_failed", "Staff alert: a machine operation failed"
     REINSTALL_DONE = "reinstall_done", "Reinstall finished"
+    ATTACK_ALARM = "attack_alarm", "Attack alarm"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -39,6 +40,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.PRICE_CHANGED: "TOS-PRICE-1",
     Kind.OPERATION_FAILED: "TOS-AUDIT-1",
     Kind.REINSTALL_DONE: "TOS-REINSTALL-1",
+    Kind.ATTACK_ALARM: "TOS-ATTACK-1",
 }
 
 

@@ -47,3 +47,61 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.kind} to {self.recipient} ({self.status})"
+
+
+class InboundEvent(models.Model):
+    """One event received from a hook, by its sender's id: a hook retried by its sender is processed once."""
+
+    source = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=128)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="inbound_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.event_id}"
+
+
+class AttackAlarm(models.Model):
+    """One attack on (incoming) or from (outgoing) one address, from the detector's ban to its unban.
+
+    While it is open, further alerts of the detector only update the counters, so the
+    customer gets one e-mail per attack, not one per burst (TOS-ATTACK-1).
+    """
+
+    class Direction(models.TextChoices):
+        INCOMING = "incoming", "Attack on the address"
+        OUTGOING = "outgoing", "Attack from the address"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("atk"), editable=False)
+    address = models.GenericIPAddressField()
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="attack_alarms"
+    )
+    service = models.ForeignKey(
+        "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="attack_alarms"
+    )
+    started_at = models.DateTimeField()
+    last_alert_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    alerts = models.PositiveIntegerField(default=1)
+    peak_pps = models.BigIntegerField(default=0)
+    peak_bps = models.BigIntegerField(default=0)
+    details = models.TextField(blank=True, help_text="What the detector sent about the attack (first alert).")
+    null_route = models.ForeignKey(
+        "network.NullRoute", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address", "direction"], condition=models.Q(ended_at__isnull=True), name="attack_open_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.direction} {self.address}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from megalayer.api.schemas import Problem
 from megalayer.billing.gateways.stripe import stripe_webhook
@@ -24,3 +25,52 @@ class HookOut(Schema):
 )
 def hooks_stripe(request: HttpRequest) -> HookOut:
     return HookOut(outcome=stripe_webhook(payload=request.body, signature=request.headers.get("Stripe-Signature")))
+
+
+class AttackAlertIn(Schema):
+    """What FastNetMon's notify script passes (``contrib/fastnetmon/notify.py`` turns it into this)."""
+
+    event_id: str = Field(min_length=1, max_length=128, description="Unique per notification: retries repeat it")
+    ip: str = Field(max_length=64)
+    direction: str = Field(description="incoming or outgoing")
+    action: str = Field(description="ban or unban")
+    pps: int = Field(default=0, ge=0)
+    bps: int = Field(default=0, ge=0)
+    details: str = Field(default="", max_length=20000, description="The attack details FastNetMon sends on stdin")
+
+
+@router.post(
+    "/hooks/attack-alarms",
+    auth=None,
+    response={200: HookOut, 422: Problem},
+    summary="DDoS detector alerts (signed: X-Megalayer-Signature t=…,v1=HMAC-SHA256)",
+)
+def hooks_attack_alarms(request: HttpRequest) -> HookOut:
+    import json
+
+    from pydantic import ValidationError as PydanticError
+
+    from megalayer.core.errors import InvalidInput
+    from megalayer.core.signed_hooks import verify
+    from megalayer.notices.attacks import Alert, attack_alert
+
+    verify(
+        request.body,
+        request.headers.get("X-Megalayer-Signature"),
+        settings.MEGALAYER_ATTACK_HOOK_SECRET,
+        field="X-Megalayer-Signature",
+    )
+    try:
+        data = AttackAlertIn.model_validate(json.loads(request.body or b"{}"))
+    except (ValueError, PydanticError) as error:
+        raise InvalidInput("The body is not a valid alert.", field="body") from error
+    alert = Alert(
+        event_id=data.event_id,
+        address=data.ip,
+        direction=data.direction,
+        action=data.action,
+        pps=data.pps,
+        bps=data.bps,
+        details=data.details,
+    )
+    return HookOut(outcome=attack_alert(alert))
