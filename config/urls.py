@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),
     path("account/", include("megalayer.portal.urls")),
     path("terms/", include("megalayer.portal.terms_urls")),
+    path("status/", portal_views.status, name="status"),
     path("backoffice/", include("megalayer.backoffice.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -317,3 +317,81 @@ def attack_alarms(request: HttpRequest) -> HttpResponse:
             "extra_query": "open=1&" if request.GET.get("open") else "",
         },
     )
+
+
+class NetworkNoticeForm(forms.Form):
+    from megalayer.notices.models import NetworkNotice as _Notice
+
+    kind = forms.ChoiceField(choices=_Notice.Kind.choices)
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Starts (UTC)")
+    ends_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Ends (UTC)"
+    )
+    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code", required=False)
+    tier = forms.ModelChoiceField(queryset=NetworkTier.objects.all(), to_field_name="code", required=False)
+    host = forms.ModelChoiceField(queryset=Host.objects.all(), to_field_name="public_id", required=False)
+    services = forms.CharField(required=False, help_text="srv_ ids, separated by spaces or commas")
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+@staff_member_required
+def network_notices(request: HttpRequest) -> HttpResponse:
+    from megalayer.notices.models import NetworkNotice
+    from megalayer.notices.network import network_notice_publish, network_notice_update
+    from megalayer.services.models import Service
+
+    form = NetworkNoticeForm(request.POST if request.POST.get("action") == "publish" else None)
+    if request.method == "POST" and request.POST.get("action") in ("update", "resolve"):
+        notice = NetworkNotice.objects.filter(public_id=request.POST.get("notice", "")).first()
+        if notice is None:
+            raise Http404("No such notice.")
+        try:
+            network_notice_update(
+                notice=notice,
+                staff=request.user,
+                body=request.POST.get("body", ""),
+                resolve=request.POST.get("action") == "resolve",
+            )
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, "Update sent to everyone who was told.")
+        return redirect("backoffice:network_notices")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ids = [part for part in data["services"].replace(",", " ").split() if part]
+        services = list(Service.objects.filter(public_id__in=ids))
+        if len(services) != len(set(ids)):
+            form.add_error("services", "Unknown service id.")
+        else:
+            try:
+                notice = network_notice_publish(
+                    staff=request.user,
+                    kind=data["kind"],
+                    title=data["title"],
+                    body=data["body"],
+                    starts_at=_utc(data["starts_at"]) or clock.now(),
+                    ends_at=_utc(data["ends_at"]),
+                    location=data["location"],
+                    tier=data["tier"],
+                    host=data["host"],
+                    services=services,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.detail)
+            else:
+                messages.success(
+                    request,
+                    f"Published; {notice.recipients.count()} customer(s) e-mailed, "
+                    f"{notice.services.count()} service(s).",
+                )
+                return redirect("backoffice:network_notices")
+    rows = NetworkNotice.objects.select_related("location", "tier", "host").annotate(
+        told=Count("recipients", distinct=True)
+    )[:50]
+    return render(request, "backoffice/network_notices.html", {"form": form, "notices": rows, "now": clock.now()})

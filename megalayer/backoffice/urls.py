@@ -30,4 +30,5 @@ urlpatterns = [
     path("network/null-routes/", machine_views.null_routes, name="null_routes"),
     path("operations/", machine_views.operations, name="operations"),
     path("network/attacks/", machine_views.attack_alarms, name="attack_alarms"),
+    path("network/notices/", machine_views.network_notices, name="network_notices"),
 ]

@@ -24,6 +24,8 @@ class Kind(models.TextChoices):
     OPERATION_FAILED = "operation_failed", "Staff alert: a machine operation failed"
     REINSTALL_DONE = "reinstall_done", "Reinstall finished"
     ATTACK_ALARM = "attack_alarm", "Attack alarm"
+    NETWORK_NOTICE = "network_notice", "Network notice"
+    NETWORK_NOTICE_UPDATE = "network_notice_update", "Network notice update"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -41,6 +43,8 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.OPERATION_FAILED: "TOS-AUDIT-1",
     Kind.REINSTALL_DONE: "TOS-REINSTALL-1",
     Kind.ATTACK_ALARM: "TOS-ATTACK-1",
+    Kind.NETWORK_NOTICE: "TOS-NET-2",
+    Kind.NETWORK_NOTICE_UPDATE: "TOS-NET-2",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
@@ -105,3 +107,69 @@ class AttackAlarm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.direction} {self.address}"
+
+
+class NetworkNotice(models.Model):
+    """A maintenance window or an incident, sent once to the customers of the affected services and shown
+    on those services until the window ends (TOS-NET-2, TOS-MAINT-1). No SLA credit follows from it."""
+
+    class Kind(models.TextChoices):
+        MAINTENANCE = "maintenance", "Scheduled maintenance"
+        INCIDENT = "incident", "Incident"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("nn"), editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty for an incident until it is resolved.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    location = models.ForeignKey("catalog.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    tier = models.ForeignKey("catalog.NetworkTier", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    host = models.ForeignKey("provisioning.Host", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    services: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        "services.Service", related_name="network_notices", blank=True, help_text="Affected, fixed at publication."
+    )
+    published_by = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.title}"
+
+    @property
+    def scope(self) -> str:
+        parts = [
+            f"location {self.location.name}" if self.location_id and self.location else "",
+            f"{self.tier.name} network" if self.tier_id and self.tier else "",
+            f"host {self.host.name}" if self.host_id and self.host else "",
+        ]
+        return ", ".join(p for p in parts if p) or "listed services"
+
+
+class NetworkNoticeUpdate(models.Model):
+    notice = models.ForeignKey(NetworkNotice, on_delete=models.CASCADE, related_name="updates")
+    at = models.DateTimeField()
+    body = models.TextField()
+    resolves = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class NetworkNoticeRecipient(models.Model):
+    """Who was told: updates go to the same people, and nobody is told twice."""
+
+    notice = models.ForeignKey(NetworkNotice, on_delete=models.CASCADE, related_name="recipients")
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notice", "customer"], name="network_notice_recipient_once")]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} → {self.customer_id}"

@@ -277,10 +277,13 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     return redirect("portal:invoice_detail", public_id=invoice.public_id)
                 messages.success(request, "Renewed from your balance.")
         return redirect("portal:service_detail", public_id=service.public_id)
+    from megalayer.notices.network import banners_for
+
     context = {
         "service": service,
         "step": next_step(service),
         "events": service.events.all(),
+        "banners": list(banners_for(service)),
         **_server_context(service),
     }
     return render(request, "portal/service_detail.html", context)

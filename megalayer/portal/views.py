@@ -129,3 +129,10 @@ def notice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if notice is None:
         raise Http404("No such notice.")
     return render(request, "portal/notice_detail.html", {"notice": notice})
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    """The public status page: current and recent network notices, no customer data (TOS-NET-2)."""
+    from megalayer.notices.network import status_page
+
+    return render(request, "portal/status.html", status_page())
