@@ -233,6 +233,8 @@ MEGALAYER_STAFF_ALERT_EMAIL = env.string("MEGALAYER_STAFF_ALERT_EMAIL", "noc@meg
 MEGALAYER_SERVER_DOMAIN = env.string("MEGALAYER_SERVER_DOMAIN", "servers.megalayer.example")
 # The shared secret that signs the DDoS detector's alerts (contrib/fastnetmon/notify.py uses the same).
 MEGALAYER_ATTACK_HOOK_SECRET = env.string("MEGALAYER_ATTACK_HOOK_SECRET", "")
+# The shared secret that signs mail piped in by the mail server (bounces, ticket replies).
+MEGALAYER_INBOUND_MAIL_SECRET = env.string("MEGALAYER_INBOUND_MAIL_SECRET", "")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,22 @@ class AccountsConfig(AppConfig):
     name = "megalayer.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from allauth.account.signals import email_changed, email_confirmed
+
+        email_confirmed.connect(_address_confirmed, dispatch_uid="megalayer.email_bounce_clear.confirmed")
+        email_changed.connect(_address_changed, dispatch_uid="megalayer.email_bounce_clear.changed")
+
+
+def _address_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:
+    """A re-verified address works again (TOS-EMAIL-1)."""
+    from megalayer.notices.bounces import email_bounce_clear
+
+    email_bounce_clear(user=email_address.user)
+
+
+def _address_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    from megalayer.notices.bounces import email_bounce_clear
+
+    email_bounce_clear(user=user)

@@ -46,8 +46,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def customers(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    page = Paginator(customers_search(query), 25).get_page(request.GET.get("page"))
-    return render(request, "backoffice/customers.html", {"page": page, "q": query})
+    unreachable = bool(request.GET.get("unreachable"))
+    rows = customers_search(query)
+    if unreachable:  # mail to them bounced (TOS-EMAIL-1)
+        rows = rows.filter(owner__email_bounced_at__isnull=False)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "q": query,
+        "unreachable": unreachable,
+        "extra_query": "unreachable=1&" if unreachable else "",
+    }
+    return render(request, "backoffice/customers.html", context)
 
 
 @staff_member_required

@@ -37,7 +37,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     active = max(matches, key=len) if matches else None
     for item in items:
         item["active"] = item["url"] == active
-    return {"nav_items": items, "terms_banner": banner, "current_terms": current}
+    email_banner = None
+    if user is not None and user.is_authenticated and getattr(user, "email_bounced_at", None):
+        email_banner = {
+            "text": f"Mail to {user.email} bounced on {user.email_bounced_at:%d %B %Y}: we cannot reach you. "
+            "E-mail is how we send every notice (TOS-EMAIL-1); please fix or replace the address.",
+        }
+    return {"nav_items": items, "terms_banner": banner, "current_terms": current, "email_banner": email_banner}
 
 
 def _terms_banner(user: Any) -> dict[str, str] | None:

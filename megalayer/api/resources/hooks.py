@@ -74,3 +74,23 @@ def hooks_attack_alarms(request: HttpRequest) -> HookOut:
         details=data.details,
     )
     return HookOut(outcome=attack_alert(alert))
+
+
+@router.post(
+    "/hooks/inbound-mail",
+    auth=None,
+    response={200: HookOut, 422: Problem},
+    summary="Raw RFC 5322 mail from the mail server: bounces, ticket replies (signed like the other hooks)",
+    openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+)
+def hooks_inbound_mail(request: HttpRequest) -> HookOut:
+    from megalayer.core.signed_hooks import verify
+    from megalayer.notices.inbound import inbound_mail
+
+    verify(
+        request.body,
+        request.headers.get("X-Megalayer-Signature"),
+        settings.MEGALAYER_INBOUND_MAIL_SECRET,
+        field="X-Megalayer-Signature",
+    )
+    return HookOut(outcome=inbound_mail(request.body))
