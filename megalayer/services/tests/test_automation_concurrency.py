@@ -22,11 +22,23 @@ def _run(platform: Platform) -> subprocess.Popen[bytes]:
 
     return subprocess.Popen(
         [sys.executable, "-m", "megalayer.cli", "automation", "run", "--at", RUN_AT],
-        env=platform.env,
+        env={**platform.env, "PYTHONFAULTHANDLER": "1"},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def _finish(process: subprocess.Popen[bytes], timeout: float = 300) -> int:
+    """Wait for a run; if it hangs, make it print where it is (faulthandler on SIGABRT) before failing."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        process.wait(timeout=30)
+        raise AssertionError(
+            "the run hung; its threads at that moment:\n" + (process.stderr.read().decode() if process.stderr else "")
+        ) from None
 
 
 def _assert_exactly_once(platform: Platform) -> None:
@@ -47,8 +59,8 @@ def _assert_exactly_once(platform: Platform) -> None:
 def test_two_runs_started_at_the_same_moment(platform: Platform) -> None:
     platform.shell(f"from megalayer.services.tests.scenarios import seed; seed({SERVICES})")
     first, second = _run(platform), _run(platform)
-    assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
-    assert second.wait(timeout=300) == 0, second.stderr.read() if second.stderr else ""
+    assert _finish(first) == 0, first.stderr.read() if first.stderr else ""
+    assert _finish(second) == 0, second.stderr.read() if second.stderr else ""
     _assert_exactly_once(platform)
 
 
@@ -61,5 +73,5 @@ def test_runs_killed_at_random_points_then_restarted(platform: Platform) -> None
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     final = _run(platform)
-    assert final.wait(timeout=300) == 0, final.stderr.read() if final.stderr else ""
+    assert _finish(final) == 0, final.stderr.read() if final.stderr else ""
     _assert_exactly_once(platform)
