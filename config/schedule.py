@@ -16,6 +16,7 @@ from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
 from megalayer.provisioning.tasks import hosts_reconcile_task, operations_run_due_task, traffic_sample_task
 from megalayer.services.tasks import automation_run_task
+from megalayer.support.tasks import tickets_auto_close_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,4 +34,5 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="provisioning.run_due", task=operations_run_due_task, every=15),
     Schedule(name="provisioning.reconcile", task=hosts_reconcile_task, every=900),
     Schedule(name="provisioning.traffic", task=traffic_sample_task, every=3600),
+    Schedule(name="support.auto_close", task=tickets_auto_close_task, every=3600),
 )

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "megalayer.services",
     "megalayer.network",
     "megalayer.provisioning",
+    "megalayer.support",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
@@ -235,6 +236,10 @@ MEGALAYER_SERVER_DOMAIN = env.string("MEGALAYER_SERVER_DOMAIN", "servers.megalay
 MEGALAYER_ATTACK_HOOK_SECRET = env.string("MEGALAYER_ATTACK_HOOK_SECRET", "")
 # The shared secret that signs mail piped in by the mail server (bounces, ticket replies).
 MEGALAYER_INBOUND_MAIL_SECRET = env.string("MEGALAYER_INBOUND_MAIL_SECRET", "")
+# Support desk: the address customers write to (replies go to support+<ticket reference>@ this domain), and the
+# largest attachment accepted.
+MEGALAYER_SUPPORT_ADDRESS = env.string("MEGALAYER_SUPPORT_ADDRESS", "support@megalayer.example")
+MEGALAYER_ATTACHMENT_MAX_BYTES = env.integer("MEGALAYER_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
 

@@ -20,6 +20,7 @@ from megalayer.api.resources import (
     staff_provisioning,
     staff_services,
     terms,
+    tickets,
 )
 from megalayer.core.errors import DomainError
 
@@ -42,6 +43,7 @@ api.add_router("", services.router)
 api.add_router("", staff_services.router)
 api.add_router("", servers.router)
 api.add_router("", staff_provisioning.router)
+api.add_router("", tickets.router)
 
 
 @api.exception_handler(DomainError)

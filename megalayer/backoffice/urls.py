@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.backoffice import billing_views, machine_views, service_views, views
+from megalayer.backoffice import billing_views, machine_views, service_views, support_views, views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -22,6 +22,11 @@ urlpatterns = [
     path("billing/payments/", billing_views.payments, name="payments"),
     path("billing/tax-rates/", billing_views.tax_rates, name="tax_rates"),
     path("customers/<str:public_id>/ledger/", billing_views.customer_ledger, name="customer_ledger"),
+    path("tickets/", support_views.tickets, name="tickets"),
+    path("tickets/<str:public_id>/", support_views.ticket_detail, name="ticket_detail"),
+    path(
+        "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
+    ),
     path("hosts/", machine_views.hosts, name="hosts"),
     path("hosts/new/", machine_views.host_edit, name="host_new"),
     path("hosts/<str:public_id>/", machine_views.host_detail, name="host_detail"),

@@ -48,6 +48,7 @@ def notice_create(
     body_text: str,
     body_html: str,
     customer: Any = None,
+    reply_to: str = "",
 ) -> Notice:
     """Queue a notice once per ``dedupe_key``; a second call returns the first notice untouched."""
     now = clock.now()
@@ -62,6 +63,7 @@ def notice_create(
                 body_text=body_text,
                 body_html=body_html,
                 dedupe_key=dedupe_key,
+                reply_to=reply_to,
                 created_at=now,
                 next_attempt_at=now,
             )
@@ -139,6 +141,7 @@ def notice_deliver(*, notice_id: int) -> str:
         body=notice.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notice.recipient],
+        reply_to=[notice.reply_to] if notice.reply_to else None,
         headers={
             "Message-ID": f"<{notice.public_id}@megalayer.notices>",
             "X-Megalayer-Notice": notice.public_id,

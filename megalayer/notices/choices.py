@@ -26,6 +26,10 @@ class Kind(models.TextChoices):
     ATTACK_ALARM = "attack_alarm", "Attack alarm"
     NETWORK_NOTICE = "network_notice", "Network notice"
     NETWORK_NOTICE_UPDATE = "network_notice_update", "Network notice update"
+    TICKET_OPENED = "ticket_opened", "Ticket opened"
+    TICKET_REPLY = "ticket_reply", "Ticket answered"
+    TICKET_CLOSED = "ticket_closed", "Ticket closed"
+    TICKET_STAFF = "ticket_staff", "Staff: new ticket message"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -45,6 +49,10 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ATTACK_ALARM: "TOS-ATTACK-1",
     Kind.NETWORK_NOTICE: "TOS-NET-2",
     Kind.NETWORK_NOTICE_UPDATE: "TOS-NET-2",
+    Kind.TICKET_OPENED: "TOS-TICKET-1",
+    Kind.TICKET_REPLY: "TOS-TICKET-1",
+    Kind.TICKET_CLOSED: "TOS-TICKET-1",
+    Kind.TICKET_STAFF: "TOS-TICKET-1",
 }
 
 

@@ -30,6 +30,7 @@ class Notice(models.Model):
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     dedupe_key = models.CharField(max_length=200, unique=True)
+    reply_to = models.CharField(max_length=255, blank=True, help_text="Where a reply by e-mail goes (tickets).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)

@@ -28,6 +28,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             {"label": "Services", "url": reverse("portal:services")},
             {"label": "Order", "url": reverse("portal:catalog")},
             {"label": "Billing", "url": reverse("portal:billing")},
+            {"label": "Support", "url": reverse("portal:tickets")},
             {"label": "Notices", "url": reverse("portal:notices")},
             {"label": "Security", "url": reverse("portal:security")},
         ]

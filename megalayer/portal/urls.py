@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.portal import billing_views, service_views, views
+from megalayer.portal import billing_views, service_views, support_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -13,6 +13,12 @@ urlpatterns = [
     path("order/<slug:code>/", service_views.order, name="order"),
     path("services/", service_views.services, name="services"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
+    path("tickets/", support_views.tickets, name="tickets"),
+    path("tickets/new/", support_views.ticket_new, name="ticket_new"),
+    path("tickets/<str:public_id>/", support_views.ticket_detail, name="ticket_detail"),
+    path(
+        "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
+    ),
     path("services/<str:public_id>/operations.json", service_views.service_operations, name="service_operations"),
     path("billing/", billing_views.billing, name="billing"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),

@@ -53,6 +53,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "provisioning.run_due",
         "provisioning.reconcile",
         "provisioning.traffic",
+        "support.auto_close",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 6
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 7

@@ -1,0 +1,110 @@
+"""Back office: the support desk (TOS-TICKET-1): queues by status and department, replies with canned
+answers, internal notes the customer never sees, status, priority and assignee."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.accounts.models import User
+from megalayer.core.errors import DomainError
+from megalayer.support.actions import ticket_reply, ticket_set
+from megalayer.support.choices import Priority, Status, Via
+from megalayer.support.models import Attachment, CannedReply, Ticket
+from megalayer.support.queries import departments, ticket_search, visible_messages
+from megalayer.support.views_shared import attachment_response, uploads_from
+
+
+@staff_member_required
+def tickets(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    status, department, mine = request.GET.get("status", ""), request.GET.get("department", ""), request.GET.get("mine")
+    rows = ticket_search(Ticket.objects.select_related("customer__owner", "department", "assignee"), query)
+    if status == "waiting":
+        rows = rows.filter(status__in=[Status.OPEN, Status.CUSTOMER_REPLY])
+    elif status:
+        rows = rows.filter(status=status)
+    if department:
+        rows = rows.filter(department__code=department)
+    if mine:
+        rows = rows.filter(assignee_id=request.user.pk)
+    counts = dict(Ticket.objects.values_list("status").annotate(n=Count("id")))
+    page = Paginator(rows.order_by("-updated_at"), 25).get_page(request.GET.get("page"))
+    extra = "".join(f"{k}={v}&" for k, v in (("status", status), ("department", department), ("mine", mine)) if v)
+    context = {
+        "page": page,
+        "q": query,
+        "status": status,
+        "department": department,
+        "mine": mine,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in Status.choices],
+        "departments": departments(),
+        "extra_query": extra,
+    }
+    return render(request, "backoffice/tickets.html", context)
+
+
+@staff_member_required
+def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    ticket = (
+        Ticket.objects.select_related("customer__owner", "department", "service", "assignee")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if ticket is None:
+        raise Http404("No such ticket.")
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "reply":
+                body = request.POST.get("body", "")
+                canned = CannedReply.objects.filter(pk=request.POST.get("canned") or 0).first()
+                if not body.strip() and canned is not None:
+                    body = canned.body
+                ticket_reply(
+                    ticket=ticket,
+                    user=request.user,
+                    body=body,
+                    uploads=uploads_from(request.FILES.getlist("attachments"), settings.MEGALAYER_ATTACHMENT_MAX_BYTES),
+                    via=Via.STAFF,
+                    as_staff=True,
+                    internal=request.POST.get("internal") == "yes",
+                )
+                messages.success(request, "Note added." if request.POST.get("internal") == "yes" else "Reply sent.")
+            elif action == "set":
+                assignee_id = request.POST.get("assignee", "")
+                assignee = User.objects.filter(pk=assignee_id, is_staff=True).first() if assignee_id else None
+                ticket_set(
+                    ticket=ticket,
+                    staff=request.user,
+                    status=request.POST.get("status") or None,
+                    priority=request.POST.get("priority") or None,
+                    assignee=assignee,
+                )
+                messages.success(request, "Saved.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect("backoffice:ticket_detail", public_id=ticket.public_id)
+    context = {
+        "ticket": ticket,
+        "thread": visible_messages(ticket, staff=True),
+        "canned": CannedReply.objects.filter(department__in=[ticket.department_id, None])
+        | CannedReply.objects.filter(department__isnull=True),
+        "staff_members": User.objects.filter(is_staff=True, is_active=True).order_by("email"),
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+    }
+    return render(request, "backoffice/ticket_detail.html", context)
+
+
+@staff_member_required
+def ticket_attachment(request: HttpRequest, public_id: str, attachment_id: str) -> FileResponse:
+    attachment = Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=public_id).first()
+    if attachment is None:
+        raise Http404("No such file.")
+    return attachment_response(attachment)

@@ -1,0 +1,301 @@
+"""Every write of the support desk (TOS-TICKET-1): open, reply (web, e-mail, API), internal notes,
+status, priority and assignee, close and reopen, attachments, idle auto-close.
+
+Each reply is e-mailed to the other side through the notices outbox: staff replies to
+the customer (with a Reply-To address that carries the ticket's signed reference, so
+the customer can answer by e-mail), customer messages to the department's staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import mimetypes
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.support.choices import Priority, Status, Via
+from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
+
+MAX_FILES = 5
+ALLOWED_EXTENSIONS = {".txt", ".log", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".eml", ".json"}
+MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF", ".gif": b"GIF8", ".jpg": b"\xff\xd8", ".jpeg": b"\xff\xd8", ".zip": b"PK"}
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    name: str
+    content: bytes
+
+
+def reference_signature(public_id: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"ticket:{public_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def reply_address(ticket: Ticket) -> str:
+    """support+tkt_….<signature>@domain: a reply to it is threaded into this ticket, and only this one."""
+    local, _, domain = settings.MEGALAYER_SUPPORT_ADDRESS.partition("@")
+    return f"{local}+{ticket.public_id}.{reference_signature(ticket.public_id)}@{domain}"
+
+
+def _check_uploads(uploads: list[Upload]) -> None:
+    if len(uploads) > MAX_FILES:
+        raise InvalidInput(f"Attach at most {MAX_FILES} files.", field="attachments")
+    for upload in uploads:
+        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+        if extension not in ALLOWED_EXTENSIONS:
+            raise InvalidInput(f"{name}: allowed are {', '.join(sorted(ALLOWED_EXTENSIONS))}.", field="attachments")
+        if len(upload.content) > settings.MEGALAYER_ATTACHMENT_MAX_BYTES:
+            limit = settings.MEGALAYER_ATTACHMENT_MAX_BYTES // (1024 * 1024)
+            raise InvalidInput(f"{name} is larger than {limit} MB.", field="attachments")
+        magic = MAGIC.get(extension)
+        if magic and not upload.content.startswith(magic):
+            raise InvalidInput(f"{name} is not really a {extension[1:]} file.", field="attachments")
+
+
+def _attach(message: TicketMessage, uploads: list[Upload]) -> None:
+    for upload in uploads:
+        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+        attachment = Attachment(
+            message=message,
+            name=name,
+            content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            size=len(upload.content),
+            sha256=hashlib.sha256(upload.content).hexdigest(),
+        )
+        # Stored under a random name: the customer's file name never becomes a path.
+        attachment.file.save(f"{attachment.public_id}.bin", ContentFile(upload.content), save=False)
+        attachment.save()
+
+
+def _clean_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise InvalidInput("Write a message.", field="body")
+    if len(text) > 100_000:
+        raise InvalidInput("The message is longer than 100,000 characters.", field="body")
+    return text
+
+
+def ticket_open(
+    *,
+    customer: Any,
+    department: Department | None,
+    subject: str,
+    body: str,
+    user: Any,
+    service: Any = None,
+    uploads: list[Upload] | None = None,
+    via: str = Via.WEB,
+) -> Ticket:
+    uploads = uploads or []
+    if department is None:
+        raise InvalidInput("Choose a department.", field="department")
+    if not subject.strip():
+        raise InvalidInput("Give the ticket a subject.", field="subject")
+    if service is not None and service.customer_id != customer.pk:
+        raise InvalidInput("No such service.", field="service")
+    text = _clean_body(body)
+    _check_uploads(uploads)
+    now = clock.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            customer=customer,
+            department=department,
+            service=service,
+            subject=subject.strip()[:200],
+            created_at=now,
+            updated_at=now,
+        )
+        message = TicketMessage.objects.create(
+            ticket=ticket, author=user, author_email=getattr(user, "email", ""), body=text, via=via, created_at=now
+        )
+        _attach(message, uploads)
+        _tell_staff(ticket, message)
+        _tell_customer(ticket, message, kind="ticket_opened")
+        audit_record(
+            actor=Actor.for_user(user) if user is not None else Actor.system(via),
+            action="ticket.opened",
+            target_type="ticket",
+            target_id=ticket.public_id,
+            requirement="TOS-TICKET-1",
+            data={"department": department.code, "service": service.public_id if service else None},
+        )
+    return ticket
+
+
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    user: Any,
+    body: str,
+    uploads: list[Upload] | None = None,
+    via: str = Via.WEB,
+    as_staff: bool = False,
+    internal: bool = False,
+    author_email: str = "",
+    mail_message_id: str = "",
+) -> TicketMessage:
+    """A reply by the customer (or their contact) or by staff; staff may write an internal note instead."""
+    from megalayer.core.errors import Forbidden
+
+    uploads = uploads or []
+    if as_staff and (user is None or not user.is_staff):
+        raise Forbidden("Only staff answer as staff.")
+    if internal and not as_staff:
+        raise InvalidInput("Only staff write internal notes.", field="internal")
+    from_staff = as_staff
+    text = _clean_body(body)
+    _check_uploads(uploads)
+    now = clock.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        # A mailed reply to a closed ticket reopens it; on the web the customer reopens it first.
+        if ticket.status == Status.CLOSED and not from_staff and via != Via.EMAIL:
+            raise RuleRefused(
+                "This ticket is closed; reopen it to reply.", rule="ticket-closed", requirement="TOS-TICKET-1"
+            )
+        message = TicketMessage.objects.create(
+            ticket=ticket,
+            author=user,
+            author_email=author_email or getattr(user, "email", ""),
+            from_staff=from_staff,
+            internal=internal,
+            body=text,
+            via=via,
+            mail_message_id=mail_message_id[:255],
+            created_at=now,
+        )
+        _attach(message, uploads)
+        if internal:
+            Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+        elif from_staff:
+            Ticket.objects.filter(pk=ticket.pk).update(
+                status=Status.ANSWERED, updated_at=now, answered_at=now, closed_at=None
+            )
+            _tell_customer(ticket, message, kind="ticket_reply")
+        else:
+            Ticket.objects.filter(pk=ticket.pk).update(status=Status.CUSTOMER_REPLY, updated_at=now, closed_at=None)
+            _tell_staff(ticket, message)
+    return message
+
+
+def ticket_set(
+    *, ticket: Ticket, staff: Any, status: str | None = None, priority: str | None = None, assignee: Any = "keep"
+) -> Ticket:
+    fields: dict[str, Any] = {"updated_at": clock.now()}
+    if status is not None:
+        if status not in Status.values:
+            raise InvalidInput("Unknown status.", field="status")
+        fields["status"] = status
+        fields["closed_at"] = clock.now() if status == Status.CLOSED else None
+    if priority is not None:
+        if priority not in Priority.values:
+            raise InvalidInput("Unknown priority.", field="priority")
+        fields["priority"] = priority
+    if assignee != "keep":
+        if assignee is not None and not assignee.is_staff:
+            raise InvalidInput("Assign a staff member.", field="assignee")
+        fields["assignee"] = assignee
+    with transaction.atomic():
+        Ticket.objects.filter(pk=ticket.pk).update(**fields)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="ticket.changed",
+            target_type="ticket",
+            target_id=ticket.public_id,
+            requirement="TOS-TICKET-1",
+            data={k: (str(v) if v is not None else None) for k, v in fields.items() if k != "updated_at"},
+        )
+    ticket.refresh_from_db()
+    return ticket
+
+
+def ticket_close(*, ticket: Ticket, user: Any) -> Ticket:
+    now = clock.now()
+    Ticket.objects.filter(pk=ticket.pk).exclude(status=Status.CLOSED).update(
+        status=Status.CLOSED, closed_at=now, updated_at=now
+    )
+    ticket.refresh_from_db()
+    return ticket
+
+
+def ticket_reopen(*, ticket: Ticket, user: Any) -> Ticket:
+    now = clock.now()
+    Ticket.objects.filter(pk=ticket.pk, status=Status.CLOSED).update(status=Status.OPEN, closed_at=None, updated_at=now)
+    ticket.refresh_from_db()
+    return ticket
+
+
+def tickets_auto_close() -> int:
+    """Answered tickets the customer left idle for ``support.auto_close_answered_days`` close, with a notice."""
+    from megalayer.terms.queries import policy_at
+
+    now = clock.now()
+    days = policy_at(now).support.auto_close_answered_days
+    idle = list(Ticket.objects.filter(status=Status.ANSWERED, answered_at__lte=now - dt.timedelta(days=days)))
+    closed = 0
+    for ticket in idle:
+        with transaction.atomic():
+            if not Ticket.objects.filter(pk=ticket.pk, status=Status.ANSWERED).update(
+                status=Status.CLOSED, closed_at=now, updated_at=now
+            ):
+                continue
+            message = TicketMessage.objects.create(
+                ticket=ticket,
+                body=f"Closed automatically: no reply for {days} days after our answer. Reply to reopen it.",
+                via=Via.SYSTEM,
+                from_staff=True,
+                created_at=now,
+            )
+            _tell_customer(ticket, message, kind="ticket_closed")
+            closed += 1
+    return closed
+
+
+# Mail ------------------------------------------------------------------------------------------------------------
+
+
+def _tell_customer(ticket: Ticket, message: TicketMessage, *, kind: str) -> None:
+    from megalayer.notices.actions import notice_create, render_notice
+
+    customer = ticket.customer
+    context = {"ticket": ticket, "message": message, "customer": customer, "name": customer.owner.full_name}
+    subject, text, html = render_notice(kind, context)
+    notice_create(
+        kind=kind,
+        recipient=customer.owner.email,
+        customer=customer,
+        dedupe_key=f"{kind}:{ticket.public_id}:{message.pk}",
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        reply_to=reply_address(ticket),
+    )
+
+
+def _tell_staff(ticket: Ticket, message: TicketMessage) -> None:
+    from megalayer.notices.actions import notice_create, render_notice
+
+    recipients = [u.email for u in ticket.department.members.filter(is_active=True, is_staff=True)]
+    if ticket.assignee is not None and ticket.assignee.email not in recipients:
+        recipients = [ticket.assignee.email]
+    for address in recipients or [settings.MEGALAYER_STAFF_ALERT_EMAIL]:
+        subject, text, html = render_notice("ticket_staff", {"ticket": ticket, "message": message})
+        notice_create(
+            kind="ticket_staff",
+            recipient=address,
+            dedupe_key=f"ticket_staff:{ticket.public_id}:{message.pk}:{address}",
+            subject=subject,
+            body_text=text,
+            body_html=html,
+        )

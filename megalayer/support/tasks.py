@@ -1,0 +1,12 @@
+"""Queue entry points of the support desk."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+
+@task()
+def tickets_auto_close_task() -> int:
+    from megalayer.support.actions import tickets_auto_close
+
+    return tickets_auto_close()
