@@ -190,3 +190,66 @@ def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server
     assert len(password) == 20
     page.goto(url)
     assert page.get_by_test_id("show-password").count() == 0
+
+
+def test_ticket_pages_for_customer_and_staff(page, live_server, alice, staff, tmp_path):
+    """Issue 6, must-show 6: a customer opens a ticket with a file, staff answer with an internal note and a
+    reply, the customer sees the answer (not the note) and closes it; screenshots of each side."""
+    from django.test import Client
+
+    from megalayer.support.models import Ticket
+
+    def sign_in(user: Any) -> None:
+        client = Client()
+        client.force_login(user)
+        page.context.clear_cookies()
+        page.context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+        )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = tmp_path / "boot.log"
+    log.write_text("kernel: eth0 link down\n")
+    sign_in(alice.owner)
+    page.goto(f"{live_server.url}/account/tickets/")
+    page.get_by_role("link", name="Open a ticket").click()
+    page.select_option("#id_department", "technical")
+    page.fill("#id_subject", "Server unreachable after reboot")
+    page.fill("#id_body", "Since the reboot at **09:00** nothing answers.\n\n- ping fails\n- console shows no link")
+    page.set_input_files("#attachments", str(log))
+    page.get_by_role("button", name="Open ticket").click()
+    page.wait_for_url(re.compile(r"/account/tickets/tkt_[0-9a-z]+/$"))
+    ticket = Ticket.objects.get()
+    assert "ping fails" in page.locator("[data-testid=ticket-message]").first.inner_text()
+    assert page.get_by_role("link", name=re.compile("boot.log")).count() == 1
+    page.screenshot(path=str(ARTIFACTS / "ticket-customer-opened.png"), full_page=True)
+
+    sign_in(staff)
+    page.goto(f"{live_server.url}/backoffice/tickets/?status=waiting")
+    page.get_by_role("link", name=ticket.public_id).click()
+    page.fill("#body", "Link flapped on hkg-3; switched port.")
+    page.check("#internal")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_load_state()
+    page.fill("#body", "We replaced a faulty switch port. Please try again.")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_load_state()
+    page.select_option("#priority", "high")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert page.locator(".message-card.internal").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "ticket-staff.png"), full_page=True)
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.priority) == ("answered", "high")
+
+    sign_in(alice.owner)
+    page.goto(f"{live_server.url}/account/tickets/{ticket.public_id}/")
+    thread = page.locator("[data-testid=ticket-message]")
+    assert thread.count() == 2
+    assert "faulty switch port" in thread.nth(1).inner_text()
+    assert "hkg-3" not in page.content()
+    assert page.get_by_test_id("ticket-status").inner_text() == "Answered"
+    page.screenshot(path=str(ARTIFACTS / "ticket-customer-answered.png"), full_page=True)
+    page.get_by_role("button", name="Close ticket").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("ticket-status").inner_text() == "Closed"
