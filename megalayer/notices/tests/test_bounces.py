@@ -84,3 +84,26 @@ def test_a_temporary_failure_and_an_ordinary_mail_change_nothing(alice, terms_v1
     assert _deliver(plain).json()["outcome"] in ("ignored", "refused: no ticket reference")
     assert User.objects.get(pk=alice.owner.pk).email_bounced_at is None
     assert not Notice.objects.filter(status="failed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_postfix_pipe_script_signs_what_the_hook_checks(alice, live_server, terms_v1):
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[3] / "contrib" / "postfix" / "megalayer-inbound.py"
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        input=DSN,
+        capture_output=True,
+        env={
+            "MEGALAYER_HOOK_URL": f"{live_server.url}/api/v1/hooks/inbound-mail",
+            "MEGALAYER_INBOUND_MAIL_SECRET": SECRET,
+        },
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"outcome": "bounced: 1"}
+    assert User.objects.get(pk=alice.owner.pk).email_bounced_at is not None
