@@ -16,6 +16,7 @@ urlpatterns = [
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),
     path("audit/", views.audit_log, name="audit"),
+    path("mail/", views.mail_templates, name="mail_templates"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),
     path("billing/invoices/<str:public_id>/document/", billing_views.invoice_document, name="invoice_document"),

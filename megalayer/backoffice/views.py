@@ -135,3 +135,34 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "backoffice/audit.html",
         {"page": page, "filters": filters, "verification": verification, "extra_query": extra_query},
     )
+
+
+@staff_member_required
+def mail_templates(request: HttpRequest) -> HttpResponse:
+    """Every notice kind with its latest real message: preview (text and HTML, one shared layout) and a
+    test send of that message to the staff member's own address."""
+    from django.db.models import Max
+
+    from megalayer.core.ids import new_public_id
+    from megalayer.notices.actions import notice_create
+    from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind
+
+    if request.method == "POST":
+        example = Notice.objects.filter(kind=request.POST.get("kind", "")).order_by("-created_at").first()
+        if example is None:
+            raise Http404("No example of that kind yet.")
+        notice_create(
+            kind=example.kind,
+            recipient=request.user.email,  # type: ignore[union-attr]
+            dedupe_key=f"test:{new_public_id('t')}",
+            subject=f"[test] {example.subject}",
+            body_text=example.body_text,
+            body_html=example.body_html,
+        )
+        messages.success(request, f"Test message queued to {request.user.email}.")  # type: ignore[union-attr]
+        return redirect(f"{request.path}?kind={example.kind}")
+    latest = dict(Notice.objects.values_list("kind").annotate(at=Max("created_at")))
+    kind = request.GET.get("kind", "")
+    example = Notice.objects.filter(kind=kind).order_by("-created_at").first() if kind else None
+    rows = [(value, label, REQUIREMENT_OF_KIND.get(value, ""), latest.get(value)) for value, label in Kind.choices]
+    return render(request, "backoffice/mail_templates.html", {"rows": rows, "kind": kind, "example": example})

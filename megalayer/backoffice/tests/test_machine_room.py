@@ -137,3 +137,27 @@ def test_null_routes_start_and_end_with_the_holder_shown(staff_client, alice, vp
         )
     route.refresh_from_db()
     assert route.ended_at is not None
+
+
+def test_mail_templates_preview_and_test_send(staff_client, staff, alice):
+    from megalayer.notices.actions import notice_create
+    from megalayer.notices.models import Notice
+
+    notice_create(
+        kind="ticket_reply",
+        recipient="alice@example.com",
+        customer=alice,
+        dedupe_key="x1",
+        subject="[tkt_1] Hello",
+        body_text="Plain part",
+        body_html="<p>HTML part</p>",
+    )
+    listing = staff_client.get("/backoffice/mail/").content.decode()
+    assert "Ticket answered" in listing
+    assert "TOS-TICKET-1" in listing
+    preview = staff_client.get("/backoffice/mail/?kind=ticket_reply").content.decode()
+    assert "Plain part" in preview
+    assert "&lt;p&gt;HTML part&lt;/p&gt;" in preview  # inside a sandboxed srcdoc, escaped
+    staff_client.post("/backoffice/mail/", {"kind": "ticket_reply"})
+    test = Notice.objects.get(recipient=staff.email)
+    assert (test.subject, test.customer) == ("[test] [tkt_1] Hello", None)
