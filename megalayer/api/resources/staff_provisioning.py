@@ -1,8 +1,10 @@
-"""``/staff/operations`` (+ retry, cancel), ``/staff/hosts``, ``/staff/ip/null-routes``: the machine room for staff."""
+"""``/staff/operations`` (+ retry, cancel), ``/staff/hosts``, ``/staff/ip/null-routes``,
+``/staff/network-notices`` (+ ``/{id}/updates``): the machine room for staff."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
@@ -191,3 +193,111 @@ def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> tuple[
 def staff_null_route_end(request: HttpRequest, address: str, payload: NullRouteEndIn) -> NullRouteOut:
     require_write(request)
     return _null_route_out(null_route_end(address=address, actor=Actor.for_user(request.user), note=payload.note))
+
+
+class NetworkNoticeIn(Schema):
+    kind: str = Field(description="maintenance or incident")
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20000)
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = None
+    location: str | None = Field(default=None, description="Location code")
+    tier: str | None = Field(default=None, description="Network tier code")
+    host: str | None = Field(default=None, description="Host id (hst_…)")
+    services: list[str] = Field(default_factory=list, description="Service ids (srv_…)")
+
+
+class NetworkNoticeUpdateIn(Schema):
+    body: str = Field(min_length=1, max_length=20000)
+    resolve: bool = False
+
+
+class NetworkNoticeOut(Schema):
+    id: str
+    kind: str
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    scope: str
+    services: int
+    customers_told: int
+
+
+def _notice_out(notice: Any) -> NetworkNoticeOut:
+    return NetworkNoticeOut(
+        id=notice.public_id,
+        kind=notice.kind,
+        title=notice.title,
+        starts_at=notice.starts_at,
+        ends_at=notice.ends_at,
+        resolved_at=notice.resolved_at,
+        scope=notice.scope,
+        services=notice.services.count(),
+        customers_told=notice.recipients.count(),
+    )
+
+
+@router.get("/staff/network-notices", response={200: list[NetworkNoticeOut], **ERRORS}, summary="Network notices")
+def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
+    from megalayer.notices.models import NetworkNotice
+
+    return [_notice_out(n) for n in NetworkNotice.objects.select_related("location", "tier", "host")[:100]]
+
+
+@router.post(
+    "/staff/network-notices",
+    response={201: NetworkNoticeOut, **ERRORS},
+    summary="Publish a maintenance or incident notice; affected customers are e-mailed once (TOS-NET-2)",
+)
+def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> tuple[int, NetworkNoticeOut]:
+    from megalayer.catalog.models import Location, NetworkTier
+    from megalayer.notices.network import network_notice_publish
+    from megalayer.services.models import Service
+
+    require_write(request)
+    location = Location.objects.filter(code=payload.location).first() if payload.location else None
+    if payload.location and location is None:
+        raise InvalidInput("No such location.", field="location")
+    tier = NetworkTier.objects.filter(code=payload.tier).first() if payload.tier else None
+    if payload.tier and tier is None:
+        raise InvalidInput("No such network tier.", field="tier")
+    host = Host.objects.filter(public_id=payload.host).first() if payload.host else None
+    if payload.host and host is None:
+        raise InvalidInput("No such host.", field="host")
+    services = list(Service.objects.filter(public_id__in=payload.services))
+    if len(services) != len(set(payload.services)):
+        raise InvalidInput("Unknown service id.", field="services")
+    notice = network_notice_publish(
+        staff=request.user,
+        kind=payload.kind,
+        title=payload.title,
+        body=payload.body,
+        starts_at=payload.starts_at,
+        ends_at=payload.ends_at,
+        location=location,
+        tier=tier,
+        host=host,
+        services=services,
+    )
+    return 201, _notice_out(notice)
+
+
+@router.post(
+    "/staff/network-notices/{notice_id}/updates",
+    response={201: NetworkNoticeOut, **ERRORS},
+    summary="Append an update or the resolution; e-mailed to everyone told",
+)
+def staff_network_notice_update(
+    request: HttpRequest, notice_id: str, payload: NetworkNoticeUpdateIn
+) -> tuple[int, NetworkNoticeOut]:
+    from megalayer.notices.models import NetworkNotice
+    from megalayer.notices.network import network_notice_update
+
+    require_write(request)
+    notice = NetworkNotice.objects.filter(public_id=notice_id).first()
+    if notice is None:
+        raise NotFound("No such notice.")
+    network_notice_update(notice=notice, staff=request.user, body=payload.body, resolve=payload.resolve)
+    notice.refresh_from_db()
+    return 201, _notice_out(notice)

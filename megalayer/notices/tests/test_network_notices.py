@@ -154,3 +154,46 @@ def test_staff_publish_and_update_from_the_back_office(staff_client, alice, vps,
     assert Notice.objects.filter(kind="network_notice", customer=alice).count() == 1
     page = staff_client.get("/backoffice/network/notices/").content.decode()
     assert "Power work" in page
+
+
+def test_staff_api_publishes_and_updates_and_customers_cannot(alice, staff, vps, django_capture_on_commit_callbacks):
+    import json
+
+    from django.test import Client
+
+    from megalayer.conftest import bearer
+
+    _service(alice, vps)
+    body = {
+        "kind": "incident",
+        "title": "Upstream loss",
+        "body": "Investigating.",
+        "starts_at": "2030-01-01T00:00:00Z",
+        "location": "hkg",
+    }
+    refused = Client().post(
+        "/api/v1/staff/network-notices", json.dumps(body), content_type="application/json", **bearer(alice.owner)
+    )
+    assert refused.status_code == 403
+    headers = bearer(staff, staff=True)
+    bad = Client().post(
+        "/api/v1/staff/network-notices",
+        json.dumps({**body, "location": "xxx"}),
+        content_type="application/json",
+        **headers,
+    )
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "location")
+    with django_capture_on_commit_callbacks(execute=True):
+        made = Client().post(
+            "/api/v1/staff/network-notices", json.dumps(body), content_type="application/json", **headers
+        )
+    assert (made.status_code, made.json()["customers_told"], made.json()["services"]) == (201, 1, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = Client().post(
+            f"/api/v1/staff/network-notices/{made.json()['id']}/updates",
+            json.dumps({"body": "Fixed.", "resolve": True}),
+            content_type="application/json",
+            **headers,
+        )
+    assert done.json()["resolved_at"] is not None
+    assert Notice.objects.filter(kind="network_notice_update", customer=alice).count() == 1
