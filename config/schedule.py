@@ -12,6 +12,7 @@ from typing import Any
 
 from django.tasks import Task
 
+from megalayer.abuse.tasks import abuse_deadlines_task
 from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
 from megalayer.provisioning.tasks import hosts_reconcile_task, operations_run_due_task, traffic_sample_task
@@ -35,4 +36,5 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="provisioning.reconcile", task=hosts_reconcile_task, every=900),
     Schedule(name="provisioning.traffic", task=traffic_sample_task, every=3600),
     Schedule(name="support.auto_close", task=tickets_auto_close_task, every=3600),
+    Schedule(name="abuse.deadlines", task=abuse_deadlines_task, every=300),
 )

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "megalayer.network",
     "megalayer.provisioning",
     "megalayer.support",
+    "megalayer.abuse",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
@@ -240,6 +241,9 @@ MEGALAYER_INBOUND_MAIL_SECRET = env.string("MEGALAYER_INBOUND_MAIL_SECRET", "")
 # largest attachment accepted.
 MEGALAYER_SUPPORT_ADDRESS = env.string("MEGALAYER_SUPPORT_ADDRESS", "support@megalayer.example")
 MEGALAYER_ATTACHMENT_MAX_BYTES = env.integer("MEGALAYER_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Abuse desk: take the complainant's e-mail addresses and phone numbers out of what the customer is sent.
+MEGALAYER_ABUSE_REDACT = env.boolean("MEGALAYER_ABUSE_REDACT", True)
+MEGALAYER_ABUSE_ADDRESS = env.string("MEGALAYER_ABUSE_ADDRESS", "abuse@megalayer.example")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
 

@@ -30,6 +30,8 @@ class Kind(models.TextChoices):
     TICKET_REPLY = "ticket_reply", "Ticket answered"
     TICKET_CLOSED = "ticket_closed", "Ticket closed"
     TICKET_STAFF = "ticket_staff", "Staff: new ticket message"
+    ABUSE_CASE = "abuse_case", "Abuse complaint"
+    ABUSE_DEADLINE = "abuse_deadline", "Abuse complaint: deadline passed"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -53,6 +55,8 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.TICKET_REPLY: "TOS-TICKET-1",
     Kind.TICKET_CLOSED: "TOS-TICKET-1",
     Kind.TICKET_STAFF: "TOS-TICKET-1",
+    Kind.ABUSE_CASE: "TOS-ABUSE-1",
+    Kind.ABUSE_DEADLINE: "TOS-ABUSE-2",
 }
 
 

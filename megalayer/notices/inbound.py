@@ -9,6 +9,7 @@ import hashlib
 from email import policy
 from email.message import EmailMessage
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from megalayer.core import clock
@@ -31,11 +32,32 @@ def inbound_mail(raw: bytes) -> str:
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(source="mail", event_id=event_id[:128], received_at=clock.now())
-            outcome = bounce_process(message) if is_delivery_report(message) else _to_support(message)
+            if is_delivery_report(message):
+                outcome = bounce_process(message)
+            elif _addressed_to(message, settings.MEGALAYER_ABUSE_ADDRESS):
+                outcome = _to_abuse_desk(raw)
+            else:
+                outcome = _to_support(message)
             InboundEvent.objects.filter(pk=event.pk).update(outcome=outcome[:64])
     except IntegrityError:
         return "duplicate"
     return outcome
+
+
+def _addressed_to(message: EmailMessage, address: str) -> bool:
+    from email.utils import getaddresses
+
+    headers = [str(message[h]) for h in ("To", "Cc", "Delivered-To", "X-Original-To") if message.get(h)]
+    return any(found.lower() == address.lower() for _, found in getaddresses(headers))
+
+
+def _to_abuse_desk(raw: bytes) -> str:
+    """Complaints to the abuse mailbox: stored unchanged, then parsed (TOS-ABUSE-1)."""
+    from megalayer.abuse.actions import report_receive
+    from megalayer.abuse.choices import Source
+
+    report, _ = report_receive(raw=raw, source=Source.MAIL)
+    return f"abuse report {report.public_id}"
 
 
 def _to_support(message: EmailMessage) -> str:

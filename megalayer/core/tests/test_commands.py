@@ -54,6 +54,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "provisioning.reconcile",
         "provisioning.traffic",
         "support.auto_close",
+        "abuse.deadlines",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 7
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 8

@@ -1,0 +1,203 @@
+"""The abuse desk's writes (TOS-ABUSE-1, TOS-ABUSE-2): intake, attribution, cases, deadlines.
+
+Intake stores the report unchanged with its SHA-256 first (one row per distinct report),
+then parses it. Each finding becomes an event attributed to whoever held the address
+*at the incident time* (IP management's history); events about a service group into its
+open case for the category, or open one, which tells the customer with a deadline from
+the Terms in force. Findings without a holder, or from free text, wait in triage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus
+from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport
+from megalayer.abuse.parsing import Finding, parse
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
+from megalayer.terms.queries import policy_at, version_number_at
+
+DESK = Actor.system("abuse desk")
+MAX_REPORT_BYTES = 10 * 1024 * 1024
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+
+
+def redact(text: str) -> str:
+    """The complainant's personal data out of what the customer is sent (``MEGALAYER_ABUSE_REDACT``)."""
+    if not settings.MEGALAYER_ABUSE_REDACT:
+        return text
+    return PHONE.sub("[redacted]", EMAIL.sub("[redacted e-mail]", text))
+
+
+def report_receive(*, raw: bytes, source: str) -> tuple[AbuseReport, bool]:
+    """Store, parse, attribute. Returns (report, created); the same bytes twice are one report."""
+    if not raw.strip():
+        raise InvalidInput("The report is empty.", field="body")
+    if len(raw) > MAX_REPORT_BYTES:
+        raise InvalidInput("The report is larger than 10 MB.", field="body")
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = AbuseReport.objects.filter(sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            report = AbuseReport.objects.create(source=source, raw=raw, sha256=digest, received_at=clock.now())
+    except IntegrityError:
+        return AbuseReport.objects.get(sha256=digest), False
+    # Stored: from here on nothing is lost whatever the parser makes of it.
+    parsed = parse(raw)
+    with transaction.atomic():
+        AbuseReport.objects.filter(pk=report.pk).update(
+            parser=parsed.parser,
+            parse_error=parsed.error,
+            reporter=parsed.reporter,
+            subject=parsed.subject,
+            needs_triage=bool(parsed.error),
+        )
+        fallback = parsed.sent_at or report.received_at
+        triage = bool(parsed.error)
+        for finding in parsed.findings:
+            event = _event(report, finding, fallback)
+            triage = triage or event.case_id is None
+        if triage:
+            AbuseReport.objects.filter(pk=report.pk).update(needs_triage=True)
+        audit_record(
+            actor=DESK,
+            action="abuse.report_received",
+            target_type="abuse_report",
+            target_id=report.public_id,
+            requirement="TOS-ABUSE-1",
+            data={"sha256": digest, "parser": parsed.parser, "events": len(parsed.findings), "error": parsed.error},
+        )
+    report.refresh_from_db()
+    return report, True
+
+
+def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime) -> AbuseEvent:
+    from megalayer.network.queries import holder_at
+
+    moment = finding.occurred_at or fallback
+    holder = holder_at(finding.address, moment)
+    event = AbuseEvent.objects.create(
+        report=report,
+        address=finding.address,
+        occurred_at=moment,
+        category=finding.category,
+        detail=finding.detail[:500],
+        assignment=holder,
+        confirmed=finding.confirmed,
+    )
+    if holder is not None and holder.service_id is not None and finding.confirmed:
+        case = case_for(service=holder.service, category=finding.category, report=report)
+        AbuseEvent.objects.filter(pk=event.pk).update(case=case)
+        event.case = case
+    return event
+
+
+def case_for(*, service: Any, category: str, report: AbuseReport) -> AbuseCase:
+    """The open case of (service, category), or a new one that tells the customer with a deadline."""
+    found = AbuseCase.objects.filter(service=service, category=category, status__in=OPEN_CASE_STATUSES).first()
+    if found is not None:
+        return found
+    now = clock.now()
+    hours = policy_at(now).abuse.response_deadline_hours
+    try:
+        with transaction.atomic():
+            case = AbuseCase.objects.create(
+                customer=service.customer,
+                service=service,
+                category=category,
+                opened_at=now,
+                deadline_at=now + dt.timedelta(hours=hours),
+            )
+    except IntegrityError:  # opened a moment ago by a concurrent report
+        return AbuseCase.objects.get(service=service, category=category, status__in=OPEN_CASE_STATUSES)
+    from megalayer.notices.actions import notice_for_customer
+
+    excerpt = redact(parse(bytes(report.raw)).text.strip())[:4000]
+    notice_for_customer(
+        kind="abuse_case",
+        customer=service.customer,
+        dedupe_key=f"abuse_case:{case.public_id}",
+        context={"case": case, "service": service, "excerpt": excerpt, "hours": hours},
+    )
+    audit_record(
+        actor=DESK,
+        action="abuse.case_opened",
+        target_type="abuse_case",
+        target_id=case.public_id,
+        requirement="TOS-ABUSE-1",
+        terms_version=version_number_at(now),
+        data={"service": service.public_id, "category": category, "deadline": case.deadline_at.isoformat()},
+    )
+    return case
+
+
+def case_answer(*, case: AbuseCase, customer: Any, body: str, author: str) -> AbuseMessage:
+    """The customer's answer in the case thread: it stops the deadline's automatic action."""
+    text = body.strip()
+    if not text:
+        raise InvalidInput("Write your answer.", field="body")
+    with transaction.atomic():
+        message = AbuseMessage.objects.create(case=case, author=author, body=text[:20000], created_at=clock.now())
+        AbuseCase.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ANSWERED)
+    return message
+
+
+def abuse_deadlines_run() -> dict[str, int]:
+    """Cases whose deadline passed without an answer: escalate; where the Terms say so for the category,
+    null-route the case's addresses (and only those) at once (TOS-ABUSE-2). Each case acts once."""
+    from megalayer.network.actions import null_route_start
+    from megalayer.network.models import NullRoute
+    from megalayer.notices.actions import notice_for_customer
+
+    now = clock.now()
+    counts = {"escalated": 0, "null_routed": 0}
+    for case in AbuseCase.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=now, deadline_action_at__isnull=True):
+        with transaction.atomic():
+            if not AbuseCase.objects.filter(pk=case.pk, status=CaseStatus.OPEN, deadline_action_at__isnull=True).update(
+                status=CaseStatus.ESCALATED, deadline_action_at=now
+            ):
+                continue
+            counts["escalated"] += 1
+            policy = policy_at(now)
+            routed: list[str] = []
+            if case.category in policy.abuse.auto_null_route_categories:
+                addresses = sorted(set(case.events.filter(confirmed=True).values_list("address", flat=True)))
+                for address in addresses:
+                    if NullRoute.objects.filter(address=address, ended_at__isnull=True).exists():
+                        continue
+                    null_route_start(
+                        address=address,
+                        reason=f"{case.get_category_display()}: no answer by the deadline",
+                        requirement="TOS-ABUSE-2",
+                        case_reference=case.public_id,
+                        actor=DESK,
+                    )
+                    routed.append(address)
+            counts["null_routed"] += len(routed)
+            audit_record(
+                actor=DESK,
+                action="abuse.deadline_passed",
+                target_type="abuse_case",
+                target_id=case.public_id,
+                requirement="TOS-ABUSE-2",
+                terms_version=version_number_at(now),
+                data={"case": case.public_id, "null_routed": routed, "category": case.category},
+            )
+            notice_for_customer(
+                kind="abuse_deadline",
+                customer=case.customer,
+                dedupe_key=f"abuse_deadline:{case.public_id}",
+                context={"case": case, "routed": routed},
+            )
+    return counts

@@ -1,0 +1,93 @@
+"""Abuse reports (stored unchanged, with their SHA-256, before anything parses them), the events found in
+them, and cases per (service, category) (TOS-ABUSE-1)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus, Category, Parser, Source
+from megalayer.core.ids import PublicIdFactory
+
+
+class AbuseReport(models.Model):
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("abr"), editable=False)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    raw = models.BinaryField(help_text="The report exactly as received.")
+    sha256 = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField()
+    reporter = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    parser = models.CharField(max_length=16, choices=Parser.choices, default=Parser.NONE)
+    parse_error = models.TextField(blank=True)
+    needs_triage = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.subject}"
+
+
+class AbuseCase(models.Model):
+    """The events about one service in one category, while open; the customer answers in its thread."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("abc"), editable=False)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="abuse_cases")
+    service = models.ForeignKey(
+        "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="abuse_cases"
+    )
+    category = models.CharField(max_length=20, choices=Category.choices)
+    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    opened_at = models.DateTimeField()
+    deadline_at = models.DateTimeField()
+    deadline_action_at = models.DateTimeField(null=True, blank=True, help_text="When the deadline policy acted.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "category"],
+                condition=models.Q(status__in=[s.value for s in OPEN_CASE_STATUSES]),
+                name="abuse_case_open_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.category}"
+
+
+class AbuseEvent(models.Model):
+    """One incident in a report: an address, a moment, a category; attributed to whoever held the address
+    at that moment, or left for triage."""
+
+    report = models.ForeignKey(AbuseReport, on_delete=models.CASCADE, related_name="events")
+    address = models.GenericIPAddressField()
+    occurred_at = models.DateTimeField()
+    category = models.CharField(max_length=20, choices=Category.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    assignment = models.ForeignKey(
+        "network.IpAssignment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    case = models.ForeignKey(AbuseCase, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    confirmed = models.BooleanField(default=True, help_text="Free-text findings wait for staff to confirm.")
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.address} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class AbuseMessage(models.Model):
+    case = models.ForeignKey(AbuseCase, on_delete=models.CASCADE, related_name="messages")
+    from_staff = models.BooleanField(default=False)
+    author = models.CharField(max_length=255)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} #{self.pk}"
