@@ -81,7 +81,10 @@ def hooks_attack_alarms(request: HttpRequest) -> HookOut:
     auth=None,
     response={200: HookOut, 422: Problem},
     summary="Raw RFC 5322 mail from the mail server: bounces, ticket replies (signed like the other hooks)",
-    openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string"}}}}},
+    # The body is a raw RFC 5322 message; declared as octet-stream, which every client can send.
+    openapi_extra={
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
 )
 def hooks_inbound_mail(request: HttpRequest) -> HookOut:
     from megalayer.core.signed_hooks import verify
