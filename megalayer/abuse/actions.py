@@ -201,3 +201,51 @@ def abuse_deadlines_run() -> dict[str, int]:
                 context={"case": case, "routed": routed},
             )
     return counts
+
+
+CASE_ACTIONS = ("null_route", "suspend_service", "terminate_violation", "close")
+
+
+def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", note: str = "") -> AbuseCase:
+    """Staff act on a case (TOS-ABUSE-2, TOS-VIOLATION-1); every action names the case and the clause.
+
+    A termination for violation refunds nothing (TOS-VIOLATION-1) and stops at a legal hold (TOS-HOLD-1).
+    """
+    from megalayer.network.actions import null_route_start
+    from megalayer.services.actions import service_suspend, service_terminate
+    from megalayer.services.choices import Reason
+
+    if action not in CASE_ACTIONS:
+        raise InvalidInput("Unknown action.", field="action")
+    actor = Actor.for_user(staff)
+    reference = f"case {case.public_id}" + (f": {note}" if note else "")
+    requirement = "TOS-VIOLATION-1" if action == "terminate_violation" else "TOS-ABUSE-2"
+    with transaction.atomic():
+        if action == "null_route":
+            addresses = set(case.events.values_list("address", flat=True))
+            if address not in addresses:
+                raise InvalidInput("Choose an address of this case.", field="address")
+            null_route_start(
+                address=address, reason=reference[:255], requirement=requirement, case_reference=case.public_id,
+                actor=actor,
+            )  # fmt: skip
+        elif action == "suspend_service" and case.service is not None:
+            service_suspend(
+                service=case.service, reason=Reason.ABUSE, actor=actor, requirement=requirement, note=reference
+            )
+        elif action == "terminate_violation" and case.service is not None:
+            service_terminate(
+                service=case.service, reason=Reason.VIOLATION, actor=actor, requirement=requirement, note=reference
+            )
+        if action in ("terminate_violation", "close"):
+            AbuseCase.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, closed_at=clock.now())
+        audit_record(
+            actor=actor,
+            action=f"abuse.{action}",
+            target_type="abuse_case",
+            target_id=case.public_id,
+            requirement=requirement,
+            data={"case": case.public_id, "address": address or None, "note": note, "refund": None},
+        )
+    case.refresh_from_db()
+    return case

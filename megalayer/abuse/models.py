@@ -91,3 +91,39 @@ class AbuseMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} #{self.pk}"
+
+
+class LegalHold(models.Model):
+    """Evidence preserved (TOS-HOLD-1): while a hold stands, nothing it covers is deleted, whatever asks."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("hold"), editable=False)
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    service = models.ForeignKey(
+        "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=500)
+    case = models.ForeignKey(AbuseCase, null=True, blank=True, on_delete=models.PROTECT, related_name="holds")
+    order_reference = models.CharField(max_length=200, blank=True, help_text="The legal order it preserves for.")
+    placed_at = models.DateTimeField()
+    placed_by = models.CharField(max_length=255)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until released.")
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=255, blank=True)
+    evidence = models.JSONField(default=dict, blank=True, help_text="The evidence copy, or why there is none.")
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(customer__isnull=False)
+                | models.Q(service__isnull=False)
+                | models.Q(address__isnull=False),
+                name="legal_hold_has_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.reason[:40]})"

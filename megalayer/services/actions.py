@@ -210,11 +210,13 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
 
     Open renewal invoices are voided so nothing can be paid for a service that is going.
     """
+    from megalayer.abuse.holds import ensure_not_held
     from megalayer.billing.actions import invoice_void
     from megalayer.billing.models import Invoice
 
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
+        ensure_not_held(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
         open_renewals = Invoice.objects.filter(
             status="issued", lines__kind="renewal", lines__reference__startswith=f"{service.public_id}:"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
+from megalayer.abuse.holds import LegalHoldStops
 from megalayer.audit.actions import Actor
 from megalayer.billing.models import Invoice
 from megalayer.core import clock
@@ -109,10 +110,37 @@ def _run_steps(
                         ).update(reference=reference)
             except IntegrityError:
                 continue  # another run recorded this effect first
+            except LegalHoldStops as stopped:
+                # The step is not done (the next run tries again); that the hold stopped it is recorded once.
+                _record_hold(service, stopped, now, result)
+                continue
             except DomainError as error:
                 result.failures.append(f"{service.public_id} {planned.kind}: {error.detail}")
                 continue
             result.items.append(planned)
+
+
+def _record_hold(service: Service, stopped: LegalHoldStops, now: dt.datetime, result: RunResult) -> None:
+    from megalayer.audit.actions import audit_record
+
+    hold = stopped.hold
+    try:
+        with transaction.atomic():
+            LifecycleEffect.objects.create(
+                service=service, period_end=service.paid_until, kind=Effect.HELD, detail=hold.public_id, at=now,
+                reference=hold.public_id,
+            )  # fmt: skip
+            audit_record(
+                actor=ACTOR,
+                action="service.deletion_held",
+                target_type="service",
+                target_id=service.public_id,
+                requirement="TOS-HOLD-1",
+                data={"hold": hold.public_id, "reason": hold.reason},
+            )
+    except IntegrityError:
+        return  # recorded by an earlier run
+    result.items.append(Planned(service.public_id, Effect.HELD, hold.public_id, now, f"legal hold {hold.public_id}"))
 
 
 def _chunks(queryset: QuerySet[Service], batch_size: int) -> Iterator[list[int]]:

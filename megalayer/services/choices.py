@@ -47,3 +47,4 @@ class Effect(models.TextChoices):
     EXPIRE = "expire", "Expired"
     SUSPEND = "suspend", "Suspended for non-payment"
     TERMINATE = "terminate", "Terminated, data deleted"
+    HELD = "held", "Deletion stopped by a legal hold"

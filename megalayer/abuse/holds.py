@@ -1,0 +1,165 @@
+"""Legal holds (TOS-HOLD-1): on a customer, a service or an address, with a reason, the case or order it
+serves, and an end (or none). Placing one takes an evidence copy of the server through its driver where
+the driver can (else it records why not). While it stands, termination (expiry, violation, staff) stops
+at it and says so; releasing it is audited and lets the deferred deletions run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from megalayer.abuse.models import LegalHold
+from megalayer.audit.actions import Actor, audit_record
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+
+
+class LegalHoldStops(RuleRefused):
+    """A deletion that a legal hold forbids."""
+
+    def __init__(self, hold: LegalHold) -> None:
+        super().__init__(
+            f"Legal hold {hold.public_id} preserves this ({hold.reason}); nothing under it is deleted.",
+            rule="legal-hold",
+            requirement="TOS-HOLD-1",
+        )
+        self.hold = hold
+
+
+def _standing(now: dt.datetime) -> Q:
+    return Q(released_at__isnull=True) & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+
+
+def holds_for_service(service: Any, now: dt.datetime | None = None) -> QuerySet[LegalHold]:
+    """Standing holds covering a service: on it, on its customer, or on an address it holds."""
+    from megalayer.network.models import IpAssignment
+
+    moment = now or clock.now()
+    addresses = IpAssignment.objects.filter(service=service, released_at__isnull=True).values_list("address", flat=True)
+    scope = Q(service=service) | Q(customer_id=service.customer_id) | Q(address__in=list(addresses))
+    return LegalHold.objects.filter(_standing(moment)).filter(scope)
+
+
+def holds_for_customer(customer: Any, now: dt.datetime | None = None) -> QuerySet[LegalHold]:
+    moment = now or clock.now()
+    return LegalHold.objects.filter(_standing(moment)).filter(Q(customer=customer) | Q(service__customer=customer))
+
+
+def ensure_not_held(service: Any) -> None:
+    """The termination boundary: raise ``LegalHoldStops`` when a standing hold covers the service."""
+    hold = holds_for_service(service).order_by("placed_at").first()
+    if hold is not None:
+        raise LegalHoldStops(hold)
+
+
+def legal_hold_place(
+    *,
+    staff: Any,
+    reason: str,
+    customer: Any = None,
+    service: Any = None,
+    address: str = "",
+    case: Any = None,
+    order_reference: str = "",
+    ends_at: dt.datetime | None = None,
+) -> LegalHold:
+    if customer is None and service is None and not address:
+        raise InvalidInput("Hold a customer, a service or an address.", field="service")
+    if not reason.strip():
+        raise InvalidInput("Say why the evidence is preserved.", field="reason")
+    now = clock.now()
+    if ends_at is not None and ends_at <= now:
+        raise InvalidInput("The hold must end in the future (or not at all).", field="ends_at")
+    with transaction.atomic():
+        hold = LegalHold.objects.create(
+            customer=customer,
+            service=service,
+            address=address or None,
+            reason=reason.strip()[:500],
+            case=case,
+            order_reference=order_reference[:200],
+            placed_at=now,
+            placed_by=str(staff),
+            ends_at=ends_at,
+        )
+        evidence = _evidence(hold, staff)
+        LegalHold.objects.filter(pk=hold.pk).update(evidence=evidence)
+        hold.evidence = evidence
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="legal_hold.placed",
+            target_type="legal_hold",
+            target_id=hold.public_id,
+            requirement="TOS-HOLD-1",
+            data={
+                "customer": customer.public_id if customer else None,
+                "service": service.public_id if service else None,
+                "address": address or None,
+                "case": case.public_id if case else None,
+                "order": order_reference,
+                "ends_at": ends_at.isoformat() if ends_at else None,
+                "evidence": evidence,
+            },
+        )
+    return hold
+
+
+def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
+    """An evidence copy of each server in scope, through the driver where it can; else the reason why not."""
+    from megalayer.provisioning.actions import host_driver, operation_request
+    from megalayer.provisioning.drivers.base import Capability
+    from megalayer.provisioning.models import Server
+
+    servers = Server.objects.select_related("host", "service").filter(destroyed_at__isnull=True)
+    if hold.service_id:
+        servers = servers.filter(service_id=hold.service_id)
+    elif hold.customer_id:
+        servers = servers.filter(service__customer_id=hold.customer_id)
+    elif hold.address:
+        servers = servers.filter(
+            service__ip_assignments__address=hold.address, service__ip_assignments__released_at=None
+        )
+    copies: dict[str, Any] = {}
+    for server in servers:
+        try:
+            supported = host_driver(server.host).supports(Capability.EVIDENCE_COPY)
+        except Exception as error:
+            copies[server.service.public_id] = {"copy": None, "why_not": f"host driver unavailable: {error}"[:300]}
+            continue
+        if not supported:
+            copies[server.service.public_id] = {"copy": None, "why_not": f"the {server.host.driver} driver cannot copy"}
+            continue
+        operation = operation_request(
+            service=server.service,
+            kind="evidence_copy",
+            actor=Actor.for_user(staff),
+            idempotency_key=f"evidence:{hold.public_id}:{server.name}",
+            parameters={"label": hold.public_id},
+        )
+        copies[server.service.public_id] = {"operation": operation.public_id}
+    if not copies:
+        return {"servers": {}, "note": "no live server in scope: the records are held"}
+    return {"servers": copies}
+
+
+def legal_hold_release(*, hold: LegalHold, staff: Any, note: str) -> LegalHold:
+    if not note.strip():
+        raise InvalidInput("Say why the hold ends.", field="note")
+    with transaction.atomic():
+        if not LegalHold.objects.filter(pk=hold.pk, released_at__isnull=True).update(
+            released_at=clock.now(), released_by=str(staff)
+        ):
+            raise NotFound("This hold is not standing.")
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="legal_hold.released",
+            target_type="legal_hold",
+            target_id=hold.public_id,
+            requirement="TOS-HOLD-1",
+            data={"note": note},
+        )
+    hold.refresh_from_db()
+    return hold
