@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport
@@ -249,3 +249,30 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
         )
     case.refresh_from_db()
     return case
+
+
+def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
+    """Staff confirm a free-text finding: it is attributed and joins (or opens) its case."""
+    with transaction.atomic():
+        event = AbuseEvent.objects.select_for_update().select_related("assignment__service", "report").get(pk=event.pk)
+        if event.confirmed and event.case_id is not None:
+            return event
+        AbuseEvent.objects.filter(pk=event.pk).update(confirmed=True)
+        if event.assignment is not None and event.assignment.service is not None:
+            case = case_for(service=event.assignment.service, category=event.category, report=event.report)
+            AbuseEvent.objects.filter(pk=event.pk).update(case=case)
+        remaining = AbuseEvent.objects.filter(report=event.report).filter(
+            models.Q(confirmed=False) | models.Q(case__isnull=True)
+        )
+        if not remaining.exclude(pk=event.pk).exists() and not event.report.parse_error:
+            AbuseReport.objects.filter(pk=event.report_id).update(needs_triage=False)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="abuse.event_confirmed",
+            target_type="abuse_report",
+            target_id=event.report.public_id,
+            requirement="TOS-ABUSE-1",
+            data={"address": event.address, "category": event.category},
+        )
+    event.refresh_from_db()
+    return event

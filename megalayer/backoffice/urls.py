@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.backoffice import billing_views, machine_views, service_views, support_views, views
+from megalayer.backoffice import abuse_views, billing_views, machine_views, service_views, support_views, views
 
 app_name = "backoffice"
 urlpatterns = [
@@ -28,6 +28,10 @@ urlpatterns = [
     path(
         "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
     ),
+    path("abuse/", abuse_views.inbox, name="abuse_inbox"),
+    path("abuse/reports/<str:public_id>/", abuse_views.report_detail, name="abuse_report"),
+    path("abuse/cases/", abuse_views.cases, name="abuse_cases"),
+    path("abuse/cases/<str:public_id>/", abuse_views.case_detail, name="abuse_case"),
     path("hosts/", machine_views.hosts, name="hosts"),
     path("hosts/new/", machine_views.host_edit, name="host_new"),
     path("hosts/<str:public_id>/", machine_views.host_detail, name="host_detail"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.portal import billing_views, service_views, support_views, views
+from megalayer.portal import abuse_views, billing_views, service_views, support_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("order/<slug:code>/", service_views.order, name="order"),
     path("services/", service_views.services, name="services"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
+    path("abuse/", abuse_views.cases, name="abuse_cases"),
+    path("abuse/<str:public_id>/", abuse_views.case_detail, name="abuse_case"),
     path("tickets/", support_views.tickets, name="tickets"),
     path("tickets/new/", support_views.ticket_new, name="ticket_new"),
     path("tickets/<str:public_id>/", support_views.ticket_detail, name="ticket_detail"),

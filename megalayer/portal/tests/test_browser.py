@@ -253,3 +253,56 @@ def test_ticket_pages_for_customer_and_staff(page, live_server, alice, staff, tm
     page.get_by_role("button", name="Close ticket").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("ticket-status").inner_text() == "Closed"
+
+
+def test_abuse_case_from_the_inbox_to_a_null_route(page, live_server, alice, bob, staff, vps):
+    """Issue 7, must-show 6: staff add the ARF sample in the inbox, follow it to its case and null-route the
+    address; the customer sees the case. Screenshots of each step."""
+    import datetime as dt
+
+    from django.test import Client
+
+    from megalayer.abuse.tests.test_intake import CORPUS, _hold, _service
+    from megalayer.catalog.models import Location, NetworkTier
+    from megalayer.network.models import NullRoute, Prefix
+
+    where = {"location": Location.objects.get(code="hkg"), "tier": NetworkTier.objects.get(code="premium")}
+    prefix = Prefix.objects.create(cidr="203.0.113.0/24", family=4, **where)
+    service = _service(alice, vps)
+    _hold(prefix, "203.0.113.45", service, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+
+    def sign_in(user: Any) -> None:
+        client = Client()
+        client.force_login(user)
+        page.context.clear_cookies()
+        page.context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+        )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(staff)
+    page.goto(f"{live_server.url}/backoffice/abuse/")
+    page.set_input_files("#file", str(CORPUS / "arf-spam.eml"))
+    page.get_by_role("button", name="Store and parse").click()
+    page.wait_for_url(re.compile(r"/backoffice/abuse/reports/abr_[0-9a-z]+/$"))
+    assert "alice@example.com" in page.get_by_test_id("abuse-events").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "abuse-report.png"), full_page=True)
+    page.locator("[data-testid=abuse-events] a").first.click()
+    page.wait_for_url(re.compile(r"/backoffice/abuse/cases/abc_[0-9a-z]+/$"))
+    page.fill("#note", "phishing mail from a compromised site")
+    page.get_by_role("button", name="Null-route this address").click()
+    page.wait_for_load_state()
+    route = NullRoute.objects.get()
+    assert route.address == "203.0.113.45"
+    assert "abuse.null_route" in page.get_by_test_id("case-timeline").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "abuse-case-null-routed.png"), full_page=True)
+
+    sign_in(alice.owner)
+    page.goto(f"{live_server.url}/account/abuse/")
+    page.locator("[data-testid=abuse-cases] a").first.click()
+    page.wait_for_load_state()
+    page.fill("#body", "The site was compromised; it is cleaned and patched.")
+    page.get_by_role("button", name="Send to the abuse team").click()
+    page.wait_for_load_state()
+    assert "cleaned and patched" in page.content()
+    page.screenshot(path=str(ARTIFACTS / "abuse-case-customer.png"), full_page=True)

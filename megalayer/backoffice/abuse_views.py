@@ -1,0 +1,106 @@
+"""Back office: the abuse desk (TOS-ABUSE-1, TOS-ABUSE-2): inbox of raw reports with their parse result
+and triage, cases with timeline, deadline and actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.abuse.actions import case_act, event_confirm, report_receive
+from megalayer.abuse.choices import Source
+from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport
+from megalayer.core import clock
+from megalayer.core.errors import DomainError
+
+
+@staff_member_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        raw = request.POST.get("raw", "").encode()
+        uploaded = request.FILES.get("file")
+        if uploaded is not None:
+            raw = uploaded.read()
+        try:
+            report, created = report_receive(raw=raw, source=Source.STAFF)
+        except DomainError as error:
+            messages.error(request, error.detail)
+            return redirect("backoffice:abuse_inbox")
+        messages.success(request, "Report stored and parsed." if created else "This report was already received.")
+        return redirect("backoffice:abuse_report", public_id=report.public_id)
+    triage = request.GET.get("triage")
+    rows = AbuseReport.objects.defer("raw").prefetch_related("events")
+    if triage:
+        rows = rows.filter(needs_triage=True)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/abuse_inbox.html",
+        {"page": page, "triage": triage, "extra_query": "triage=1&" if triage else ""},
+    )
+
+
+@staff_member_required
+def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    report = AbuseReport.objects.filter(public_id=public_id).first()
+    if report is None:
+        raise Http404("No such report.")
+    if request.method == "POST":
+        event = AbuseEvent.objects.filter(report=report, pk=request.POST.get("event") or 0).first()
+        if event is None:
+            raise Http404("No such event.")
+        event_confirm(event=event, staff=request.user)
+        messages.success(request, f"{event.address} confirmed.")
+        return redirect("backoffice:abuse_report", public_id=report.public_id)
+    events = report.events.select_related("assignment__customer__owner", "assignment__service", "case")
+    raw = bytes(report.raw).decode("utf-8", errors="replace")
+    return render(request, "backoffice/abuse_report.html", {"report": report, "events": events, "raw": raw})
+
+
+@staff_member_required
+def cases(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    rows = AbuseCase.objects.select_related("customer__owner", "service")
+    if status:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/abuse_cases.html",
+        {"page": page, "status": status, "now": clock.now(), "extra_query": f"status={status}&" if status else ""},
+    )
+
+
+@staff_member_required
+def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    case = AbuseCase.objects.select_related("customer__owner", "service").filter(public_id=public_id).first()
+    if case is None:
+        raise Http404("No such case.")
+    if request.method == "POST":
+        try:
+            case_act(
+                case=case,
+                staff=request.user,
+                action=request.POST.get("action", ""),
+                address=request.POST.get("address", ""),
+                note=request.POST.get("note", ""),
+            )
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, "Done; recorded in the audit log with the case.")
+        return redirect("backoffice:abuse_case", public_id=case.public_id)
+    from megalayer.audit.models import AuditEvent
+
+    events = case.events.select_related("report").order_by("occurred_at")
+    context = {
+        "case": case,
+        "events": events,
+        "addresses": sorted(set(events.values_list("address", flat=True))),
+        "thread": case.messages.all(),
+        "audit": AuditEvent.objects.filter(target_type="abuse_case", target_id=case.public_id).order_by("id"),
+        "now": clock.now(),
+    }
+    return render(request, "backoffice/abuse_case.html", context)
