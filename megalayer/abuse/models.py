@@ -127,3 +127,61 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.reason[:40]})"
+
+
+class LegalOrder(models.Model):
+    """A government order, court order or lawyer's letter (TOS-LEGAL-1). Visible only to staff with the
+    ``abuse.legal`` permission."""
+
+    class Kind(models.TextChoices):
+        GOVERNMENT = "government", "Government order"
+        COURT = "court", "Court order"
+        LAWYER = "lawyer", "Lawyer's letter"
+
+    class Orders(models.TextChoices):
+        SHUT_DOWN = "shut_down", "Shut down the service"
+        SUSPEND_IP = "suspend_ip", "Suspend an address"
+        PRESERVE = "preserve", "Preserve evidence"
+        PROVIDE_DATA = "provide_data", "Provide data"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("lo"), editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    issuer = models.CharField(max_length=200)
+    reference = models.CharField(max_length=200)
+    received_at = models.DateTimeField()
+    document = models.FileField(upload_to="legal/%Y/", blank=True)
+    orders = models.JSONField(default=list, help_text="What it orders: shut_down, suspend_ip, preserve, provide_data.")
+    customer = models.ForeignKey("accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    address = models.GenericIPAddressField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    recorded_by = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        permissions = [("legal", "Can see and act on legal orders, holds' orders and data exports")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.issuer} {self.reference}"
+
+
+class LegalExport(models.Model):
+    """A data export for an authority: a zip whose manifest lists each file's SHA-256; who made it and why."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("lx"), editable=False)
+    order = models.ForeignKey(LegalOrder, on_delete=models.PROTECT, related_name="exports")
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    file = models.FileField(upload_to="legal/exports/%Y/")
+    sha256 = models.CharField(max_length=64)
+    made_by = models.CharField(max_length=255)
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} for {self.order_id}"

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from megalayer.backoffice import abuse_views, billing_views, machine_views, service_views, support_views, views
+from megalayer.backoffice import (
+    abuse_views,
+    billing_views,
+    legal_views,
+    machine_views,
+    service_views,
+    support_views,
+    views,
+)
 
 app_name = "backoffice"
 urlpatterns = [
@@ -32,6 +40,10 @@ urlpatterns = [
     path("abuse/reports/<str:public_id>/", abuse_views.report_detail, name="abuse_report"),
     path("abuse/cases/", abuse_views.cases, name="abuse_cases"),
     path("abuse/cases/<str:public_id>/", abuse_views.case_detail, name="abuse_case"),
+    path("legal/orders/", legal_views.orders, name="legal_orders"),
+    path("legal/orders/<str:public_id>/", legal_views.order_detail, name="legal_order"),
+    path("legal/exports/<str:public_id>/", legal_views.export_download, name="legal_export"),
+    path("legal/holds/", legal_views.holds, name="legal_holds"),
     path("hosts/", machine_views.hosts, name="hosts"),
     path("hosts/new/", machine_views.host_edit, name="host_new"),
     path("hosts/<str:public_id>/", machine_views.host_detail, name="host_detail"),

@@ -301,3 +301,41 @@ def staff_network_notice_update(
     network_notice_update(notice=notice, staff=request.user, body=payload.body, resolve=payload.resolve)
     notice.refresh_from_db()
     return 201, _notice_out(notice)
+
+
+class LegalOrderOut(Schema):
+    id: str
+    kind: str
+    issuer: str
+    reference: str
+    orders: list[str]
+    customer: str | None
+    service: str | None
+    address: str | None
+    received_at: dt.datetime
+
+
+@router.get(
+    "/staff/legal-orders",
+    response={200: list[LegalOrderOut], **ERRORS},
+    summary="Legal orders (staff with the legal permission; 404 for others)",
+)
+def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
+    from megalayer.abuse.legal import require_legal
+    from megalayer.abuse.models import LegalOrder
+
+    require_legal(request.user)
+    return [
+        LegalOrderOut(
+            id=o.public_id,
+            kind=o.kind,
+            issuer=o.issuer,
+            reference=o.reference,
+            orders=list(o.orders),
+            customer=o.customer.public_id if o.customer else None,
+            service=o.service.public_id if o.service else None,
+            address=o.address,
+            received_at=o.received_at,
+        )
+        for o in LegalOrder.objects.select_related("customer", "service")[:200]
+    ]

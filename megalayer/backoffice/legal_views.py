@@ -1,0 +1,116 @@
+"""Back office: legal orders, exports (staff with the legal permission only: others get a 404) and holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.abuse.holds import legal_hold_release
+from megalayer.abuse.legal import legal_export, legal_order_execute, legal_order_record, may_see_legal
+from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
+from megalayer.core.errors import DomainError
+from megalayer.services.models import Service
+
+
+def _gate(request: HttpRequest) -> None:
+    if not may_see_legal(request.user):
+        raise Http404("Not found.")
+
+
+class OrderForm(forms.Form):
+    kind = forms.ChoiceField(choices=LegalOrder.Kind.choices)
+    issuer = forms.CharField(max_length=200)
+    reference = forms.CharField(max_length=200)
+    orders = forms.MultipleChoiceField(choices=LegalOrder.Orders.choices, widget=forms.CheckboxSelectMultiple)
+    service = forms.CharField(required=False, help_text="srv_ id")
+    address = forms.GenericIPAddressField(required=False)
+    document = forms.FileField(required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@staff_member_required
+def orders(request: HttpRequest) -> HttpResponse:
+    _gate(request)
+    form = OrderForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        service = Service.objects.filter(public_id=data["service"]).first() if data["service"] else None
+        if data["service"] and service is None:
+            form.add_error("service", "No such service.")
+        else:
+            upload = data["document"]
+            try:
+                order = legal_order_record(
+                    staff=request.user,
+                    kind=data["kind"],
+                    issuer=data["issuer"],
+                    reference=data["reference"],
+                    orders=data["orders"],
+                    service=service,
+                    address=data["address"] or "",
+                    document=(upload.name, upload.read()) if upload else None,
+                    notes=data["notes"],
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.detail)
+            else:
+                messages.success(request, f"Order {order.public_id} recorded.")
+                return redirect("backoffice:legal_order", public_id=order.public_id)
+    return render(request, "backoffice/legal_orders.html", {"orders": LegalOrder.objects.all()[:100], "form": form})
+
+
+@staff_member_required
+def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    _gate(request)
+    order = LegalOrder.objects.filter(public_id=public_id).select_related("customer__owner", "service").first()
+    if order is None:
+        raise Http404("Not found.")
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "export":
+                start = dt.datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=dt.UTC)
+                end = dt.datetime.fromisoformat(request.POST.get("end", "")).replace(tzinfo=dt.UTC)
+                export = legal_export(
+                    order=order, staff=request.user, reason=request.POST.get("reason", ""), start=start, end=end
+                )
+                messages.success(request, f"Export {export.public_id} made (SHA-256 {export.sha256[:16]}…).")
+            else:
+                done = legal_order_execute(order=order, staff=request.user, action=request.POST.get("action", ""))
+                messages.success(request, f"Carried out: {done}.")
+        except ValueError:
+            messages.error(request, "Give the period as dates.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect("backoffice:legal_order", public_id=order.public_id)
+    return render(request, "backoffice/legal_order.html", {"order": order, "exports": order.exports.all()})
+
+
+@staff_member_required
+def export_download(request: HttpRequest, public_id: str) -> FileResponse:
+    _gate(request)
+    export = LegalExport.objects.filter(public_id=public_id).first()
+    if export is None:
+        raise Http404("Not found.")
+    return FileResponse(export.file.open("rb"), as_attachment=True, filename=f"{export.public_id}.zip")
+
+
+@staff_member_required
+def holds(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        hold = LegalHold.objects.filter(public_id=request.POST.get("hold", "")).first()
+        if hold is None:
+            raise Http404("No such hold.")
+        try:
+            legal_hold_release(hold=hold, staff=request.user, note=request.POST.get("note", ""))
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, "Hold released; deferred deletions run at the next automation run.")
+        return redirect("backoffice:legal_holds")
+    rows = LegalHold.objects.select_related("customer__owner", "service", "case")[:200]
+    return render(request, "backoffice/legal_holds.html", {"holds": rows})
