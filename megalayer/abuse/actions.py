@@ -276,3 +276,49 @@ def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
         )
     event.refresh_from_db()
     return event
+
+
+def account_close(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
+    """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
+    stops. A standing legal hold on the customer or any of their services stops all of it, and that is
+    recorded (TOS-HOLD-1); nothing is refunded for a violation."""
+    from megalayer.abuse.holds import LegalHoldStops, holds_for_customer, holds_for_service
+    from megalayer.accounts.models import Customer
+    from megalayer.services.actions import service_terminate
+    from megalayer.services.choices import Reason, Status
+    from megalayer.services.models import Service
+
+    actor = Actor.for_user(staff)
+    reference = note + (f" (case {case.public_id})" if case else "")
+    hold = holds_for_customer(customer).order_by("placed_at").first()
+    if hold is None:
+        for service in Service.objects.filter(customer=customer, status__in=[Status.ACTIVE, Status.SUSPENDED]):
+            hold = holds_for_service(service).order_by("placed_at").first() or hold
+    if hold is not None:
+        audit_record(
+            actor=actor,
+            action="account.close_held",
+            target_type="customer",
+            target_id=customer.public_id,
+            requirement="TOS-HOLD-1",
+            data={"hold": hold.public_id, "note": reference},
+        )
+        raise LegalHoldStops(hold)
+    reason = Reason.VIOLATION if requirement == "TOS-VIOLATION-1" else Reason.STAFF
+    with transaction.atomic():
+        for service in Service.objects.select_for_update().filter(
+            customer=customer, status__in=[Status.ACTIVE, Status.SUSPENDED]
+        ):
+            service_terminate(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
+        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.CLOSED)
+        type(customer.owner).objects.filter(pk=customer.owner_id).update(is_active=False)
+        audit_record(
+            actor=actor,
+            action="account.closed",
+            target_type="customer",
+            target_id=customer.public_id,
+            requirement=requirement,
+            data={"note": reference, "case": case.public_id if case else None},
+        )
+    customer.refresh_from_db()
+    return customer

@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from megalayer.api.auth import TokenAuth
 from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
 from megalayer.api.resources import (
+    abuse,
     auth,
     billing,
     hooks,
@@ -44,6 +45,8 @@ api.add_router("", staff_services.router)
 api.add_router("", servers.router)
 api.add_router("", staff_provisioning.router)
 api.add_router("", tickets.router)
+api.add_router("", abuse.router)
+api.add_router("", abuse.staff_router)
 
 
 @api.exception_handler(DomainError)

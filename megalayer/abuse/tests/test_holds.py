@@ -108,3 +108,29 @@ def test_when_no_copy_can_be_made_the_hold_records_why(alice, vps, staff, django
         }
     }
     assert not Operation.objects.filter(kind="evidence_copy").exists()
+
+
+def test_closing_the_account_stops_at_a_hold_and_runs_after_release(
+    alice, vps, staff, django_capture_on_commit_callbacks
+):
+    """Must-show 3, account deletion: the same hold stops it, records that it did, and lets it run later."""
+    from megalayer.abuse.actions import account_close
+    from megalayer.accounts.models import User
+
+    service = _service(alice, vps, django_capture_on_commit_callbacks)
+    with clock.travel(T0 + dt.timedelta(days=1)), django_capture_on_commit_callbacks(execute=True):
+        hold = legal_hold_place(staff=staff, service=service, reason="preserve for the prosecutor")
+        with pytest.raises(LegalHoldStops):
+            account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card")
+    alice.refresh_from_db()
+    service.refresh_from_db()
+    assert (alice.status, service.status, User.objects.get(pk=alice.owner_id).is_active) == ("active", "active", True)
+    assert AuditEvent.objects.get(action="account.close_held").data["hold"] == hold.public_id
+    with clock.travel(T0 + dt.timedelta(days=2)), django_capture_on_commit_callbacks(execute=True):
+        legal_hold_release(hold=hold, staff=staff, note="handed over")
+        account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card")
+    alice.refresh_from_db()
+    service.refresh_from_db()
+    assert (alice.status, service.status, service.reason) == ("closed", "terminated", "violation")
+    assert User.objects.get(pk=alice.owner_id).is_active is False
+    assert AuditEvent.objects.get(action="account.closed").requirement == "TOS-VIOLATION-1"

@@ -64,3 +64,40 @@ def test_the_customer_answers_in_the_case_and_others_see_nothing(alice, bob, net
     assert case.public_id not in other.get("/account/abuse/").content.decode()
     assert AbuseMessage.objects.count() == 1
     assert owner.get("/backoffice/abuse/").status_code == 302  # customers never reach the desk
+
+
+def test_the_api_takes_reports_and_hides_other_customers_cases(alice, bob, staff, network):  # noqa: F811
+    from megalayer.conftest import bearer
+
+    raw = (CORPUS / "xarf-portscan.eml").read_bytes()
+    staff_headers = bearer(staff, staff=True)
+    with clock.travel(NOW):
+        made = Client().post(
+            "/api/v1/staff/abuse/reports", raw, content_type="application/octet-stream", **staff_headers
+        )
+        again = Client().post(
+            "/api/v1/staff/abuse/reports", raw, content_type="application/octet-stream", **staff_headers
+        )
+    assert (made.status_code, again.status_code) == (201, 200)
+    assert made.json()["events"][0]["address"] == "198.51.100.23"
+    assert (
+        Client()
+        .post("/api/v1/staff/abuse/reports", raw, content_type="application/octet-stream", **bearer(bob.owner))
+        .status_code
+        == 403
+    )
+    case_id = made.json()["events"][0]["case"]
+    assert [c["id"] for c in Client().get("/api/v1/abuse/cases", **bearer(bob.owner)).json()] == [case_id]
+    assert Client().get("/api/v1/abuse/cases", **bearer(alice.owner)).json() == []
+    import json
+
+    refused = Client().post(
+        f"/api/v1/abuse/cases/{case_id}/answers", json.dumps({"body": "not mine"}), content_type="application/json",
+        **bearer(alice.owner),
+    )  # fmt: skip
+    assert refused.status_code == 404
+    answered = Client().post(
+        f"/api/v1/abuse/cases/{case_id}/answers", json.dumps({"body": "fixed"}), content_type="application/json",
+        **bearer(bob.owner),
+    )  # fmt: skip
+    assert answered.json()["status"] == "answered"

@@ -1,0 +1,204 @@
+"""``staff/abuse/reports``, ``staff/abuse/cases``, ``staff/legal-holds`` and the customer's ``abuse/cases``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from megalayer.abuse.actions import case_answer, report_receive
+from megalayer.abuse.choices import Source
+from megalayer.abuse.holds import legal_hold_place, legal_hold_release
+from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
+from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.resources.billing import _customer
+from megalayer.api.schemas import Problem
+from megalayer.core.errors import InvalidInput, NotFound
+from megalayer.services.models import Service
+
+staff_router = Router(tags=["staff"], auth=StaffTokenAuth())
+router = Router(tags=["abuse"])
+ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+
+
+class EventOut(Schema):
+    address: str
+    occurred_at: dt.datetime
+    category: str
+    confirmed: bool
+    customer: str | None
+    case: str | None
+
+
+class ReportOut(Schema):
+    id: str
+    received_at: dt.datetime
+    sha256: str
+    parser: str
+    parse_error: str
+    needs_triage: bool
+    events: list[EventOut]
+
+
+class CaseOut(Schema):
+    id: str
+    category: str
+    status: str
+    service: str | None
+    opened_at: dt.datetime
+    deadline_at: dt.datetime
+
+
+class AnswerIn(Schema):
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class HoldIn(Schema):
+    reason: str = Field(min_length=1, max_length=500)
+    service: str | None = None
+    address: str | None = None
+    ends_at: dt.datetime | None = None
+    order_reference: str = Field(default="", max_length=200)
+
+
+class HoldOut(Schema):
+    id: str
+    reason: str
+    service: str | None
+    customer: str | None
+    address: str | None
+    placed_at: dt.datetime
+    ends_at: dt.datetime | None
+    released_at: dt.datetime | None
+
+
+class ReleaseIn(Schema):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def _report_out(report: AbuseReport) -> ReportOut:
+    return ReportOut(
+        id=report.public_id,
+        received_at=report.received_at,
+        sha256=report.sha256,
+        parser=report.parser,
+        parse_error=report.parse_error,
+        needs_triage=report.needs_triage,
+        events=[
+            EventOut(
+                address=e.address,
+                occurred_at=e.occurred_at,
+                category=e.category,
+                confirmed=e.confirmed,
+                customer=e.assignment.customer.public_id if e.assignment else None,
+                case=e.case.public_id if e.case else None,
+            )
+            for e in report.events.select_related("assignment__customer", "case")
+        ],
+    )
+
+
+def _case_out(case: AbuseCase) -> CaseOut:
+    return CaseOut(
+        id=case.public_id,
+        category=case.category,
+        status=case.status,
+        service=case.service.public_id if case.service else None,
+        opened_at=case.opened_at,
+        deadline_at=case.deadline_at,
+    )
+
+
+def _hold_out(hold: LegalHold) -> HoldOut:
+    return HoldOut(
+        id=hold.public_id,
+        reason=hold.reason,
+        service=hold.service.public_id if hold.service else None,
+        customer=hold.customer.public_id if hold.customer else None,
+        address=hold.address,
+        placed_at=hold.placed_at,
+        ends_at=hold.ends_at,
+        released_at=hold.released_at,
+    )
+
+
+@staff_router.post(
+    "/staff/abuse/reports",
+    response={201: ReportOut, 200: ReportOut, **ERRORS},
+    summary="Submit a raw report (RFC 5322 or text); stored unchanged, then parsed and attributed",
+    openapi_extra={
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
+def staff_abuse_report(request: HttpRequest) -> tuple[int, ReportOut]:
+    require_write(request)
+    report, created = report_receive(raw=request.body, source=Source.API)
+    return (201 if created else 200), _report_out(report)
+
+
+@staff_router.get("/staff/abuse/reports", response={200: list[ReportOut], **ERRORS}, summary="Abuse reports")
+def staff_abuse_reports(request: HttpRequest, triage: bool = False) -> list[ReportOut]:
+    rows = AbuseReport.objects.defer("raw")
+    if triage:
+        rows = rows.filter(needs_triage=True)
+    return [_report_out(r) for r in rows[:100]]
+
+
+@staff_router.get("/staff/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Abuse cases")
+def staff_abuse_cases(request: HttpRequest, status: str = "") -> list[CaseOut]:
+    rows = AbuseCase.objects.select_related("service")
+    if status:
+        rows = rows.filter(status=status)
+    return [_case_out(c) for c in rows[:200]]
+
+
+@staff_router.get("/staff/legal-holds", response={200: list[HoldOut], **ERRORS}, summary="Legal holds")
+def staff_legal_holds(request: HttpRequest) -> list[HoldOut]:
+    return [_hold_out(h) for h in LegalHold.objects.select_related("service", "customer")[:200]]
+
+
+@staff_router.post("/staff/legal-holds", response={201: HoldOut, **ERRORS}, summary="Place a legal hold (TOS-HOLD-1)")
+def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> tuple[int, HoldOut]:
+    require_write(request)
+    service = None
+    if payload.service:
+        service = Service.objects.filter(public_id=payload.service).first()
+        if service is None:
+            raise InvalidInput("No such service.", field="service")
+    hold = legal_hold_place(
+        staff=request.user,
+        reason=payload.reason,
+        service=service,
+        address=payload.address or "",
+        ends_at=payload.ends_at,
+        order_reference=payload.order_reference,
+    )
+    return 201, _hold_out(hold)
+
+
+@staff_router.post(
+    "/staff/legal-holds/{hold_id}/release", response={200: HoldOut, **ERRORS}, summary="Release a legal hold"
+)
+def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> HoldOut:
+    require_write(request)
+    hold = LegalHold.objects.filter(public_id=hold_id).first()
+    if hold is None:
+        raise NotFound("No such hold.")
+    return _hold_out(legal_hold_release(hold=hold, staff=request.user, note=payload.note))
+
+
+@router.get("/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Complaints about your services")
+def abuse_cases(request: HttpRequest) -> list[CaseOut]:
+    return [_case_out(c) for c in AbuseCase.objects.filter(customer=_customer(request)).select_related("service")]
+
+
+@router.post("/abuse/cases/{case_id}/answers", response={201: CaseOut, **ERRORS}, summary="Answer a complaint")
+def abuse_case_answer(request: HttpRequest, case_id: str, payload: AnswerIn) -> tuple[int, CaseOut]:
+    require_write(request)
+    case = AbuseCase.objects.filter(customer=_customer(request), public_id=case_id).first()
+    if case is None:
+        raise NotFound("No such case.")
+    case_answer(case=case, customer=case.customer, body=payload.body, author=str(request.user))
+    case.refresh_from_db()
+    return 201, _case_out(case)
