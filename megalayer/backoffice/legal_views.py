@@ -17,6 +17,10 @@ from megalayer.core.errors import DomainError
 from megalayer.services.models import Service
 
 
+def DomainErrorField(detail: str) -> InvalidInput:
+    return InvalidInput(detail, field="service")
+
+
 def _gate(request: HttpRequest) -> None:
     if not may_see_legal(request.user):
         raise Http404("Not found.")
@@ -101,6 +105,31 @@ def export_download(request: HttpRequest, public_id: str) -> FileResponse:
 
 @staff_member_required
 def holds(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and request.POST.get("action") == "place":
+        from megalayer.abuse.holds import legal_hold_place
+
+        service_id = request.POST.get("service", "").strip()
+        service = Service.objects.filter(public_id=service_id).first() if service_id else None
+        if service_id and service is None:
+            messages.error(request, "No such service.")
+            return redirect("backoffice:legal_holds")
+        try:
+            ends = request.POST.get("ends_at", "").strip()
+            placed = legal_hold_place(
+                staff=request.user,
+                reason=request.POST.get("reason", ""),
+                service=service,
+                address=request.POST.get("address", "").strip(),
+                order_reference=request.POST.get("order_reference", ""),
+                ends_at=dt.datetime.fromisoformat(ends).replace(tzinfo=dt.UTC) if ends else None,
+            )
+        except ValueError:
+            messages.error(request, "Give the end as a date.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, f"Hold {placed.public_id} placed; evidence: {placed.evidence}.")
+        return redirect("backoffice:legal_holds")
     if request.method == "POST":
         hold = LegalHold.objects.filter(public_id=request.POST.get("hold", "")).first()
         if hold is None:

@@ -134,3 +134,27 @@ def test_closing_the_account_stops_at_a_hold_and_runs_after_release(
     assert (alice.status, service.status, service.reason) == ("closed", "terminated", "violation")
     assert User.objects.get(pk=alice.owner_id).is_active is False
     assert AuditEvent.objects.get(action="account.closed").requirement == "TOS-VIOLATION-1"
+
+
+def test_staff_place_and_release_a_hold_in_the_back_office(
+    staff_client, alice, vps, django_capture_on_commit_callbacks
+):
+    from megalayer.abuse.models import LegalHold
+
+    service = _service(alice, vps, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/backoffice/legal/holds/",
+            {"action": "place", "service": service.public_id, "reason": "preserve for case 9", "order_reference": "c9"},
+        )
+    hold = LegalHold.objects.get()
+    assert (hold.service, hold.order_reference) == (service, "c9")
+    assert "preserve for case 9" in staff_client.get("/backoffice/legal/holds/").content.decode()
+    staff_client.post("/backoffice/legal/holds/", {"hold": hold.public_id, "note": "over"})
+    hold.refresh_from_db()
+    assert hold.released_at is not None
+    bad = staff_client.post(
+        "/backoffice/legal/holds/", {"action": "place", "service": "srv_nope", "reason": "x"}, follow=True
+    )
+    assert "No such service." in bad.content.decode()
+    assert LegalHold.objects.count() == 1
