@@ -17,10 +17,6 @@ from megalayer.core.errors import DomainError
 from megalayer.services.models import Service
 
 
-def DomainErrorField(detail: str) -> InvalidInput:
-    return InvalidInput(detail, field="service")
-
-
 def _gate(request: HttpRequest) -> None:
     if not may_see_legal(request.user):
         raise Http404("Not found.")
