@@ -254,7 +254,11 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
 def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
     """Staff confirm a free-text finding: it is attributed and joins (or opens) its case."""
     with transaction.atomic():
-        event = AbuseEvent.objects.select_for_update().select_related("assignment__service", "report").get(pk=event.pk)
+        event = (
+            AbuseEvent.objects.select_for_update(of=("self",))
+            .select_related("assignment__service", "report")
+            .get(pk=event.pk)
+        )
         if event.confirmed and event.case_id is not None:
             return event
         AbuseEvent.objects.filter(pk=event.pk).update(confirmed=True)
