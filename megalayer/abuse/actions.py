@@ -203,7 +203,15 @@ def abuse_deadlines_run() -> dict[str, int]:
     return counts
 
 
-CASE_ACTIONS = ("null_route", "suspend_service", "terminate_violation", "close")
+CASE_ACTIONS = (
+    "null_route",
+    "suspend_service",
+    "terminate_violation",
+    "suspend_account",
+    "close_account",
+    "charge_fee",
+    "close",
+)
 
 
 def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", note: str = "") -> AbuseCase:
@@ -219,7 +227,7 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
         raise InvalidInput("Unknown action.", field="action")
     actor = Actor.for_user(staff)
     reference = f"case {case.public_id}" + (f": {note}" if note else "")
-    requirement = "TOS-VIOLATION-1" if action == "terminate_violation" else "TOS-ABUSE-2"
+    requirement = "TOS-VIOLATION-1" if action in ("terminate_violation", "close_account") else "TOS-ABUSE-2"
     with transaction.atomic():
         if action == "null_route":
             addresses = set(case.events.values_list("address", flat=True))
@@ -237,7 +245,13 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
             service_terminate(
                 service=case.service, reason=Reason.VIOLATION, actor=actor, requirement=requirement, note=reference
             )
-        if action in ("terminate_violation", "close"):
+        elif action == "suspend_account":
+            account_suspend(customer=case.customer, staff=staff, requirement=requirement, note=reference, case=case)
+        elif action == "close_account":
+            account_close(customer=case.customer, staff=staff, requirement="TOS-VIOLATION-1", note=reference, case=case)
+        elif action == "charge_fee":
+            case_charge_fee(case=case, staff=staff)
+        if action in ("terminate_violation", "close_account", "close"):
             AbuseCase.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, closed_at=clock.now())
         audit_record(
             actor=actor,
@@ -319,6 +333,89 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
         audit_record(
             actor=actor,
             action="account.closed",
+            target_type="customer",
+            target_id=customer.public_id,
+            requirement=requirement,
+            data={"note": reference, "case": case.public_id if case else None},
+        )
+    customer.refresh_from_db()
+    return customer
+
+
+def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
+    """The infraction fee of the Terms in force for the case's category and the customer's offence level
+    (TOS-ABUSE-2): an invoice, paid from the balance when it covers it. Once per case."""
+    from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
+    from megalayer.billing.models import Invoice
+    from megalayer.core.errors import RuleRefused
+    from megalayer.ledger.errors import InsufficientBalance
+
+    existing = Invoice.objects.filter(lines__kind="infraction_fee", lines__reference=case.public_id).first()
+    if existing is not None:
+        return existing
+    fees = (policy_at(clock.now()).abuse.infraction_fee or {}).get(case.category)
+    if not fees:
+        raise RuleRefused(
+            "The Terms in force set no infraction fee for this category.",
+            rule="no-infraction-fee",
+            requirement="TOS-ABUSE-2",
+        )
+    level = AbuseCase.objects.filter(
+        customer=case.customer, category=case.category, opened_at__lte=case.opened_at
+    ).count()
+    fee = fees[min(level, len(fees)) - 1].money()
+    actor = Actor.for_user(staff)
+    with transaction.atomic():
+        draft = invoice_create(
+            customer=case.customer,
+            currency=fee.currency,
+            lines=[
+                LineData(
+                    kind="infraction_fee",
+                    reference=case.public_id,
+                    description=(
+                        f"Infraction fee: {case.get_category_display()}, offence {level} (case {case.public_id})"
+                    ),
+                    unit_price=fee,
+                )
+            ],
+        )
+        invoice = invoice_issue(invoice=draft, actor=actor, auto_apply=False)
+        try:
+            with transaction.atomic():
+                invoice_pay_from_balance(invoice=invoice, idempotency_key=f"infraction:{case.public_id}", actor=actor)
+        except InsufficientBalance:
+            pass  # stays issued: the customer pays it like any invoice
+        audit_record(
+            actor=actor,
+            action="abuse.infraction_fee",
+            target_type="abuse_case",
+            target_id=case.public_id,
+            requirement="TOS-ABUSE-2",
+            terms_version=version_number_at(clock.now()),
+            data={"case": case.public_id, "fee": str(fee), "offence": level, "invoice": invoice.public_id},
+        )
+    invoice.refresh_from_db()
+    return invoice
+
+
+def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
+    """Suspend a whole account (TOS-ABUSE-2, TOS-VIOLATION-1): every active service is suspended; nothing is
+    deleted, so no legal hold is needed to keep the data."""
+    from megalayer.accounts.models import Customer
+    from megalayer.services.actions import service_suspend
+    from megalayer.services.choices import Reason, Status
+    from megalayer.services.models import Service
+
+    actor = Actor.for_user(staff)
+    reference = note + (f" (case {case.public_id})" if case else "")
+    with transaction.atomic():
+        for service in Service.objects.filter(customer=customer, status=Status.ACTIVE):
+            service_suspend(service=service, reason=Reason.ABUSE, actor=actor, requirement=requirement, note=reference)
+        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.SUSPENDED)
+        audit_record(
+            actor=actor,
+            action="account.suspended",
             target_type="customer",
             target_id=customer.public_id,
             requirement=requirement,

@@ -83,7 +83,23 @@ class NetworkPolicy(_Section):
 class AbusePolicy(_Section):
     response_deadline_hours: int = Field(default=24, ge=1, le=24 * 90)
     auto_null_route_categories: list[str] = ["spam"]
-    infraction_fee: MoneyAmount | None = None
+    # Category (TOS-AUP-1) → fee by offence level: the 1st, 2nd, … case of the customer in that category;
+    # the last entry applies to every later offence. None (the default): no fee is charged.
+    infraction_fee: dict[str, list[MoneyAmount]] | None = None
+
+    @field_validator("infraction_fee")
+    @classmethod
+    def _fee_categories(cls, value: dict[str, list[MoneyAmount]] | None) -> dict[str, list[MoneyAmount]] | None:
+        if value is None:
+            return value
+        from megalayer.abuse.choices import Category
+
+        for category, fees in value.items():
+            if category not in Category.values:
+                raise ValueError(f"unknown abuse category {category!r}")
+            if not fees:
+                raise ValueError(f"give at least one fee for {category}")
+        return value
 
 
 class AttackPolicy(_Section):

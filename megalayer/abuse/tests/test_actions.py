@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,59 @@ def test_null_route_one_address_of_the_case_only(alice, staff, case, django_capt
         case_act(case=case, staff=staff, action="null_route", address=address)
     route = NullRoute.objects.get()
     assert (route.address, route.case_reference, route.requirement) == (address, case.public_id, "TOS-ABUSE-2")
+
+
+def _fees_in_terms(staff: Any, terms_v1: Any, fees: dict[str, Any]) -> None:
+    from megalayer.terms.actions import terms_publish
+    from megalayer.terms.policy import default_policy_data
+
+    data = default_policy_data()
+    data["abuse"]["infraction_fee"] = fees
+    with clock.travel(T0 - dt.timedelta(days=40)):
+        terms_publish(
+            body=terms_v1.body, summary="fees", update_date=(T0 - dt.timedelta(days=40)).date(),
+            effective_at=T0 - dt.timedelta(days=31), policy=data, actor=Actor.for_user(staff), published_by=staff,
+        )  # fmt: skip
+
+
+def test_the_infraction_fee_follows_category_and_offence_level(
+    alice, staff, terms_v1, case, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from megalayer.core.errors import RuleRefused
+
+    with pytest.raises(RuleRefused):  # the default Terms set none
+        case_act(case=case, staff=staff, action="charge_fee")
+    _fees_in_terms(
+        staff, terms_v1, {"spam": [{"amount": "15.00", "currency": "USD"}, {"amount": "50.00", "currency": "USD"}]}
+    )
+    from megalayer.billing.models import Invoice
+
+    with clock.travel(T0 + dt.timedelta(days=3)), django_capture_on_commit_callbacks(execute=True):
+        case_act(case=case, staff=staff, action="charge_fee")
+    invoice = Invoice.objects.get(lines__kind="infraction_fee")
+    assert (invoice.total, invoice.status) == (Decimal("15.00"), "paid")  # first offence, from the balance
+    with clock.travel(T0 + dt.timedelta(days=3)):
+        case_act(case=case, staff=staff, action="charge_fee")  # once per case
+    assert Invoice.objects.filter(lines__kind="infraction_fee").count() == 1
+    event = AuditEvent.objects.get(action="abuse.infraction_fee")
+    assert (event.requirement, event.data["offence"], event.data["fee"]) == ("TOS-ABUSE-2", 1, "15.00 USD")
+    # A second spam case later: the second offence's fee; the balance is short, so the invoice waits.
+    address = case.events.get().address
+    with clock.travel(T0 + dt.timedelta(days=4)), django_capture_on_commit_callbacks(execute=True):
+        case_act(case=case, staff=staff, action="close")
+        report_receive(raw=_arf(address, arrival="Thu, 04 Mar 2027 09:00:00 +0000"), source="mail")
+        second = AbuseCase.objects.exclude(pk=case.pk).get()
+        case_act(case=second, staff=staff, action="charge_fee")
+    later = Invoice.objects.get(lines__reference=second.public_id)
+    assert (later.total, later.status) == (Decimal("50.00"), "issued")
+
+
+def test_suspending_the_whole_account(alice, staff, case, django_capture_on_commit_callbacks):
+    with clock.travel(T0 + dt.timedelta(days=3)), django_capture_on_commit_callbacks(execute=True):
+        case_act(case=case, staff=staff, action="suspend_account", note="repeat offender")
+    alice.refresh_from_db()
+    service = Service.objects.get(customer=alice)
+    assert (alice.status, service.status, service.reason) == ("suspended", "suspended", "abuse")
+    assert AuditEvent.objects.get(action="account.suspended").data["case"] == case.public_id
