@@ -117,3 +117,29 @@ def test_staff_without_the_legal_permission_get_404(staff, staff_client, lawyer,
     listed = Client().get("/api/v1/staff/legal-orders", **bearer(lawyer, staff=True)).json()
     assert [o["id"] for o in listed] == [order.public_id]
     assert LegalOrder.objects.count() == 1
+
+
+def test_legal_orders_through_the_api(staff, lawyer, service):
+    from megalayer.conftest import bearer
+
+    body = json.dumps(
+        {"kind": "court", "issuer": "Court", "reference": "X-1", "orders": ["preserve"], "service": service.public_id}
+    )
+    refused = Client().post(
+        "/api/v1/staff/legal-orders", body, content_type="application/json", **bearer(staff, staff=True)
+    )
+    assert refused.status_code == 404
+    made = Client().post(
+        "/api/v1/staff/legal-orders", body, content_type="application/json", **bearer(lawyer, staff=True)
+    )
+    assert (made.status_code, made.json()["service"], made.json()["customer"]) == (
+        201,
+        service.public_id,
+        service.customer.public_id,
+    )
+    bad = Client().post(
+        "/api/v1/staff/legal-orders", body.replace('"preserve"', '"dance"'), content_type="application/json",
+        **bearer(lawyer, staff=True),
+    )  # fmt: skip
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "orders")
+    assert LegalOrder.objects.count() == 1

@@ -339,3 +339,52 @@ def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
         )
         for o in LegalOrder.objects.select_related("customer", "service")[:200]
     ]
+
+
+class LegalOrderIn(Schema):
+    kind: str = Field(description="government, court or lawyer")
+    issuer: str = Field(min_length=1, max_length=200)
+    reference: str = Field(min_length=1, max_length=200)
+    orders: list[str] = Field(description="shut_down, suspend_ip, preserve, provide_data")
+    service: str | None = None
+    address: str | None = None
+    notes: str = Field(default="", max_length=5000)
+
+
+@router.post(
+    "/staff/legal-orders",
+    response={201: LegalOrderOut, **ERRORS},
+    summary="Record a legal order (legal permission; the document is attached in the back office)",
+)
+def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tuple[int, LegalOrderOut]:
+    from megalayer.abuse.legal import legal_order_record, require_legal
+    from megalayer.services.models import Service
+
+    require_legal(request.user)
+    require_write(request)
+    service = None
+    if payload.service:
+        service = Service.objects.filter(public_id=payload.service).first()
+        if service is None:
+            raise InvalidInput("No such service.", field="service")
+    order = legal_order_record(
+        staff=request.user,
+        kind=payload.kind,
+        issuer=payload.issuer,
+        reference=payload.reference,
+        orders=payload.orders,
+        service=service,
+        address=payload.address or "",
+        notes=payload.notes,
+    )
+    return 201, LegalOrderOut(
+        id=order.public_id,
+        kind=order.kind,
+        issuer=order.issuer,
+        reference=order.reference,
+        orders=list(order.orders),
+        customer=order.customer.public_id if order.customer else None,
+        service=order.service.public_id if order.service else None,
+        address=order.address,
+        received_at=order.received_at,
+    )
