@@ -105,6 +105,7 @@ def load_demo() -> None:
         )
     load_demo_billing()
     load_demo_services()
+    load_demo_support()
 
 
 TAX_RATES = [
@@ -225,6 +226,44 @@ def load_demo_services() -> None:
         actor=actor,
     )
     _provision_now(alice)
+
+
+def load_demo_support() -> None:
+    """A ticket waiting for staff, a maintenance window announced for Hong Kong, the staff member in every
+    department (so the desk's mail reaches someone)."""
+    from megalayer.catalog.models import Location
+    from megalayer.notices.models import NetworkNotice
+    from megalayer.notices.network import network_notice_publish
+    from megalayer.support.actions import ticket_open
+    from megalayer.support.models import Ticket
+    from megalayer.support.queries import departments
+
+    staff = User.objects.get(email=STAFF[0])
+    for department in departments():
+        department.members.add(staff)
+    alice = Customer.objects.get(owner__email=CUSTOMERS[0][0])
+    if not Ticket.objects.exists():
+        ticket_open(
+            customer=alice,
+            department=departments().get(code="technical"),
+            subject="Slow downloads from Shanghai in the evening",
+            body="Since Monday, downloads from my server to **Shanghai** drop to about 2 MB/s after 20:00.\n\n"
+            "- mtr attached in the next message\n- daytime is fine",
+            user=alice.owner,
+            service=alice.services.first(),
+        )
+    if not NetworkNotice.objects.exists():
+        start = (clock.now() + dt.timedelta(days=5)).replace(hour=18, minute=0, second=0, microsecond=0)
+        network_notice_publish(
+            staff=staff,
+            kind="maintenance",
+            title="Core router software upgrade in Hong Kong",
+            body="Each of the two core routers is upgraded in turn; expect up to two short interruptions of a few "
+            "seconds while sessions move over.",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=2),
+            location=Location.objects.get(code="hkg"),
+        )
 
 
 def load_demo_network() -> None:
