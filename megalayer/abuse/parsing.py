@@ -214,7 +214,24 @@ def _freetext(parsed: Parsed) -> None:
         parsed.error = "no IP address found in the text"
 
 
+def _clean_text(parsed: Parsed) -> Parsed:
+    """No NUL characters in what is stored as text (PostgreSQL refuses them; they mean nothing here)."""
+    parsed.subject = parsed.subject.replace("\x00", "")
+    parsed.reporter = parsed.reporter.replace("\x00", "")
+    parsed.text = parsed.text.replace("\x00", "")
+    parsed.error = parsed.error.replace("\x00", "")
+    parsed.findings = [
+        Finding(f.address, f.occurred_at, f.category, f.detail.replace("\x00", ""), f.confirmed)
+        for f in parsed.findings
+    ]
+    return parsed
+
+
 def parse(raw: bytes) -> Parsed:
+    return _clean_text(_parse(raw))
+
+
+def _parse(raw: bytes) -> Parsed:
     parsed = Parsed()
     try:
         message = email.message_from_bytes(raw, policy=policy.default)

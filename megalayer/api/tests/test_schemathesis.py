@@ -79,6 +79,8 @@ def test_without_a_token_every_private_operation_is_401(alice: Any) -> None:
             response = case.call()
             _check(response)
             if case.operation.path not in PUBLIC:
-                assert response.status_code == 401
+                # A NUL character is refused before anything else, authentication included (core.middleware).
+                nul = response.status_code == 422 and "NUL" in response.text
+                assert response.status_code == 401 or nul
 
         run()

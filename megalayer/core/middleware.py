@@ -1,0 +1,53 @@
+"""Refuse NUL characters in what a request sends before anything reaches the database.
+
+PostgreSQL cannot store U+0000 in text, so a NUL in a query parameter, a form field or a
+JSON string would end in a database error (a 500) wherever it is used. No legitimate
+input of this platform contains one; raw bodies (mail, abuse reports) are bytes and are
+not affected. The API answers with an RFC 9457 problem naming the field; pages with a
+plain 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+NUL = "\x00"
+
+
+def _offending_field(request: HttpRequest) -> str | None:
+    if NUL in request.path:
+        return "path"
+    for key, values in request.GET.lists():
+        if NUL in key or any(NUL in v for v in values):
+            return key.replace(NUL, "") or "query"
+    content_type = request.content_type or ""
+    if request.method == "POST" and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, values in request.POST.lists():
+            if NUL in key or any(NUL in v for v in values):
+                return key.replace(NUL, "") or "body"
+    if content_type == "application/json" and b"\\u0000" in request.body:
+        return "body"
+    return None
+
+
+class NulGuardMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        field = _offending_field(request)
+        if field is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            from megalayer.api.problems import problem_response
+
+            return problem_response(
+                status=422,
+                slug="invalid-input",
+                title="Invalid input",
+                detail="Text may not contain NUL characters.",
+                errors=[{"field": field, "message": "contains a NUL character"}],
+            )
+        return HttpResponseBadRequest("Text may not contain NUL characters.")
