@@ -23,11 +23,15 @@ def _offending_field(request: HttpRequest) -> str | None:
         if NUL in key or any(NUL in v for v in values):
             return key.replace(NUL, "") or "query"
     content_type = request.content_type or ""
-    if request.method == "POST" and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    api = request.path.startswith("/api/")
+    # Pages: form fields (reading request.POST here is what the view would do anyway). Not in the API: its
+    # views and the idempotency middleware read the raw body, which a parsed multipart stream no longer has.
+    form = ("application/x-www-form-urlencoded", "multipart/form-data")
+    if request.method == "POST" and not api and content_type in form:
         for key, values in request.POST.lists():
             if NUL in key or any(NUL in v for v in values):
                 return key.replace(NUL, "") or "body"
-    if content_type == "application/json" and b"\\u0000" in request.body:
+    if api and content_type == "application/json" and b"\\u0000" in request.body:
         return "body"
     return None
 
