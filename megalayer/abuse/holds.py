@@ -109,7 +109,7 @@ def legal_hold_place(
 
 def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
     """An evidence copy of each server in scope, through the driver where it can; else the reason why not."""
-    from megalayer.provisioning.actions import host_driver, operation_request
+    from megalayer.provisioning.actions import host_driver_loaded, operation_request
     from megalayer.provisioning.drivers.base import Capability
     from megalayer.provisioning.models import Server
 
@@ -124,12 +124,11 @@ def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
         )
     copies: dict[str, Any] = {}
     for server in servers:
-        try:
-            supported = host_driver(server.host).supports(Capability.EVIDENCE_COPY)
-        except Exception as error:
+        driver, error = host_driver_loaded(server.host)
+        if driver is None:
             copies[server.service.public_id] = {"copy": None, "why_not": f"host driver unavailable: {error}"[:300]}
             continue
-        if not supported:
+        if not driver.supports(Capability.EVIDENCE_COPY):
             copies[server.service.public_id] = {"copy": None, "why_not": f"the {server.host.driver} driver cannot copy"}
             continue
         operation = operation_request(

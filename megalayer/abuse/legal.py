@@ -192,18 +192,14 @@ def _export_files(customer: Any, start: dt.datetime, end: dt.datetime) -> dict[s
 
 def _sign_ins(user: Any, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     """Sessions with address and browser (allauth's user sessions) and Terms acceptances with their address."""
+    from allauth.usersessions.models import UserSession
+
     from megalayer.terms.models import TermsAcceptance
 
-    rows: list[dict[str, Any]] = []
-    try:
-        from allauth.usersessions.models import UserSession
-
-        for session in UserSession.objects.filter(user=user, created_at__gte=start, created_at__lt=end):
-            rows.append(
-                {"kind": "session", "at": session.created_at, "ip": session.ip, "user_agent": session.user_agent}
-            )
-    except Exception:  # noqa: S110 - user sessions not installed: acceptances still tell addresses
-        pass
+    rows: list[dict[str, Any]] = [
+        {"kind": "session", "at": session.created_at, "ip": session.ip, "user_agent": session.user_agent}
+        for session in UserSession.objects.filter(user=user, created_at__gte=start, created_at__lt=end)
+    ]
     for acceptance in TermsAcceptance.objects.filter(user=user, accepted_at__gte=start, accepted_at__lt=end):
         rows.append(
             {"kind": "terms_acceptance", "at": acceptance.accepted_at, "ip": acceptance.ip_address,

@@ -20,7 +20,13 @@ from megalayer.core.errors import DomainError
 from megalayer.network.actions import null_route_end, null_route_start, prefix_save
 from megalayer.network.models import IpAssignment, NullRoute, Prefix
 from megalayer.network.queries import holder_at, prefix_utilisation
-from megalayer.provisioning.actions import host_driver, host_reconcile, host_save, operation_cancel, operation_retry
+from megalayer.provisioning.actions import (
+    host_driver_loaded,
+    host_reconcile,
+    host_save,
+    operation_cancel,
+    operation_retry,
+)
 from megalayer.provisioning.drivers import DRIVERS, driver_class
 from megalayer.provisioning.models import Host, Operation, Server
 
@@ -130,11 +136,9 @@ def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         drift = host_reconcile(host=host)
         messages.info(request, f"Reconciled: {len(drift)} difference(s).")
         return redirect("backoffice:host_detail", public_id=host.public_id)
-    try:
-        driver = host_driver(host)
-        parameters, capabilities, driver_error = driver.masked_parameters(), sorted(driver.capabilities), ""
-    except Exception as error:  # a host whose driver cannot load still shows its page
-        parameters, capabilities, driver_error = {}, [], str(error)
+    driver, driver_error = host_driver_loaded(host)
+    parameters = driver.masked_parameters() if driver else {}
+    capabilities = sorted(driver.capabilities) if driver else []
     servers = Server.objects.filter(host=host, destroyed_at__isnull=True).select_related("service__customer__owner")
     used = {
         "vcpus": sum(s.vcpus for s in servers),

@@ -198,9 +198,12 @@ def notices_deliver_due() -> dict[str, int]:
     return results
 
 
-def notice_for_customer(*, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any]) -> Notice:
+def notice_for_customer(
+    *, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any], reply_to: str = ""
+) -> Notice:
     subject, text, html = render_notice(kind, {"customer": customer, "name": customer.owner.full_name, **context})
     return notice_create(
+        reply_to=reply_to,
         kind=kind,
         recipient=customer.owner.email,
         customer=customer,

@@ -44,11 +44,17 @@ def inbound_mail(raw: bytes) -> str:
     return outcome
 
 
-def _addressed_to(message: EmailMessage, address: str) -> bool:
+def recipients(message: EmailMessage) -> list[str]:
+    """Every address the message was delivered to (To, Cc and the mail server's delivery headers)."""
     from email.utils import getaddresses
 
+    # Empty headers are left out: Python's strict getaddresses() gives up on the whole list otherwise.
     headers = [str(message[h]) for h in ("To", "Cc", "Delivered-To", "X-Original-To") if message.get(h)]
-    return any(found.lower() == address.lower() for _, found in getaddresses(headers))
+    return [found for _, found in getaddresses(headers) if found]
+
+
+def _addressed_to(message: EmailMessage, address: str) -> bool:
+    return any(found.lower() == address.lower() for found in recipients(message))
 
 
 def _to_abuse_desk(raw: bytes) -> str:

@@ -94,6 +94,15 @@ def host_driver(host: Host) -> Driver:
     return driver_for(host.driver, {k: str(v) for k, v in host.parameters.items()})
 
 
+def host_driver_loaded(host: Host) -> tuple[Driver | None, str]:
+    """The host's driver, or None and why not (bad parameters, a missing optional extra): pages and lists
+    still show a host whose driver cannot load."""
+    try:
+        return host_driver(host), ""
+    except (DriverError, ImportError) as error:
+        return None, str(error)
+
+
 # Hosts -----------------------------------------------------------------------------------------------------------
 
 

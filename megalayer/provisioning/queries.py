@@ -39,7 +39,7 @@ def server_of(service: Service) -> Server | None:
 
 def server_view(service: Service) -> ServerView | None:
     from megalayer.network.models import IpAssignment, ReverseDns
-    from megalayer.provisioning.actions import host_driver
+    from megalayer.provisioning.actions import host_driver_loaded
 
     server = server_of(service)
     if server is None:
@@ -50,10 +50,8 @@ def server_view(service: Service) -> ServerView | None:
         .order_by("prefix__family", "pk")
     )
     names = dict(ReverseDns.objects.filter(address__in=[a.address for a in held]).values_list("address", "hostname"))
-    try:
-        capabilities = frozenset(c.value for c in host_driver(server.host).capabilities)
-    except Exception:  # a host with broken parameters still shows its server
-        capabilities = frozenset()
+    driver, _ = host_driver_loaded(server.host)
+    capabilities = frozenset(c.value for c in driver.capabilities) if driver else frozenset()
     return ServerView(
         server=server,
         addresses=[Address(a.address, a.prefix.family, names.get(a.address, "")) for a in held],

@@ -266,19 +266,13 @@ def tickets_auto_close() -> int:
 
 
 def _tell_customer(ticket: Ticket, message: TicketMessage, *, kind: str) -> None:
-    from megalayer.notices.actions import notice_create, render_notice
+    from megalayer.notices.actions import notice_for_customer
 
-    customer = ticket.customer
-    context = {"ticket": ticket, "message": message, "customer": customer, "name": customer.owner.full_name}
-    subject, text, html = render_notice(kind, context)
-    notice_create(
+    notice_for_customer(
         kind=kind,
-        recipient=customer.owner.email,
-        customer=customer,
+        customer=ticket.customer,
         dedupe_key=f"{kind}:{ticket.public_id}:{message.pk}",
-        subject=subject,
-        body_text=text,
-        body_html=html,
+        context={"ticket": ticket, "message": message},
         reply_to=reply_address(ticket),
     )
 

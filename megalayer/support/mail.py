@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 from email_reply_parser import EmailReplyParser
 
@@ -19,9 +19,9 @@ REFERENCE = re.compile(r"\+(tkt_[0-9a-z]{16})\.([0-9a-f]{12})@", re.IGNORECASE)
 
 
 def _reference(message: EmailMessage) -> tuple[str, str] | None:
-    # Empty headers are left out: Python's strict getaddresses() gives up on the whole list otherwise.
-    headers = [str(message[h]) for h in ("To", "Cc", "Delivered-To", "X-Original-To") if message.get(h)]
-    for _, address in getaddresses(headers):
+    from megalayer.notices.inbound import recipients
+
+    for address in recipients(message):
         found = REFERENCE.search(address)
         if found:
             return found.group(1).lower(), found.group(2).lower()

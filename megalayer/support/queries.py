@@ -9,14 +9,13 @@ from django.db.models import Q, QuerySet
 
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
 
-DEPARTMENTS = [("sales", "Sales", 1), ("billing", "Billing", 2), ("technical", "Technical", 3), ("abuse", "Abuse", 4)]
-
 
 def departments() -> QuerySet[Department]:
     """The four departments of TOS-TICKET-1 (restored if someone removed them)."""
+    from megalayer.support.seed import DEPARTMENTS, seed
+
     if Department.objects.count() < len(DEPARTMENTS):
-        for code, name, order in DEPARTMENTS:
-            Department.objects.get_or_create(code=code, defaults={"name": name, "sort_order": order})
+        seed(Department)
     return Department.objects.all()
 
 

@@ -128,6 +128,19 @@ def _key(request: HttpRequest) -> str:
     return request.headers.get("Idempotency-Key") or new_public_id("req")
 
 
+def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -> tuple[int, OperationOut]:
+    """Every server action of the API: write scope, the caller's own service, one operation per request key."""
+    require_write(request)
+    operation = server_action(
+        service=_service(request, service_id),
+        kind=kind,
+        actor=Actor.for_user(request.user),
+        idempotency_key=_key(request),
+        snapshot=snapshot,
+    )
+    return 202, operation_out(operation)
+
+
 def _view(service: Service) -> ServerOut:
     from megalayer.provisioning.actions import password_pending
 
@@ -179,15 +192,8 @@ def server_rdns(request: HttpRequest, service_id: str, payload: RdnsIn) -> Addre
     summary="Power on, off (soft, then hard) or reboot",
 )
 def server_power(request: HttpRequest, service_id: str, payload: PowerIn) -> tuple[int, OperationOut]:
-    require_write(request)
     kind = {"on": Operation.Kind.POWER_ON, "off": Operation.Kind.POWER_OFF, "reboot": Operation.Kind.REBOOT}
-    operation = server_action(
-        service=_service(request, service_id),
-        kind=kind[payload.action],
-        actor=Actor.for_user(request.user),
-        idempotency_key=_key(request),
-    )
-    return 202, operation_out(operation)
+    return _act(request, service_id, kind[payload.action])
 
 
 @router.get(
@@ -242,15 +248,7 @@ def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
     "/services/{service_id}/snapshots", response={202: OperationOut, **ERRORS}, summary="Take a snapshot (TOS-BACKUP-1)"
 )
 def server_snapshot_create(request: HttpRequest, service_id: str, payload: SnapshotIn) -> tuple[int, OperationOut]:
-    require_write(request)
-    operation = server_action(
-        service=_service(request, service_id),
-        kind=Operation.Kind.SNAPSHOT_CREATE,
-        actor=Actor.for_user(request.user),
-        idempotency_key=_key(request),
-        snapshot=payload.name,
-    )
-    return 202, operation_out(operation)
+    return _act(request, service_id, Operation.Kind.SNAPSHOT_CREATE, payload.name)
 
 
 @router.post(
@@ -259,30 +257,14 @@ def server_snapshot_create(request: HttpRequest, service_id: str, payload: Snaps
     summary="Roll the disk back to a snapshot",
 )
 def server_snapshot_restore(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
-    require_write(request)
-    operation = server_action(
-        service=_service(request, service_id),
-        kind=Operation.Kind.SNAPSHOT_RESTORE,
-        actor=Actor.for_user(request.user),
-        idempotency_key=_key(request),
-        snapshot=name,
-    )
-    return 202, operation_out(operation)
+    return _act(request, service_id, Operation.Kind.SNAPSHOT_RESTORE, name)
 
 
 @router.delete(
     "/services/{service_id}/snapshots/{name}", response={202: OperationOut, **ERRORS}, summary="Delete a snapshot"
 )
 def server_snapshot_delete(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
-    require_write(request)
-    operation = server_action(
-        service=_service(request, service_id),
-        kind=Operation.Kind.SNAPSHOT_DELETE,
-        actor=Actor.for_user(request.user),
-        idempotency_key=_key(request),
-        snapshot=name,
-    )
-    return 202, operation_out(operation)
+    return _act(request, service_id, Operation.Kind.SNAPSHOT_DELETE, name)
 
 
 @router.get(

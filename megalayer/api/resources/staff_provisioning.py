@@ -16,7 +16,7 @@ from megalayer.audit.actions import Actor
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.network.actions import null_route_end, null_route_start
 from megalayer.network.models import NullRoute
-from megalayer.provisioning.actions import host_driver, operation_cancel, operation_retry
+from megalayer.provisioning.actions import host_driver_loaded, operation_cancel, operation_retry
 from megalayer.provisioning.models import Host, Operation
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())
@@ -144,10 +144,8 @@ def staff_operation_cancel(request: HttpRequest, operation_id: str) -> StaffOper
 def staff_hosts(request: HttpRequest) -> list[HostOut]:
     out = []
     for host in Host.objects.select_related("location"):
-        try:
-            parameters = host_driver(host).masked_parameters()
-        except Exception:
-            parameters = {}
+        driver, _ = host_driver_loaded(host)
+        parameters = driver.masked_parameters() if driver else {}
         out.append(
             HostOut(
                 id=host.public_id,

@@ -53,6 +53,18 @@ def _wait_for_mail(smtp_server: Any, count: int) -> Any:
     return email.message_from_bytes(smtp_server.mailbox.messages[count - 1].content, policy=policy.default)
 
 
+def _sign_in(page: Any, live_server: Any, user: Any) -> None:
+    """Start the browser on a session of ``user`` (what the sign-in test proves works through the forms)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+
 def _totp_now(secret: str) -> str:
     from allauth.mfa import app_settings
 
@@ -113,8 +125,6 @@ def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server
     """Issue 5, must-show 6: the server's page in Chromium, with a screenshot as a test artifact."""
     import datetime as dt
 
-    from django.test import Client
-
     from megalayer.audit.actions import Actor
     from megalayer.billing.tests.conftest import fund
     from megalayer.core import clock
@@ -137,11 +147,7 @@ def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server
         with clock.travel(now - dt.timedelta(days=days_ago, minutes=-1)):
             traffic_sample()
 
-    client = Client()
-    client.force_login(alice.owner)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
+    _sign_in(page, live_server, alice.owner)
     url = f"{live_server.url}/account/services/{service.public_id}/"
     page.goto(url)
     assert page.get_by_test_id("power").inner_text() == "running"
@@ -195,17 +201,11 @@ def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server
 def test_ticket_pages_for_customer_and_staff(page, live_server, alice, staff, tmp_path):
     """Issue 6, must-show 6: a customer opens a ticket with a file, staff answer with an internal note and a
     reply, the customer sees the answer (not the note) and closes it; screenshots of each side."""
-    from django.test import Client
 
     from megalayer.support.models import Ticket
 
     def sign_in(user: Any) -> None:
-        client = Client()
-        client.force_login(user)
-        page.context.clear_cookies()
-        page.context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-        )
+        _sign_in(page, live_server, user)
 
     ARTIFACTS.mkdir(exist_ok=True)
     log = tmp_path / "boot.log"
@@ -260,8 +260,6 @@ def test_abuse_case_from_the_inbox_to_a_null_route(page, live_server, alice, bob
     address; the customer sees the case. Screenshots of each step."""
     import datetime as dt
 
-    from django.test import Client
-
     from megalayer.abuse.tests.test_intake import CORPUS, _hold, _service
     from megalayer.catalog.models import Location, NetworkTier
     from megalayer.network.models import NullRoute, Prefix
@@ -272,12 +270,7 @@ def test_abuse_case_from_the_inbox_to_a_null_route(page, live_server, alice, bob
     _hold(prefix, "203.0.113.45", service, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 
     def sign_in(user: Any) -> None:
-        client = Client()
-        client.force_login(user)
-        page.context.clear_cookies()
-        page.context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-        )
+        _sign_in(page, live_server, user)
 
     ARTIFACTS.mkdir(exist_ok=True)
     sign_in(staff)

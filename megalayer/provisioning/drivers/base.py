@@ -181,6 +181,16 @@ class Driver(ABC):
         if capability not in self.capabilities:
             raise Unsupported(f"the {self.name} driver does not support {capability.value}")
 
+    def seconds(self, parameter: str) -> float:
+        """A duration parameter in seconds (a wait, not an amount: float is what ``time.sleep`` takes)."""
+        try:
+            value = float(self.params[parameter] or 0)
+        except ValueError as error:
+            raise TerminalError(f"{self.name}: {parameter} must be a number of seconds") from error
+        if value < 0:
+            raise TerminalError(f"{self.name}: {parameter} must not be negative")
+        return value
+
     def masked_parameters(self) -> dict[str, str]:
         """The parameters as they may be shown: secrets replaced, so no page or log ever holds them."""
         secret = {p.name for p in self.parameters if p.secret}

@@ -16,6 +16,7 @@ import itertools
 import time
 import urllib.parse
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from megalayer.provisioning.drivers.base import (
@@ -123,7 +124,7 @@ class ProxmoxDriver(Driver):
 
     def _wait_task(self, upid: str) -> None:
         """Proxmox answers long actions with a task id (UPID); wait until it stops, and fail if it failed."""
-        interval = float(self.params["poll_interval"])
+        interval = self.seconds("poll_interval")
         deadline = time.monotonic() + self.timeout
         while True:
             status = self._call(lambda: self._node.tasks(upid).status.get())
@@ -332,11 +333,12 @@ class ProxmoxDriver(Driver):
         """Sum this month's rrd averages (bytes per second) times each step's length."""
         vmid = self._vmid(name)
         rows = list(self._call(lambda: self._qemu(vmid).rrddata.get(timeframe="month", cf="AVERAGE")))
-        rx = tx = 0.0
+        # Decimal from the JSON text of each average: the sum over a month's steps stays exact.
+        rx = tx = Decimal(0)
         for previous, row in itertools.pairwise(rows):
             step = int(row["time"]) - int(previous["time"])
-            rx += float(row.get("netin") or 0) * step
-            tx += float(row.get("netout") or 0) * step
+            rx += Decimal(str(row.get("netin") or 0)) * step
+            tx += Decimal(str(row.get("netout") or 0)) * step
         return TrafficCounters(rx_bytes=int(rx), tx_bytes=int(tx))
 
     def evidence_copy(self, name: str, label: str) -> EvidenceCopy:

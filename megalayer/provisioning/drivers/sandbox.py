@@ -67,7 +67,7 @@ class SandboxDriver(Driver):
 
     def _call(self, action: str) -> None:
         """Latency, then any fault queued for this action (consumed one per call)."""
-        latency = float(self.params["latency_seconds"] or 0)
+        latency = self.seconds("latency_seconds")
         if latency > 0:
             time.sleep(min(latency, self.timeout))
         with transaction.atomic():

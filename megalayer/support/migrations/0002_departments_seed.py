@@ -1,14 +1,12 @@
 from django.db import migrations
 
-DEPARTMENTS = [("sales", "Sales", 1), ("billing", "Billing", 2), ("technical", "Technical", 3), ("abuse", "Abuse", 4)]
+from megalayer.support.seed import seed
 
 
-def seed(apps, schema_editor):
-    Department = apps.get_model("support", "Department")
-    for code, name, order in DEPARTMENTS:
-        Department.objects.get_or_create(code=code, defaults={"name": name, "sort_order": order})
+def forwards(apps, schema_editor):
+    seed(apps.get_model("support", "Department"))
 
 
 class Migration(migrations.Migration):
     dependencies = [("support", "0001_initial")]
-    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
