@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "megalayer.provisioning",
     "megalayer.support",
     "megalayer.abuse",
+    "megalayer.privacy",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",

@@ -29,7 +29,7 @@ class LegalHoldStops(RuleRefused):
         self.hold = hold
 
 
-def _standing(now: dt.datetime) -> Q:
+def standing(now: dt.datetime) -> Q:
     return Q(released_at__isnull=True) & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
 
 
@@ -40,12 +40,12 @@ def holds_for_service(service: Any, now: dt.datetime | None = None) -> QuerySet[
     moment = now or clock.now()
     addresses = IpAssignment.objects.filter(service=service, released_at__isnull=True).values_list("address", flat=True)
     scope = Q(service=service) | Q(customer_id=service.customer_id) | Q(address__in=list(addresses))
-    return LegalHold.objects.filter(_standing(moment)).filter(scope)
+    return LegalHold.objects.filter(standing(moment)).filter(scope)
 
 
 def holds_for_customer(customer: Any, now: dt.datetime | None = None) -> QuerySet[LegalHold]:
     moment = now or clock.now()
-    return LegalHold.objects.filter(_standing(moment)).filter(Q(customer=customer) | Q(service__customer=customer))
+    return LegalHold.objects.filter(standing(moment)).filter(Q(customer=customer) | Q(service__customer=customer))
 
 
 def ensure_not_held(service: Any) -> None:

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import json
-import zipfile
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 
 from megalayer.abuse.models import LegalExport, LegalOrder
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound
+from megalayer.privacy.collect import customer_records, zip_with_manifest
 
 LEGAL_PERMISSION = "abuse.legal"
 
@@ -95,25 +92,19 @@ def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.dateti
         raise InvalidInput("Say why the export is made.", field="reason")
     if end <= start:
         raise InvalidInput("The period must end after it starts.", field="end")
-    files = _export_files(order.customer, start, end)
-    manifest = {
-        "order": order.public_id,
-        "issuer": order.issuer,
-        "reference": order.reference,
-        "customer": order.customer.public_id,
-        "period": [start.isoformat(), end.isoformat()],
-        "made_by": str(staff),
-        "made_at": clock.now().isoformat(),
-        "files": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
+    files = customer_records(order.customer, start, end)
+    payload = zip_with_manifest(
+        files,
+        {
+            "order": order.public_id,
+            "issuer": order.issuer,
+            "reference": order.reference,
+            "customer": order.customer.public_id,
+            "period": [start.isoformat(), end.isoformat()],
+            "made_by": str(staff),
+            "made_at": clock.now().isoformat(),
         },
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-    payload = buffer.getvalue()
+    )
     with transaction.atomic():
         export = LegalExport(
             order=order,
@@ -136,76 +127,6 @@ def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.dateti
             data={"export": export.public_id, "sha256": export.sha256, "reason": export.reason, "files": sorted(files)},
         )
     return export
-
-
-def _json(rows: Any) -> bytes:
-    return json.dumps(list(rows), indent=2, sort_keys=True, default=str).encode()
-
-
-def _export_files(customer: Any, start: dt.datetime, end: dt.datetime) -> dict[str, bytes]:
-    from megalayer.billing.models import Invoice
-    from megalayer.network.models import IpAssignment
-    from megalayer.notices.models import Notice
-    from megalayer.services.models import Service
-
-    owner = customer.owner
-    profile = getattr(customer, "billing_profile", None)
-    account = {
-        "customer": customer.public_id,
-        "email": owner.email,
-        "name": owner.full_name,
-        "created_at": customer.created_at,
-        "signup_ip": customer.signup_ip,
-        "signup_country": customer.signup_country,
-        "billing": {
-            "name": profile.name,
-            "organisation": getattr(profile, "organisation", ""),
-            "address": [profile.address_line1, getattr(profile, "address_line2", ""), profile.city],
-            "country": profile.country,
-        }
-        if profile
-        else None,
-    }
-    services = Service.objects.filter(customer=customer).values(
-        "public_id", "product__code", "status", "created_at", "paid_until", "terminated_at"
-    )
-    invoices = Invoice.objects.filter(customer=customer, issued_at__gte=start, issued_at__lt=end).values(
-        "number", "status", "currency", "total", "issued_at", "paid_at"
-    )
-    notices = Notice.objects.filter(customer=customer, created_at__gte=start, created_at__lt=end).values(
-        "public_id", "kind", "recipient", "subject", "status", "created_at", "sent_at"
-    )
-    addresses = (
-        IpAssignment.objects.filter(customer=customer, assigned_at__lt=end)
-        .filter(Q(released_at__isnull=True) | Q(released_at__gte=start))
-        .values("address", "service__public_id", "assigned_at", "released_at")
-    )
-    return {
-        "account.json": json.dumps(account, indent=2, sort_keys=True, default=str).encode(),
-        "services.json": _json(services),
-        "invoices.json": _json(invoices),
-        "sign_ins.json": _json(_sign_ins(owner, start, end)),
-        "notices.json": _json(notices),
-        "ip_history.json": _json(addresses),
-    }
-
-
-def _sign_ins(user: Any, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """Sessions with address and browser (allauth's user sessions) and Terms acceptances with their address."""
-    from allauth.usersessions.models import UserSession
-
-    from megalayer.terms.models import TermsAcceptance
-
-    rows: list[dict[str, Any]] = [
-        {"kind": "session", "at": session.created_at, "ip": session.ip, "user_agent": session.user_agent}
-        for session in UserSession.objects.filter(user=user, created_at__gte=start, created_at__lt=end)
-    ]
-    for acceptance in TermsAcceptance.objects.filter(user=user, accepted_at__gte=start, accepted_at__lt=end):
-        rows.append(
-            {"kind": "terms_acceptance", "at": acceptance.accepted_at, "ip": acceptance.ip_address,
-             "user_agent": acceptance.user_agent}
-        )  # fmt: skip
-    return sorted(rows, key=lambda r: str(r["at"]))
 
 
 def legal_order_execute(*, order: LegalOrder, staff: Any, action: str) -> str:

@@ -76,6 +76,9 @@ class Customer(models.Model):
         default=True, help_text="Pay new invoices from the account balance as soon as they are issued."
     )
     currency = models.CharField(max_length=3, default="USD", help_text="The currency of the balance and invoices.")
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the personal data was erased on the customer's request (TOS-PRIVACY-1)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

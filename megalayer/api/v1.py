@@ -15,6 +15,7 @@ from megalayer.api.resources import (
     billing,
     hooks,
     me,
+    privacy,
     servers,
     services,
     staff_billing,
@@ -47,6 +48,7 @@ api.add_router("", staff_provisioning.router)
 api.add_router("", tickets.router)
 api.add_router("", abuse.router)
 api.add_router("", abuse.staff_router)
+api.add_router("", privacy.router)
 
 
 @api.exception_handler(DomainError)

@@ -23,6 +23,7 @@ from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.notices.models import Notice
 from megalayer.orders.models import Order
+from megalayer.privacy.actions import erasure_blockers, erasure_hold
 from megalayer.terms.actions import terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.queries import current_version, terms_diff
@@ -71,6 +72,9 @@ def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "acceptances": TermsAcceptance.objects.filter(user=customer.owner).select_related("version"),
         "notices": Notice.objects.filter(customer=customer)[:20],
         "events": AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id)[:20],
+        "erasures": customer.erasure_requests.all()[:5],
+        "erasure_blockers": erasure_blockers(customer),
+        "erasure_hold": erasure_hold(customer),
     }
     return render(request, "backoffice/customer_detail.html", context)
 

@@ -32,6 +32,7 @@ class Kind(models.TextChoices):
     TICKET_STAFF = "ticket_staff", "Staff: new ticket message"
     ABUSE_CASE = "abuse_case", "Abuse complaint"
     ABUSE_DEADLINE = "abuse_deadline", "Abuse complaint: deadline passed"
+    ACCOUNT_DELETION = "account_deletion", "Account deletion scheduled"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -57,6 +58,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.TICKET_STAFF: "TOS-TICKET-1",
     Kind.ABUSE_CASE: "TOS-ABUSE-1",
     Kind.ABUSE_DEADLINE: "TOS-ABUSE-2",
+    Kind.ACCOUNT_DELETION: "TOS-PRIVACY-1",
 }
 
 

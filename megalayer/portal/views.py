@@ -18,6 +18,7 @@ from megalayer.accounts.actions import (
 )
 from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
 from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.notices.queries import notices_for_user
 
@@ -136,3 +137,56 @@ def status(request: HttpRequest) -> HttpResponse:
     from megalayer.notices.network import status_page
 
     return render(request, "portal/status.html", status_page())
+
+
+@login_required
+def privacy(request: HttpRequest) -> HttpResponse:
+    """Download my data, delete my account (TOS-PRIVACY-1)."""
+    from django.contrib.auth import logout
+
+    from megalayer.audit.actions import Actor
+    from megalayer.privacy.actions import balance_forfeited, erasure_blockers, erasure_request
+    from megalayer.privacy.forms import AccountDeleteForm
+    from megalayer.terms.queries import policy_at
+
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("Staff accounts have no customer data.")
+    user = _user(request)
+    balance = balance_forfeited(customer)
+    form = AccountDeleteForm(request.POST or None, user=user, has_balance=bool(balance))
+    if request.method == "POST" and form.is_valid():
+        try:
+            scheduled = erasure_request(
+                customer=customer,
+                actor=Actor.for_user(user),
+                requested_by=user.email,
+                balance_acknowledged=bool(form.cleaned_data.get("acknowledge_balance")),
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            logout(request)
+            return render(request, "portal/privacy_closed.html", {"request_": scheduled})
+    context = {
+        "form": form,
+        "blockers": erasure_blockers(customer),
+        "balance": balance,
+        "grace_days": policy_at(clock.now()).accounts.erasure_grace_days,
+    }
+    return render(request, "portal/privacy.html", context)
+
+
+@login_required
+def privacy_export_view(request: HttpRequest) -> HttpResponse:
+    """The zip of the customer's data; POST only, so that a prefetch or a link never makes one."""
+    from megalayer.audit.actions import Actor
+    from megalayer.privacy.actions import privacy_export
+
+    customer = _customer(request)
+    if customer is None or request.method != "POST":
+        raise Http404("Nothing to export.")
+    payload = privacy_export(customer=customer, actor=Actor.for_user(_user(request)))
+    response = HttpResponse(payload, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
+    return response

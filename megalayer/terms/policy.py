@@ -74,6 +74,9 @@ class OrdersPolicy(_Section):
 
 class AccountsPolicy(_Section):
     password_max_age_days: Days = 180
+    # Between an account deletion request and the erasure of its personal data (TOS-PRIVACY-1):
+    # time to stop a deletion the customer did not mean, or did not make.
+    erasure_grace_days: Days = 14
 
 
 class NetworkPolicy(_Section):

@@ -55,6 +55,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "provisioning.traffic",
         "support.auto_close",
         "abuse.deadlines",
+        "privacy.erasures",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 8
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 9

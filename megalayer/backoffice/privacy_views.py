@@ -1,0 +1,66 @@
+"""Back office: account deletions (TOS-PRIVACY-1). Staff see each request with what stops it (a legal
+hold, a notice still in the outbox), schedule one for a customer who asked in writing, cancel one,
+and download a customer's data for a request that came by mail; every step is audited."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.accounts.models import Customer
+from megalayer.audit.actions import Actor
+from megalayer.core.errors import DomainError, InvalidInput
+from megalayer.privacy.actions import erasure_cancel, erasure_request, privacy_export
+from megalayer.privacy.models import ErasureRequest
+
+
+@staff_member_required
+def erasures(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    rows = ErasureRequest.objects.select_related("customer__owner")
+    if status in ErasureRequest.Status.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "statuses": ErasureRequest.Status.choices}
+    return render(request, "backoffice/erasures.html", context)
+
+
+@staff_member_required
+def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
+    """POST only: ``export`` (the zip), ``schedule`` or ``cancel`` (with a note)."""
+    customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
+    if customer is None or request.method != "POST":
+        raise Http404("No such customer.")
+    action = request.POST.get("action", "")
+    note = request.POST.get("note", "")
+    try:
+        if action == "export":
+            payload = privacy_export(customer=customer, actor=Actor.for_user(request.user))
+            response = HttpResponse(payload, content_type="application/zip")
+            response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
+            return response
+        if action == "schedule":
+            if not note.strip():
+                raise InvalidInput("Say how the customer asked (the letter, the ticket).", field="note")
+            scheduled = erasure_request(
+                customer=customer,
+                actor=Actor.for_user(request.user),
+                requested_by=f"{request.user} for the customer",
+                note=note,
+                balance_acknowledged=bool(request.POST.get("acknowledge_balance")),
+            )
+            messages.success(request, f"Account closed; personal data erased after {scheduled.erase_after:%Y-%m-%d}.")
+        elif action == "cancel":
+            pending = ErasureRequest.objects.filter(customer=customer, status=ErasureRequest.Status.SCHEDULED).first()
+            if pending is None:
+                raise Http404("No deletion is scheduled.")
+            erasure_cancel(request=pending, staff=request.user, note=note)
+            messages.success(request, "Deletion cancelled; the account is back as it was.")
+        else:
+            raise Http404("Unknown action.")
+    except DomainError as error:
+        messages.error(request, error.detail)
+    return redirect("backoffice:customer_detail", public_id=customer.public_id)
