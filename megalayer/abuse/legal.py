@@ -11,11 +11,13 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.http import FileResponse
 
 from megalayer.abuse.models import LegalExport, LegalOrder
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, NotFound
+from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.uploads import upload_check
 from megalayer.privacy.collect import customer_records, zip_with_manifest
 
 LEGAL_PERMISSION = "abuse.legal"
@@ -70,7 +72,7 @@ def legal_order_record(
             created_at=now,
         )
         if document is not None:
-            order.document.save(f"{order.public_id}-{document[0][-80:]}", ContentFile(document[1]), save=False)
+            _store_document(order, *document)
         order.save()
         audit_record(
             actor=Actor.for_user(staff),
@@ -78,9 +80,61 @@ def legal_order_record(
             target_type="legal_order",
             target_id=order.public_id,
             requirement="TOS-LEGAL-1",
-            data={"kind": kind, "issuer": order.issuer, "reference": order.reference, "orders": orders},
+            data={
+                "kind": kind,
+                "issuer": order.issuer,
+                "reference": order.reference,
+                "orders": orders,
+                "document_sha256": order.document_sha256 or None,
+            },
         )
     return order
+
+
+def _store_document(order: LegalOrder, name: str, content: bytes) -> None:
+    """Stored under the order's id (a sent file name never becomes a path), with its name and SHA-256."""
+    order.document_name = upload_check(name, content, field="document")
+    order.document_sha256 = hashlib.sha256(content).hexdigest()
+    extension = order.document_name.rsplit(".", 1)[-1].lower()
+    order.document.save(f"{order.public_id}.{extension}", ContentFile(content), save=False)
+
+
+def legal_order_attach(*, order: LegalOrder, staff: Any, name: str, content: bytes) -> LegalOrder:
+    """Attach the order's document when it came after the order was recorded. Once attached it is
+    evidence and is never replaced: a further letter is recorded as an order of its own."""
+    require_legal(staff)
+    with transaction.atomic():
+        locked = LegalOrder.objects.select_for_update().get(pk=order.pk)
+        if locked.document:
+            raise RuleRefused(
+                f"A document is attached already (SHA-256 {locked.document_sha256[:12]}…); it is never replaced.",
+                rule="document-attached",
+                requirement="TOS-LEGAL-1",
+                field="document",
+            )
+        _store_document(locked, name, content)
+        locked.save(update_fields=["document", "document_name", "document_sha256"])
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="legal.document_attached",
+            target_type="legal_order",
+            target_id=locked.public_id,
+            requirement="TOS-LEGAL-1",
+            data={"name": locked.document_name, "sha256": locked.document_sha256, "bytes": len(content)},
+        )
+    return locked
+
+
+def document_response(order: LegalOrder) -> FileResponse:
+    """The order's document as a download, under the name it was sent with; never shown inline."""
+    import mimetypes
+
+    content_type = mimetypes.guess_type(order.document_name)[0] or "application/octet-stream"
+    response = FileResponse(
+        order.document.open("rb"), as_attachment=True, filename=order.document_name, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.datetime, end: dt.datetime) -> LegalExport:

@@ -150,6 +150,8 @@ class LegalOrder(models.Model):
     reference = models.CharField(max_length=200)
     received_at = models.DateTimeField()
     document = models.FileField(upload_to="legal/%Y/", blank=True)
+    document_name = models.CharField(max_length=200, blank=True, help_text="The file's name as it was sent.")
+    document_sha256 = models.CharField(max_length=64, blank=True, help_text="Proves the document was not changed.")
     orders = models.JSONField(default=list, help_text="What it orders: shut_down, suspend_ip, preserve, provide_data.")
     customer = models.ForeignKey("accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey("services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

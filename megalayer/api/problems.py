@@ -51,7 +51,7 @@ def field_errors_from_validation(errors: list[dict[str, Any]]) -> list[dict[str,
     result = []
     for error in errors:
         location = [str(part) for part in error.get("loc", [])]
-        if location and location[0] in {"body", "query", "path", "header", "cookie", "form"}:
+        if location and location[0] in {"body", "query", "path", "header", "cookie", "form", "file"}:
             location = location[1:]
         if location and location[0] in {"payload", "data", "body"}:
             location = location[1:]

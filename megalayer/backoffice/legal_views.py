@@ -11,9 +11,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.abuse.holds import legal_hold_release
-from megalayer.abuse.legal import legal_export, legal_order_execute, legal_order_record, may_see_legal
+from megalayer.abuse.legal import (
+    document_response,
+    legal_export,
+    legal_order_attach,
+    legal_order_execute,
+    legal_order_record,
+    may_see_legal,
+)
 from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
-from megalayer.core.errors import DomainError
+from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.services.models import Service
 
 
@@ -72,7 +79,13 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("Not found.")
     if request.method == "POST":
         try:
-            if request.POST.get("action") == "export":
+            if request.POST.get("action") == "document":
+                upload = request.FILES.get("document")
+                if upload is None:
+                    raise InvalidInput("Choose the document.", field="document")
+                legal_order_attach(order=order, staff=request.user, name=upload.name or "", content=upload.read())
+                messages.success(request, "Document attached.")
+            elif request.POST.get("action") == "export":
                 start = dt.datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=dt.UTC)
                 end = dt.datetime.fromisoformat(request.POST.get("end", "")).replace(tzinfo=dt.UTC)
                 export = legal_export(
@@ -88,6 +101,15 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.error(request, error.detail)
         return redirect("backoffice:legal_order", public_id=order.public_id)
     return render(request, "backoffice/legal_order.html", {"order": order, "exports": order.exports.all()})
+
+
+@staff_member_required
+def order_document(request: HttpRequest, public_id: str) -> FileResponse:
+    _gate(request)
+    order = LegalOrder.objects.filter(public_id=public_id).first()
+    if order is None or not order.document:
+        raise Http404("Not found.")
+    return document_response(order)
 
 
 @staff_member_required

@@ -45,6 +45,7 @@ urlpatterns = [
     path("abuse/cases/<str:public_id>/", abuse_views.case_detail, name="abuse_case"),
     path("legal/orders/", legal_views.orders, name="legal_orders"),
     path("legal/orders/<str:public_id>/", legal_views.order_detail, name="legal_order"),
+    path("legal/orders/<str:public_id>/document/", legal_views.order_document, name="legal_order_document"),
     path("legal/exports/<str:public_id>/", legal_views.export_download, name="legal_export"),
     path("legal/holds/", legal_views.holds, name="legal_holds"),
     path("hosts/", machine_views.hosts, name="hosts"),

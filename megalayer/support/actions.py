@@ -22,12 +22,11 @@ from django.db import transaction
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.uploads import base_name, upload_check
 from megalayer.support.choices import Priority, Status, Via
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
 
 MAX_FILES = 5
-ALLOWED_EXTENSIONS = {".txt", ".log", ".csv", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".eml", ".json"}
-MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF", ".gif": b"GIF8", ".jpg": b"\xff\xd8", ".jpeg": b"\xff\xd8", ".zip": b"PK"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +49,12 @@ def _check_uploads(uploads: list[Upload]) -> None:
     if len(uploads) > MAX_FILES:
         raise InvalidInput(f"Attach at most {MAX_FILES} files.", field="attachments")
     for upload in uploads:
-        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-        extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
-        if extension not in ALLOWED_EXTENSIONS:
-            raise InvalidInput(f"{name}: allowed are {', '.join(sorted(ALLOWED_EXTENSIONS))}.", field="attachments")
-        if len(upload.content) > settings.MEGALAYER_ATTACHMENT_MAX_BYTES:
-            limit = settings.MEGALAYER_ATTACHMENT_MAX_BYTES // (1024 * 1024)
-            raise InvalidInput(f"{name} is larger than {limit} MB.", field="attachments")
-        magic = MAGIC.get(extension)
-        if magic and not upload.content.startswith(magic):
-            raise InvalidInput(f"{name} is not really a {extension[1:]} file.", field="attachments")
+        upload_check(upload.name, upload.content, field="attachments")
 
 
 def _attach(message: TicketMessage, uploads: list[Upload]) -> None:
     for upload in uploads:
-        name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+        name = base_name(upload.name)
         attachment = Attachment(
             message=message,
             name=name,

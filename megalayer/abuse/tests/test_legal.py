@@ -143,3 +143,65 @@ def test_legal_orders_through_the_api(staff, lawyer, service):
     )  # fmt: skip
     assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "orders")
     assert LegalOrder.objects.count() == 1
+
+
+def test_the_order_s_document_is_attached_through_the_api_once_and_never_replaced(staff, lawyer, service):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from megalayer.conftest import bearer
+
+    order = legal_order_record(
+        staff=lawyer, kind="government", issuer="OFCA", reference="L/27/9", orders=["preserve"], service=service
+    )
+    url = f"/api/v1/staff/legal-orders/{order.public_id}/document"
+    letter = b"%PDF-1.7 preservation letter"
+
+    def send(user: User, name: str, content: bytes, content_type: str = "application/pdf"):
+        upload = SimpleUploadedFile(name, content, content_type=content_type)
+        return Client().post(url, {"document": upload}, **bearer(user, staff=True))
+
+    assert send(staff, "letter.pdf", letter).status_code == 404  # no legal permission: nothing to see
+    fake = send(lawyer, "letter.pdf", b"<html><script>alert(1)</script>")
+    assert (fake.status_code, fake.json()["errors"][0]["field"]) == (422, "document")
+    missing = Client().post(url, {}, **bearer(lawyer, staff=True))
+    assert (missing.status_code, missing.json()["errors"][0]["field"]) == (422, "document")
+    order.refresh_from_db()
+    assert (order.document.name, order.document_sha256) == ("", "")
+
+    made = send(lawyer, "../../etc/letter.pdf", letter)
+    assert made.status_code == 201
+    digest = hashlib.sha256(letter).hexdigest()
+    assert made.json()["document"] == {"name": "letter.pdf", "sha256": digest, "url": url}
+    order.refresh_from_db()
+    assert str(order.document.name).endswith(f"{order.public_id}.pdf")
+    again = send(lawyer, "other.pdf", b"%PDF-1.7 something else")
+    assert (again.status_code, again.json()["type"].rsplit("/", 1)[-1]) == (409, "document-attached")
+    order.refresh_from_db()
+    assert order.document_sha256 == digest
+
+    download = Client().get(url, **bearer(lawyer, staff=True))
+    assert (download.status_code, download["Content-Type"]) == (200, "application/pdf")
+    assert download["Content-Disposition"] == 'attachment; filename="letter.pdf"'
+    assert download.getvalue() == letter
+    assert Client().get(url, **bearer(staff, staff=True)).status_code == 404
+    events = AuditEvent.objects.filter(action="legal.document_attached", target_id=order.public_id)
+    assert [(e.data["sha256"], e.requirement) for e in events] == [(digest, "TOS-LEGAL-1")]
+
+
+def test_the_document_is_attached_and_downloaded_in_the_back_office(staff_client, lawyer, service):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    order = legal_order_record(
+        staff=lawyer, kind="lawyer", issuer="Baker & Co", reference="BC-77", orders=["provide_data"], service=service
+    )
+    client = Client()
+    client.force_login(lawyer)
+    page = f"/backoffice/legal/orders/{order.public_id}/"
+    upload = SimpleUploadedFile("letter.png", b"\x89PNG\r\n\x1a\nletterhead", content_type="image/png")
+    client.post(page, {"action": "document", "document": upload})
+    order.refresh_from_db()
+    assert order.document_name == "letter.png"
+    assert f"SHA-256 <code>{order.document_sha256}</code>" in client.get(page).content.decode()
+    download = client.get(f"/backoffice/legal/orders/{order.public_id}/document/")
+    assert download.getvalue() == b"\x89PNG\r\n\x1a\nletterhead"
+    assert staff_client.get(f"/backoffice/legal/orders/{order.public_id}/document/").status_code == 404

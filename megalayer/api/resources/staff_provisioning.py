@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from django.http import FileResponse, HttpRequest
+from ninja import Field, File, Router, Schema, UploadedFile
 
 from megalayer.api.auth import StaffTokenAuth, require_write
 from megalayer.api.pagination import paginate
@@ -301,6 +301,12 @@ def staff_network_notice_update(
     return 201, _notice_out(notice)
 
 
+class LegalDocumentOut(Schema):
+    name: str
+    sha256: str
+    url: str
+
+
 class LegalOrderOut(Schema):
     id: str
     kind: str
@@ -311,6 +317,40 @@ class LegalOrderOut(Schema):
     service: str | None
     address: str | None
     received_at: dt.datetime
+    document: LegalDocumentOut | None
+
+
+def _legal_order_out(order: Any) -> LegalOrderOut:
+    document = None
+    if order.document:
+        document = LegalDocumentOut(
+            name=order.document_name,
+            sha256=order.document_sha256,
+            url=f"/api/v1/staff/legal-orders/{order.public_id}/document",
+        )
+    return LegalOrderOut(
+        id=order.public_id,
+        kind=order.kind,
+        issuer=order.issuer,
+        reference=order.reference,
+        orders=list(order.orders),
+        customer=order.customer.public_id if order.customer else None,
+        service=order.service.public_id if order.service else None,
+        address=order.address,
+        received_at=order.received_at,
+        document=document,
+    )
+
+
+def _legal_order(request: HttpRequest, order_id: str) -> Any:
+    from megalayer.abuse.legal import require_legal
+    from megalayer.abuse.models import LegalOrder
+
+    require_legal(request.user)
+    order = LegalOrder.objects.select_related("customer", "service").filter(public_id=order_id).first()
+    if order is None:
+        raise NotFound("No such legal order.")
+    return order
 
 
 @router.get(
@@ -323,20 +363,7 @@ def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
     from megalayer.abuse.models import LegalOrder
 
     require_legal(request.user)
-    return [
-        LegalOrderOut(
-            id=o.public_id,
-            kind=o.kind,
-            issuer=o.issuer,
-            reference=o.reference,
-            orders=list(o.orders),
-            customer=o.customer.public_id if o.customer else None,
-            service=o.service.public_id if o.service else None,
-            address=o.address,
-            received_at=o.received_at,
-        )
-        for o in LegalOrder.objects.select_related("customer", "service")[:200]
-    ]
+    return [_legal_order_out(o) for o in LegalOrder.objects.select_related("customer", "service")[:200]]
 
 
 class LegalOrderIn(Schema):
@@ -352,7 +379,7 @@ class LegalOrderIn(Schema):
 @router.post(
     "/staff/legal-orders",
     response={201: LegalOrderOut, **ERRORS},
-    summary="Record a legal order (legal permission; the document is attached in the back office)",
+    summary="Record a legal order (legal permission); its document is sent to /document",
 )
 def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tuple[int, LegalOrderOut]:
     from megalayer.abuse.legal import legal_order_record, require_legal
@@ -375,14 +402,35 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tup
         address=payload.address or "",
         notes=payload.notes,
     )
-    return 201, LegalOrderOut(
-        id=order.public_id,
-        kind=order.kind,
-        issuer=order.issuer,
-        reference=order.reference,
-        orders=list(order.orders),
-        customer=order.customer.public_id if order.customer else None,
-        service=order.service.public_id if order.service else None,
-        address=order.address,
-        received_at=order.received_at,
-    )
+    return 201, _legal_order_out(order)
+
+
+@router.post(
+    "/staff/legal-orders/{order_id}/document",
+    response={201: LegalOrderOut, **ERRORS},
+    summary="Attach the order's document (multipart, field 'document'); once attached it is never replaced (409)",
+)
+def staff_legal_order_document_attach(
+    request: HttpRequest, order_id: str, document: File[UploadedFile]
+) -> tuple[int, LegalOrderOut]:
+    from megalayer.abuse.legal import legal_order_attach
+
+    order = _legal_order(request, order_id)
+    require_write(request)
+    attached = legal_order_attach(order=order, staff=request.user, name=document.name or "", content=document.read())
+    return 201, _legal_order_out(attached)
+
+
+@router.get(
+    "/staff/legal-orders/{order_id}/document",
+    response={200: None, **ERRORS},
+    summary="Download the order's document",
+    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}, "description": "file"}}},
+)
+def staff_legal_order_document(request: HttpRequest, order_id: str) -> FileResponse:
+    from megalayer.abuse.legal import document_response
+
+    order = _legal_order(request, order_id)
+    if not order.document:
+        raise NotFound("This order has no document.")
+    return document_response(order)
