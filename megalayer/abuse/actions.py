@@ -200,6 +200,9 @@ def abuse_deadlines_run() -> dict[str, int]:
                 dedupe_key=f"abuse_deadline:{case.public_id}",
                 context={"case": case, "routed": routed},
             )
+    from megalayer.abuse.holds import holds_ending_alert
+
+    counts["holds_ending"] = holds_ending_alert(now)
     return counts
 
 

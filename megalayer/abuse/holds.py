@@ -65,14 +65,24 @@ def legal_hold_place(
     case: Any = None,
     order_reference: str = "",
     ends_at: dt.datetime | None = None,
+    open_ended: bool = False,
 ) -> LegalHold:
+    """A hold ends when staff say (``ends_at``), stands until released (``open_ended``), or else after
+    ``legal_hold.default_days`` of the Terms in force (90: a preservation request's usual term),
+    renewable before it ends."""
+    from megalayer.terms.queries import policy_at
+
     if customer is None and service is None and not address:
         raise InvalidInput("Hold a customer, a service or an address.", field="service")
     if not reason.strip():
         raise InvalidInput("Say why the evidence is preserved.", field="reason")
     now = clock.now()
+    if ends_at is not None and open_ended:
+        raise InvalidInput("Give an end or make the hold stand until released, not both.", field="ends_at")
     if ends_at is not None and ends_at <= now:
         raise InvalidInput("The hold must end in the future (or not at all).", field="ends_at")
+    if ends_at is None and not open_ended:
+        ends_at = now + dt.timedelta(days=policy_at(now).legal_hold.default_days)
     with transaction.atomic():
         hold = LegalHold.objects.create(
             customer=customer,
@@ -142,6 +152,70 @@ def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
     if not copies:
         return {"servers": {}, "note": "no live server in scope: the records are held"}
     return {"servers": copies}
+
+
+def legal_hold_renew(*, hold: LegalHold, staff: Any, note: str, ends_at: dt.datetime | None) -> LegalHold:
+    """Extend a standing hold to a later end, or make it stand until released (``ends_at`` None).
+    A hold that has ended is not revived: what it kept may be gone; place a new one."""
+    if not note.strip():
+        raise InvalidInput("Say why the hold goes on.", field="note")
+    now = clock.now()
+    with transaction.atomic():
+        locked = LegalHold.objects.select_for_update().filter(pk=hold.pk).filter(standing(now)).first()
+        if locked is None:
+            raise NotFound("This hold is not standing; place a new one.")
+        if locked.ends_at is None:
+            raise InvalidInput("This hold already stands until released.", field="ends_at")
+        if ends_at is not None and ends_at <= locked.ends_at:
+            raise InvalidInput(
+                f"A renewal ends after the hold does now ({locked.ends_at:%Y-%m-%d %H:%M} UTC).", field="ends_at"
+            )
+        previous = locked.ends_at
+        LegalHold.objects.filter(pk=locked.pk).update(ends_at=ends_at)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="legal_hold.renewed",
+            target_type="legal_hold",
+            target_id=locked.public_id,
+            requirement="TOS-HOLD-1",
+            data={"from": previous.isoformat(), "to": ends_at.isoformat() if ends_at else None, "note": note.strip()},
+        )
+    hold.refresh_from_db()
+    return hold
+
+
+HOLD_ENDING_WARNING = dt.timedelta(days=7)
+
+
+def holds_ending_alert(now: dt.datetime | None = None) -> int:
+    """Tell staff a week before a hold ends by its date: once it ends, the deletions it held back run.
+    One notice per hold and end date (a renewed hold is announced again before its new end). The notice
+    names the hold, not what it is about: the staff mailbox is wider than the legal team."""
+    from django.conf import settings
+
+    from megalayer.notices.actions import notice_create, render_notice
+    from megalayer.notices.models import Notice
+
+    moment = now or clock.now()
+    ending = LegalHold.objects.filter(
+        released_at__isnull=True, ends_at__gt=moment, ends_at__lte=moment + HOLD_ENDING_WARNING
+    )
+    sent = 0
+    for hold in ending:
+        key = f"hold_ending:{hold.public_id}:{hold.ends_at:%Y%m%d%H%M}"
+        if Notice.objects.filter(dedupe_key=key).exists():
+            continue  # announced by an earlier run (and notice_create would return it, not send twice)
+        subject, text, html = render_notice("hold_ending", {"hold": hold})
+        notice_create(
+            kind="hold_ending",
+            recipient=settings.MEGALAYER_STAFF_ALERT_EMAIL,
+            dedupe_key=key,
+            subject=subject,
+            body_text=text,
+            body_html=html,
+        )
+        sent += 1
+    return sent
 
 
 def legal_hold_release(*, hold: LegalHold, staff: Any, note: str) -> LegalHold:

@@ -20,6 +20,7 @@ from megalayer.abuse.legal import (
     may_see_legal,
 )
 from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
+from megalayer.core import clock
 from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.services.models import Service
 
@@ -121,43 +122,64 @@ def export_download(request: HttpRequest, public_id: str) -> FileResponse:
     return FileResponse(export.file.open("rb"), as_attachment=True, filename=f"{export.public_id}.zip")
 
 
+def _date_end(value: str) -> dt.datetime | None:
+    """A date from the form: the hold runs to the end of that day (UTC)."""
+    value = value.strip()
+    if not value:
+        return None
+    return dt.datetime.combine(dt.date.fromisoformat(value), dt.time.max, tzinfo=dt.UTC).replace(microsecond=0)
+
+
 @staff_member_required
 def holds(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and request.POST.get("action") == "place":
-        from megalayer.abuse.holds import legal_hold_place
+    from megalayer.abuse.holds import legal_hold_place, legal_hold_renew
+    from megalayer.accounts.models import Customer
 
-        service_id = request.POST.get("service", "").strip()
-        service = Service.objects.filter(public_id=service_id).first() if service_id else None
-        if service_id and service is None:
-            messages.error(request, "No such service.")
-            return redirect("backoffice:legal_holds")
-        try:
-            ends = request.POST.get("ends_at", "").strip()
+    action = request.POST.get("action", "release") if request.method == "POST" else ""
+    try:
+        if action == "place":
+            service_id = request.POST.get("service", "").strip()
+            customer_id = request.POST.get("customer", "").strip()
+            service = Service.objects.filter(public_id=service_id).first() if service_id else None
+            customer = Customer.objects.filter(public_id=customer_id).first() if customer_id else None
+            if service_id and service is None:
+                raise InvalidInput("No such service.", field="service")
+            if customer_id and customer is None:
+                raise InvalidInput("No such customer.", field="customer")
             placed = legal_hold_place(
                 staff=request.user,
                 reason=request.POST.get("reason", ""),
+                customer=customer,
                 service=service,
                 address=request.POST.get("address", "").strip(),
                 order_reference=request.POST.get("order_reference", ""),
-                ends_at=dt.datetime.fromisoformat(ends).replace(tzinfo=dt.UTC) if ends else None,
+                ends_at=_date_end(request.POST.get("ends_at", "")),
+                open_ended=bool(request.POST.get("open_ended")),
             )
-        except ValueError:
-            messages.error(request, "Give the end as a date.")
-        except DomainError as error:
-            messages.error(request, error.detail)
-        else:
             messages.success(request, f"Hold {placed.public_id} placed; evidence: {placed.evidence}.")
-        return redirect("backoffice:legal_holds")
+        elif action in ("release", "renew"):
+            hold = LegalHold.objects.filter(public_id=request.POST.get("hold", "")).first()
+            if hold is None:
+                raise Http404("No such hold.")
+            note = request.POST.get("note", "")
+            if action == "renew":
+                renewed = legal_hold_renew(
+                    hold=hold, staff=request.user, note=note, ends_at=_date_end(request.POST.get("ends_at", ""))
+                )
+                until = f"{renewed.ends_at:%Y-%m-%d}" if renewed.ends_at else "released"
+                messages.success(request, f"Hold {hold.public_id} renewed until {until}.")
+            else:
+                legal_hold_release(hold=hold, staff=request.user, note=note)
+                messages.success(request, "Hold released; deferred deletions run at the next automation run.")
+    except ValueError:
+        messages.error(request, "Give the end as a date.")
+    except DomainError as error:
+        messages.error(request, error.detail)
     if request.method == "POST":
-        hold = LegalHold.objects.filter(public_id=request.POST.get("hold", "")).first()
-        if hold is None:
-            raise Http404("No such hold.")
-        try:
-            legal_hold_release(hold=hold, staff=request.user, note=request.POST.get("note", ""))
-        except DomainError as error:
-            messages.error(request, error.detail)
-        else:
-            messages.success(request, "Hold released; deferred deletions run at the next automation run.")
         return redirect("backoffice:legal_holds")
+    from megalayer.terms.queries import policy_at
+
     rows = LegalHold.objects.select_related("customer__owner", "service", "case")[:200]
-    return render(request, "backoffice/legal_holds.html", {"holds": rows})
+    days = policy_at(clock.now()).legal_hold.default_days
+    context = {"holds": rows, "default_days": days, "default_end": (clock.now() + dt.timedelta(days=days)).date()}
+    return render(request, "backoffice/legal_holds.html", context)

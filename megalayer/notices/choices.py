@@ -33,6 +33,7 @@ class Kind(models.TextChoices):
     ABUSE_CASE = "abuse_case", "Abuse complaint"
     ABUSE_DEADLINE = "abuse_deadline", "Abuse complaint: deadline passed"
     ACCOUNT_DELETION = "account_deletion", "Account deletion scheduled"
+    HOLD_ENDING = "hold_ending", "Staff: a legal hold ends soon"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -59,6 +60,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ABUSE_CASE: "TOS-ABUSE-1",
     Kind.ABUSE_DEADLINE: "TOS-ABUSE-2",
     Kind.ACCOUNT_DELETION: "TOS-PRIVACY-1",
+    Kind.HOLD_ENDING: "TOS-HOLD-1",
 }
 
 

@@ -158,3 +158,85 @@ def test_staff_place_and_release_a_hold_in_the_back_office(
     )
     assert "No such service." in bad.content.decode()
     assert LegalHold.objects.count() == 1
+
+
+def test_a_hold_lasts_the_terms_default_unless_told_and_is_renewed_before_it_ends(
+    alice, vps, staff, django_capture_on_commit_callbacks, mailoutbox
+):
+    from megalayer.abuse.actions import abuse_deadlines_run
+    from megalayer.abuse.holds import legal_hold_renew
+    from megalayer.core.errors import InvalidInput, NotFound
+
+    service = _service(alice, vps, django_capture_on_commit_callbacks)
+    placed = T0 + dt.timedelta(days=1)
+    with clock.travel(placed), django_capture_on_commit_callbacks(execute=True):
+        hold = legal_hold_place(staff=staff, service=service, reason="preservation request 2703(f)")
+        forever = legal_hold_place(staff=staff, address="198.18.0.2", reason="court order", open_ended=True)
+        with pytest.raises(InvalidInput):
+            legal_hold_place(
+                staff=staff, service=service, reason="x", open_ended=True, ends_at=placed + dt.timedelta(1)
+            )
+    assert (hold.ends_at, forever.ends_at) == (placed + dt.timedelta(days=90), None)  # legal_hold.default_days
+
+    # A week before the end, staff are told once; not before, not twice.
+    for days, expected in ((82, 0), (83, 1), (84, 0)):
+        with clock.travel(placed + dt.timedelta(days=days)), django_capture_on_commit_callbacks(execute=True):
+            assert abuse_deadlines_run()["holds_ending"] == expected
+    alert = Notice.objects.get(kind="hold_ending")
+    assert alert.subject == f"Legal hold {hold.public_id} ends on {hold.ends_at:%-d %b %Y %H:%M} UTC"
+    assert "preservation request" not in alert.body_text  # the staff mailbox is wider than the legal team
+
+    with clock.travel(placed + dt.timedelta(days=85)):
+        with pytest.raises(InvalidInput):  # a renewal must end later
+            legal_hold_renew(hold=hold, staff=staff, note="more", ends_at=placed + dt.timedelta(days=80))
+        with pytest.raises(InvalidInput):
+            legal_hold_renew(hold=forever, staff=staff, note="more", ends_at=placed + dt.timedelta(days=200))
+        renewed = legal_hold_renew(
+            hold=hold, staff=staff, note="second request received", ends_at=placed + dt.timedelta(days=180)
+        )
+    assert renewed.ends_at == placed + dt.timedelta(days=180)
+    event = AuditEvent.objects.get(action="legal_hold.renewed")
+    assert (event.requirement, event.data["note"]) == ("TOS-HOLD-1", "second request received")
+    # The renewed end is announced again before it comes.
+    with clock.travel(placed + dt.timedelta(days=173)), django_capture_on_commit_callbacks(execute=True):
+        assert abuse_deadlines_run()["holds_ending"] == 1
+    # Once a hold has ended, it is not revived: what it kept may be gone.
+    with clock.travel(placed + dt.timedelta(days=181)), pytest.raises(NotFound):
+        legal_hold_renew(hold=hold, staff=staff, note="late", ends_at=None)
+
+
+def test_holds_through_the_staff_api(alice, vps, staff, django_capture_on_commit_callbacks):
+    import json
+
+    from django.test import Client
+
+    from megalayer.abuse.models import LegalHold
+    from megalayer.conftest import bearer
+
+    service = _service(alice, vps, django_capture_on_commit_callbacks)
+    headers = bearer(staff, staff=True)
+    body = {"reason": "fraud inquiry 4", "customer": alice.public_id, "open_ended": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        made = Client().post("/api/v1/staff/legal-holds", json.dumps(body), "application/json", **headers)
+    assert made.status_code == 201
+    out = made.json()
+    assert (out["customer"], out["ends_at"], out["released_at"]) == (alice.public_id, None, None)
+    assert out["evidence"] == {
+        "servers": {service.public_id: {"operation": Operation.objects.get(kind="evidence_copy").public_id}}
+    }
+    unknown = Client().post(
+        "/api/v1/staff/legal-holds", json.dumps({"reason": "x", "customer": "cus_nope"}), "application/json", **headers
+    )
+    assert (unknown.status_code, unknown.json()["errors"][0]["field"]) == (422, "customer")
+    customer_token = bearer(alice.owner)
+    assert Client().get("/api/v1/staff/legal-holds", **customer_token).status_code == 403
+    renew = Client().post(
+        f"/api/v1/staff/legal-holds/{out['id']}/renew", json.dumps({"note": "n", "ends_at": None}),
+        "application/json", **headers,
+    )  # fmt: skip
+    assert (renew.status_code, renew.json()["errors"][0]["field"]) == (422, "ends_at")  # already until released
+    released = Client().post(
+        f"/api/v1/staff/legal-holds/{out['id']}/release", json.dumps({"note": "closed"}), "application/json", **headers
+    )
+    assert released.json()["released_at"] is not None
+    assert LegalHold.objects.count() == 1

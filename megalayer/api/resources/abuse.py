@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from megalayer.abuse.actions import case_answer, report_receive
 from megalayer.abuse.choices import Source
-from megalayer.abuse.holds import legal_hold_place, legal_hold_release
+from megalayer.abuse.holds import legal_hold_place, legal_hold_release, legal_hold_renew
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
+from megalayer.accounts.models import Customer
 from megalayer.api.auth import StaffTokenAuth, require_write
 from megalayer.api.resources.billing import _customer
 from megalayer.api.schemas import Problem
@@ -56,10 +58,17 @@ class AnswerIn(Schema):
 
 class HoldIn(Schema):
     reason: str = Field(min_length=1, max_length=500)
+    customer: str | None = Field(default=None, description="cus_ id: everything of the customer")
     service: str | None = None
     address: str | None = None
-    ends_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = Field(default=None, description="Empty: legal_hold.default_days of the Terms")
+    open_ended: bool = Field(default=False, description="Stands until released")
     order_reference: str = Field(default="", max_length=200)
+
+
+class RenewIn(Schema):
+    note: str = Field(min_length=1, max_length=2000)
+    ends_at: dt.datetime | None = Field(description="The new end; null: until released")
 
 
 class HoldOut(Schema):
@@ -71,6 +80,7 @@ class HoldOut(Schema):
     placed_at: dt.datetime
     ends_at: dt.datetime | None
     released_at: dt.datetime | None
+    evidence: dict[str, Any]
 
 
 class ReleaseIn(Schema):
@@ -110,6 +120,13 @@ def _case_out(case: AbuseCase) -> CaseOut:
     )
 
 
+def _hold(hold_id: str) -> LegalHold:
+    hold = LegalHold.objects.select_related("service", "customer").filter(public_id=hold_id).first()
+    if hold is None:
+        raise NotFound("No such hold.")
+    return hold
+
+
 def _hold_out(hold: LegalHold) -> HoldOut:
     return HoldOut(
         id=hold.public_id,
@@ -120,6 +137,7 @@ def _hold_out(hold: LegalHold) -> HoldOut:
         placed_at=hold.placed_at,
         ends_at=hold.ends_at,
         released_at=hold.released_at,
+        evidence=hold.evidence,
     )
 
 
@@ -161,20 +179,38 @@ def staff_legal_holds(request: HttpRequest) -> list[HoldOut]:
 @staff_router.post("/staff/legal-holds", response={201: HoldOut, **ERRORS}, summary="Place a legal hold (TOS-HOLD-1)")
 def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> tuple[int, HoldOut]:
     require_write(request)
-    service = None
+    service = customer = None
     if payload.service:
         service = Service.objects.filter(public_id=payload.service).first()
         if service is None:
             raise InvalidInput("No such service.", field="service")
+    if payload.customer:
+        customer = Customer.objects.filter(public_id=payload.customer).first()
+        if customer is None:
+            raise InvalidInput("No such customer.", field="customer")
     hold = legal_hold_place(
         staff=request.user,
         reason=payload.reason,
+        customer=customer,
         service=service,
         address=payload.address or "",
         ends_at=payload.ends_at,
+        open_ended=payload.open_ended,
         order_reference=payload.order_reference,
     )
     return 201, _hold_out(hold)
+
+
+@staff_router.post(
+    "/staff/legal-holds/{hold_id}/renew",
+    response={200: HoldOut, **ERRORS},
+    summary="Renew a standing legal hold to a later end, or until released",
+)
+def staff_legal_hold_renew(request: HttpRequest, hold_id: str, payload: RenewIn) -> HoldOut:
+    require_write(request)
+    return _hold_out(
+        legal_hold_renew(hold=_hold(hold_id), staff=request.user, note=payload.note, ends_at=payload.ends_at)
+    )
 
 
 @staff_router.post(
@@ -182,10 +218,7 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> tuple[int, 
 )
 def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> HoldOut:
     require_write(request)
-    hold = LegalHold.objects.filter(public_id=hold_id).first()
-    if hold is None:
-        raise NotFound("No such hold.")
-    return _hold_out(legal_hold_release(hold=hold, staff=request.user, note=payload.note))
+    return _hold_out(legal_hold_release(hold=_hold(hold_id), staff=request.user, note=payload.note))
 
 
 @router.get("/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Complaints about your services")
