@@ -30,14 +30,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             {"label": "Billing", "url": reverse("portal:billing")},
             {"label": "Support", "url": reverse("portal:tickets")},
             {"label": "Notices", "url": reverse("portal:notices")},
-            {"label": "Security", "url": reverse("portal:security")},
+            {"label": "Security", "url": reverse("portal:security"), "also": [reverse("portal:privacy")]},
         ]
         banner = _terms_banner(user)
     # The longest matching prefix wins, so /account/billing/ is not also "Dashboard" (/account/).
-    matches = [item["url"] for item in items if request.path.startswith(item["url"])]
-    active = max(matches, key=len) if matches else None
+    prefixes = [(prefix, item) for item in items for prefix in [item["url"], *item.get("also", [])]]
+    matches = [(prefix, item) for prefix, item in prefixes if request.path.startswith(prefix)]
+    active = max(matches, key=lambda match: len(match[0]))[1] if matches else None
     for item in items:
-        item["active"] = item["url"] == active
+        item["active"] = item is active
     email_banner = None
     if user is not None and user.is_authenticated and getattr(user, "email_bounced_at", None):
         email_banner = {

@@ -299,3 +299,43 @@ def test_abuse_case_from_the_inbox_to_a_null_route(page, live_server, alice, bob
     page.wait_for_load_state()
     assert "cleaned and patched" in page.content()
     page.screenshot(path=str(ARTIFACTS / "abuse-case-customer.png"), full_page=True)
+
+
+def test_download_my_data_and_delete_my_account(page, live_server, alice, staff, vps):
+    """TOS-PRIVACY-1 in Chromium: the export downloads, the deletion signs out, staff see it scheduled."""
+    import contextlib
+    import io
+    import json
+    import zipfile
+
+    from megalayer.conftest import PASSWORD
+    from megalayer.privacy.models import ErasureRequest
+    from megalayer.privacy.tests.conftest import rich_customer
+
+    rich_customer(alice, vps, lambda execute: contextlib.nullcontext())
+    _sign_in(page, live_server, alice.owner)
+    page.goto(f"{live_server.url}/account/privacy/")
+    page.get_by_text("Delete your account").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "privacy.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert json.loads(archive.read("account.json"))["email"] == "alice@example.com"
+
+    page.fill("input[name=password]", PASSWORD)
+    page.check("input[name=confirm]")
+    page.get_by_role("button", name="Delete my account").click()
+    page.get_by_test_id("privacy-closed").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "privacy-closed.png"), full_page=True)
+    request = ErasureRequest.objects.get(customer=alice)
+    assert request.status == "scheduled"
+    page.goto(f"{live_server.url}/account/")
+    assert "/auth/login/" in page.url
+
+    _sign_in(page, live_server, staff)
+    page.goto(f"{live_server.url}/backoffice/customers/{alice.public_id}/")
+    card = page.get_by_test_id("customer-privacy")
+    assert request.public_id in card.inner_text()
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "backoffice-privacy.png"), full_page=True)
