@@ -15,7 +15,18 @@ def test_demo_loads_once_and_is_idempotent(capsys):
     call_command("demo")
     assert TermsVersion.objects.count() == 1
     assert User.objects.filter(is_staff=True).count() == 1
-    assert Customer.objects.count() == 2
+    assert list(Customer.objects.order_by("owner__email").values_list("owner__email", "status")) == [
+        ("alice@example.com", "active"),
+        ("bob@example.com", "active"),
+        ("former@example.net", "closed"),  # deleted the account; a legal hold keeps the data
+    ]
+    from megalayer.abuse.models import LegalHold
+    from megalayer.privacy.models import ErasureRequest
+
+    assert list(ErasureRequest.objects.values_list("customer__owner__email", "status")) == [
+        ("former@example.net", "scheduled")
+    ]
+    assert LegalHold.objects.filter(customer__owner__email="former@example.net").count() == 1
     assert TermsAcceptance.objects.count() == 2
     from megalayer.services.models import Service
 

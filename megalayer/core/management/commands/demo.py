@@ -106,6 +106,7 @@ def load_demo() -> None:
     load_demo_billing()
     load_demo_services()
     load_demo_support()
+    load_demo_privacy()
 
 
 TAX_RATES = [
@@ -264,6 +265,26 @@ def load_demo_support() -> None:
             ends_at=start + dt.timedelta(hours=2),
             location=Location.objects.get(code="hkg"),
         )
+
+
+def load_demo_privacy() -> None:
+    """A former customer who deleted their account (erasure scheduled) while a preservation request
+    holds their data, so the back office's Account deletions and Legal holds pages show both."""
+    from megalayer.abuse.holds import legal_hold_place
+    from megalayer.privacy.actions import erasure_request
+
+    email = "former@example.net"
+    if User.objects.filter(email=email).exists():
+        return
+    user = User.objects.create_user(email, None, full_name="Frank Former")
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    customer = customer_signup_complete(user=user, signup_ip="127.0.0.1")
+    staff = User.objects.get(email=STAFF[0])
+    legal_hold_place(
+        staff=staff, customer=customer, reason="Preservation request PR-2026-044 (police, fraud inquiry)",
+        order_reference="PR-2026-044",
+    )  # fmt: skip
+    erasure_request(customer=customer, actor=Actor.for_user(user), requested_by=email, note="asked in the client area")
 
 
 def load_demo_network() -> None:
