@@ -15,9 +15,11 @@ from megalayer.api.resources import (
     billing,
     hooks,
     me,
+    notices,
     privacy,
     servers,
     services,
+    staff_accounts,
     staff_billing,
     staff_provisioning,
     staff_services,
@@ -49,6 +51,8 @@ api.add_router("", tickets.router)
 api.add_router("", abuse.router)
 api.add_router("", abuse.staff_router)
 api.add_router("", privacy.router)
+api.add_router("", notices.router)
+api.add_router("", staff_accounts.router)
 
 
 @api.exception_handler(DomainError)

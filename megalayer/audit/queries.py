@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from megalayer.audit.actions import GENESIS_HASH, event_digest
 from megalayer.audit.models import AuditChainHead, AuditEvent
 
@@ -41,3 +43,20 @@ def audit_verify(batch_size: int = 2000) -> VerifyResult:
     if head is not None and head.last_event_id != last_id:
         return VerifyResult(False, checked, last_id + 1, f"events after #{last_id} are missing")
     return VerifyResult(True, checked)
+
+
+def audit_search(
+    *, action: str = "", requirement: str = "", target_id: str = "", actor: str = ""
+) -> QuerySet[AuditEvent]:
+    """The back office's and the staff API's filters: action by prefix (``legal.``), requirement and target
+    exactly, actor by part of its label."""
+    events = AuditEvent.objects.all()
+    if action.strip():
+        events = events.filter(action__startswith=action.strip())
+    if requirement.strip():
+        events = events.filter(requirement=requirement.strip())
+    if target_id.strip():
+        events = events.filter(target_id=target_id.strip())
+    if actor.strip():
+        events = events.filter(actor_label__icontains=actor.strip())
+    return events

@@ -16,7 +16,7 @@ from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
-from megalayer.audit.queries import audit_verify
+from megalayer.audit.queries import audit_search, audit_verify
 from megalayer.backoffice.forms import TermsPublishForm
 from megalayer.backoffice.service_views import dashboard_charts
 from megalayer.core import clock
@@ -121,16 +121,8 @@ def terms_publish_view(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def audit_log(request: HttpRequest) -> HttpResponse:
-    events = AuditEvent.objects.all()
     filters = {key: request.GET.get(key, "").strip() for key in ("action", "requirement", "target_id", "actor")}
-    if filters["action"]:
-        events = events.filter(action__startswith=filters["action"])
-    if filters["requirement"]:
-        events = events.filter(requirement=filters["requirement"])
-    if filters["target_id"]:
-        events = events.filter(target_id=filters["target_id"])
-    if filters["actor"]:
-        events = events.filter(actor_label__icontains=filters["actor"])
+    events = audit_search(**filters)
     verification = audit_verify() if request.method == "POST" else None
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     extra_query = "".join(f"{key}={value}&" for key, value in filters.items() if value)

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from megalayer.accounts.models import User
 from megalayer.api.auth import require_write
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import NotFound, RuleRefused
@@ -52,6 +53,33 @@ def _terms_out(version: TermsVersion) -> TermsOut:
         clauses=[ClauseOut(**clause) for clause in version.clauses],
         policy=version.policy_data,
     )
+
+
+class VersionOut(Schema):
+    version: int
+    title: str
+    update_date: dt.date
+    effective_at: dt.datetime
+    summary: str
+    accepted_at: dt.datetime | None
+
+
+@router.get("/terms", response={200: list[VersionOut], 401: Problem}, summary="Every version, and when you accepted it")
+def terms_versions(request: HttpRequest) -> list[VersionOut]:
+    user = request.user
+    assert isinstance(user, User)  # TokenAuth: only a token's user gets here
+    accepted = dict(TermsAcceptance.objects.filter(user=user).values_list("version__number", "accepted_at"))
+    return [
+        VersionOut(
+            version=v.number,
+            title=v.title,
+            update_date=v.update_date,
+            effective_at=v.effective_at,
+            summary=v.summary,
+            accepted_at=accepted.get(v.number),
+        )
+        for v in TermsVersion.objects.order_by("-number")
+    ]
 
 
 @router.get("/terms/current", response={200: TermsOut, 401: Problem, 409: Problem}, summary="The Terms in force")
