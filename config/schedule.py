@@ -13,6 +13,7 @@ from typing import Any
 from django.tasks import Task
 
 from megalayer.abuse.tasks import abuse_deadlines_task
+from megalayer.affiliates.tasks import commissions_run_task
 from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
 from megalayer.privacy.tasks import erasures_run_due_task
@@ -39,4 +40,5 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="support.auto_close", task=tickets_auto_close_task, every=3600),
     Schedule(name="abuse.deadlines", task=abuse_deadlines_task, every=300),
     Schedule(name="privacy.erasures", task=erasures_run_due_task, every=3600),
+    Schedule(name="affiliates.commissions", task=commissions_run_task, every=3600),
 )

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "megalayer.support",
     "megalayer.abuse",
     "megalayer.privacy",
+    "megalayer.affiliates",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",

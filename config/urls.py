@@ -12,6 +12,7 @@ urlpatterns = [
     path("account/", include("megalayer.portal.urls")),
     path("terms/", include("megalayer.portal.terms_urls")),
     path("status/", portal_views.status, name="status"),
+    path("r/<slug:code>/", portal_views.referral_link, name="referral_link"),
     path("backoffice/", include("megalayer.backoffice.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

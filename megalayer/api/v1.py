@@ -11,6 +11,7 @@ from megalayer.api.auth import TokenAuth
 from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
 from megalayer.api.resources import (
     abuse,
+    affiliate,
     auth,
     billing,
     hooks,
@@ -53,6 +54,7 @@ api.add_router("", abuse.staff_router)
 api.add_router("", privacy.router)
 api.add_router("", notices.router)
 api.add_router("", staff_accounts.router)
+api.add_router("", affiliate.router)
 
 
 @api.exception_handler(DomainError)

@@ -2,6 +2,7 @@ from django.urls import path
 
 from megalayer.backoffice import (
     abuse_views,
+    affiliate_views,
     billing_views,
     legal_views,
     machine_views,
@@ -24,6 +25,7 @@ urlpatterns = [
     path("customers/<str:public_id>/", views.customer_detail, name="customer_detail"),
     path("customers/<str:public_id>/privacy/", privacy_views.customer_privacy, name="customer_privacy"),
     path("privacy/erasures/", privacy_views.erasures, name="erasures"),
+    path("affiliates/", affiliate_views.affiliates, name="affiliates"),
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),
     path("audit/", views.audit_log, name="audit"),

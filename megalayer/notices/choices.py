@@ -34,6 +34,7 @@ class Kind(models.TextChoices):
     ABUSE_DEADLINE = "abuse_deadline", "Abuse complaint: deadline passed"
     ACCOUNT_DELETION = "account_deletion", "Account deletion scheduled"
     HOLD_ENDING = "hold_ending", "Staff: a legal hold ends soon"
+    AFFILIATE_CLEARED = "affiliate_cleared", "Affiliate data cleared"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -61,6 +62,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ABUSE_DEADLINE: "TOS-ABUSE-2",
     Kind.ACCOUNT_DELETION: "TOS-PRIVACY-1",
     Kind.HOLD_ENDING: "TOS-HOLD-1",
+    Kind.AFFILIATE_CLEARED: "TOS-AFF-2",
 }
 
 

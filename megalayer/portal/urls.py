@@ -10,6 +10,7 @@ urlpatterns = [
     path("security/", views.security, name="security"),
     path("security/tokens/<str:public_id>/revoke/", views.token_revoke_view, name="token_revoke"),
     path("privacy/", views.privacy, name="privacy"),
+    path("affiliate/", views.affiliate, name="affiliate"),
     path("privacy/export/", views.privacy_export_view, name="privacy_export"),
     path("order/", service_views.catalog, name="catalog"),
     path("order/<slug:code>/", service_views.order, name="order"),

@@ -190,3 +190,47 @@ def privacy_export_view(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(payload, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
     return response
+
+
+def referral_link(request: HttpRequest, code: str) -> HttpResponse:
+    """``/r/<code>/``: remember who recommended us (a signed cookie, 30 days) and go to the sign-up."""
+    from django.conf import settings
+
+    from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT
+    from megalayer.affiliates.models import AffiliateCode
+
+    response = redirect("home" if request.user.is_authenticated else "account_signup")
+    if AffiliateCode.objects.filter(code=code.lower()).exists():
+        response.set_signed_cookie(
+            REFERRAL_COOKIE,
+            code.lower(),
+            salt=REFERRAL_SALT,
+            max_age=REFERRAL_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+    return response
+
+
+@login_required
+def affiliate(request: HttpRequest) -> HttpResponse:
+    """The customer's link, the people it brought and what they earned (TOS-AFF-1)."""
+    from django.conf import settings
+
+    from megalayer.affiliates.actions import affiliate_code_for
+    from megalayer.affiliates.queries import affiliate_summary
+    from megalayer.terms.queries import policy_at
+
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("Staff accounts have no affiliate link.")
+    code = affiliate_code_for(customer)
+    policy = policy_at(clock.now()).affiliates
+    context = {
+        "link": f"{settings.SITE_URL}/r/{code.code}/",
+        "summary": affiliate_summary(customer),
+        "rate": policy.commission_percent,
+        "holding_days": policy.holding_days,
+    }
+    return render(request, "portal/affiliate.html", context)

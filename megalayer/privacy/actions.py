@@ -25,6 +25,7 @@ from django.db.models import Q
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.sweep import sweep
 from megalayer.privacy.collect import personal_data, zip_with_manifest
 from megalayer.privacy.models import ErasureRequest
 
@@ -201,13 +202,9 @@ ACTOR = Actor.system("privacy")
 def erasures_run_due(now: dt.datetime | None = None) -> dict[str, int]:
     """Erase every account whose grace period is over, unless a hold stops it or it must still wait."""
     moment = now or clock.now()
-    counts = {"erased": 0, "held": 0, "waiting": 0}
     due = ErasureRequest.objects.filter(status=ErasureRequest.Status.SCHEDULED, erase_after__lte=moment)
-    for pk in list(due.order_by("erase_after").values_list("pk", flat=True)):
-        outcome = _run_one(pk, moment)
-        if outcome:
-            counts[outcome] += 1
-    return counts
+    pks = due.order_by("erase_after").values_list("pk", flat=True)
+    return sweep(pks, lambda pk: _run_one(pk, moment), ("erased", "held", "waiting"))
 
 
 def _run_one(pk: int, now: dt.datetime) -> str:
@@ -286,6 +283,7 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
 
     from megalayer.abuse.models import AbuseCase, AbuseMessage, LegalExport, LegalOrder
     from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
+    from megalayer.affiliates.models import AffiliateCode, Commission
     from megalayer.api.models import IdempotencyRecord
     from megalayer.audit.models import AuditEvent
     from megalayer.billing.models import Invoice, Payment
@@ -330,6 +328,7 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
         "api_replays": IdempotencyRecord.objects.filter(user=user).delete()[0],
         "email_addresses": EmailAddress.objects.filter(user=user).delete()[0],
         "authenticators": Authenticator.objects.filter(user=user).delete()[0],
+        "affiliate_code": AffiliateCode.objects.filter(customer=customer).delete()[0],
     }
     user.email = alias
     user.full_name = ""
@@ -345,6 +344,10 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
         "payments": [Payment.objects.filter(customer=customer).count(), "financial records"],
         "ledger_postings": [Posting.objects.filter(account__customer=customer).count(), "financial records"],
         "orders": [Order.objects.filter(customer=customer).count(), "financial records"],
+        "affiliate_commissions": [
+            Commission.objects.filter(referral__referrer=customer).count(),
+            "financial records (credited to the balance)",
+        ],
         "terms_acceptances": [
             TermsAcceptance.objects.filter(user=user).count(),
             "the contract the financial records rest on (version and time only)",

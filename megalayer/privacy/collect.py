@@ -158,7 +158,28 @@ def personal_data(customer: Any) -> dict[str, bytes]:
         for case in AbuseCase.objects.filter(customer=customer).order_by("opened_at")
     ]
     files["abuse_cases.json"] = _json(cases)
+    files["affiliate.json"] = _json(_affiliate(customer))
     return files
+
+
+def _affiliate(customer: Any) -> dict[str, Any]:
+    from megalayer.affiliates.models import AffiliateCode, Commission, Referral
+    from megalayer.affiliates.queries import masked_email
+
+    code = AffiliateCode.objects.filter(customer=customer).values_list("code", flat=True).first()
+    referrals = Referral.objects.filter(referrer=customer).select_related("referred__owner")
+    return {
+        "code": code,
+        "referred_by": Referral.objects.filter(referred=customer).values_list("code", flat=True).first(),
+        "referrals": [
+            {"who": masked_email(r.referred.owner.email), "since": r.created_at, "status": r.status} for r in referrals
+        ],
+        "commissions": list(
+            Commission.objects.filter(referral__referrer=customer).values(
+                "public_id", "amount", "currency", "rate", "status", "available_at", "released_at"
+            )
+        ),
+    }
 
 
 def zip_with_manifest(files: dict[str, bytes], header: dict[str, Any]) -> bytes:

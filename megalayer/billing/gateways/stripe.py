@@ -131,7 +131,9 @@ def _risk(event: dict[str, Any]) -> dict[str, Any]:
 
     Paid events carry only the PaymentIntent's id, so its latest charge is fetched with
     ``outcome.risk_level`` (normal, elevated, highest, not_assessed) and ``risk_score``
-    (0-99). A failed lookup never blocks a payment: the risk is then "unknown".
+    (0-99), and the card's ``fingerprint`` (the same card under another account is a
+    self-referral sign, TOS-AFF-2). A failed lookup never blocks a payment: the risk is then
+    "unknown".
     """
     intent = _intent_of(event)
     if not intent:
@@ -143,7 +145,12 @@ def _risk(event: dict[str, Any]) -> dict[str, Any]:
         if outcome is None:
             return {"risk_level": "unknown"}
         verdict = outcome.to_dict()
-        return {"risk_level": str(verdict.get("risk_level") or "unknown"), "risk_score": verdict.get("risk_score")}
+        facts = {"risk_level": str(verdict.get("risk_level") or "unknown"), "risk_score": verdict.get("risk_score")}
+        details = getattr(charge, "payment_method_details", None)
+        card = details.to_dict().get("card") if details is not None else None
+        if isinstance(card, dict) and card.get("fingerprint"):
+            facts["card_fingerprint"] = str(card["fingerprint"])
+        return facts
     except (stripe.StripeError, RuleRefused) as error:
         logger.warning("stripe.risk_lookup_failed", extra={"payment_intent": intent, "error": type(error).__name__})
         return {"risk_level": "unknown"}

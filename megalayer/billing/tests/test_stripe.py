@@ -148,6 +148,7 @@ class FakeStripe:
 
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.risk_level, self.risk_score = "normal", 12
+        self.fingerprint = "Xt5EWLLDS7FJjR1c"
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -169,6 +170,18 @@ class FakeStripe:
                         "currency": "usd",
                         "paid": True,
                         "payment_intent": intent,
+                        "payment_method_details": {
+                            "type": "card",
+                            "card": {
+                                "brand": "visa",
+                                "country": "US",
+                                "exp_month": 12,
+                                "exp_year": 2030,
+                                "fingerprint": fake.fingerprint,
+                                "funding": "credit",
+                                "last4": "4242",
+                            },
+                        },
                         "outcome": {
                             "network_status": "approved_by_network",
                             "reason": None,
@@ -305,6 +318,7 @@ def test_radar_risk_is_stored_and_an_elevated_card_payment_sends_the_order_to_re
     assert fake_stripe.requests[-1][0] == "/v1/payment_intents/pi_test_1?expand%5B0%5D=latest_charge"
     payment.refresh_from_db()
     assert (payment.detail["risk_level"], payment.detail["risk_score"]) == ("highest", 91)
+    assert payment.detail["card_fingerprint"] == "Xt5EWLLDS7FJjR1c"  # a self-referral sign (TOS-AFF-2)
     order.refresh_from_db()
     assert order.status == Order.Status.IN_REVIEW
     assert f"+60 card payment {payment.public_id} rated highest risk by the gateway (score 91)" in order.fraud_reasons

@@ -67,6 +67,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "support.auto_close",
         "abuse.deadlines",
         "privacy.erasures",
+        "affiliates.commissions",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 9
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 10

@@ -339,3 +339,30 @@ def test_download_my_data_and_delete_my_account(page, live_server, alice, staff,
     assert request.public_id in card.inner_text()
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "backoffice-privacy.png"), full_page=True)
+
+
+def test_refer_a_friend_page_and_the_staff_review_queue(page, live_server, alice, bob, staff, vps):
+    """TOS-AFF-1/2 in Chromium: the customer's link, referral and credited commission; the staff queue."""
+    import contextlib
+    import datetime as dt
+
+    from megalayer.affiliates.tests.test_affiliates import T0, _buy, _refer, _run
+
+    referral = _refer(alice, bob, other_address=False)  # same sign-up address: a sign for staff
+    _buy(bob, vps, lambda execute: contextlib.nullcontext())
+    _run(T0 + dt.timedelta(days=31))
+    _sign_in(page, live_server, alice.owner)
+    page.goto(f"{live_server.url}/account/affiliate/")
+    assert f"/r/{referral.code}/" in page.get_by_test_id("affiliate-link").inner_text()
+    assert "b***@example.com" in page.get_by_test_id("referrals").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "affiliate.png"), full_page=True)
+
+    _sign_in(page, live_server, staff)
+    page.goto(f"{live_server.url}/backoffice/affiliates/")
+    queue = page.get_by_test_id("affiliate-queue")
+    assert "same sign-in address" in queue.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "backoffice-affiliates.png"), full_page=True)
+    queue.get_by_placeholder("Why these are two people").fill("flatmates, separate cards")
+    queue.get_by_role("button", name="Genuine").click()
+    page.get_by_text("Nothing to judge.").wait_for()

@@ -18,8 +18,9 @@ from megalayer.privacy.tests.conftest import rich_customer
 
 pytestmark = pytest.mark.django_db
 FILES = [
-    "abuse_cases.json", "account.json", "api_tokens.json", "contacts.json", "invoices.json", "ip_history.json",
-    "manifest.json", "notices.json", "payments.json", "services.json", "sign_ins.json", "tickets.json",
+    "abuse_cases.json", "account.json", "affiliate.json", "api_tokens.json", "contacts.json", "invoices.json",
+    "ip_history.json", "manifest.json", "notices.json", "payments.json", "services.json", "sign_ins.json",
+    "tickets.json",
 ]  # fmt: skip
 
 

@@ -1,0 +1,40 @@
+"""Reads for the client area, the API and the back office."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from megalayer.affiliates.models import Commission, Referral
+
+
+def masked_email(address: str) -> str:
+    """``jane.doe@example.com`` → ``j***@example.com``: the referrer sees that someone came, not who."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def referrals_of(customer: Any) -> QuerySet[Referral]:
+    return Referral.objects.filter(referrer=customer).select_related("referred__owner")
+
+
+def commissions_of(customer: Any) -> QuerySet[Commission]:
+    return Commission.objects.filter(referral__referrer=customer).select_related("invoice", "referral")
+
+
+def affiliate_summary(customer: Any) -> dict[str, Any]:
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    commissions = list(commissions_of(customer))
+    for commission in commissions:
+        totals[(commission.status, commission.currency)] += commission.amount
+    return {
+        "referrals": [{"referral": r, "who": masked_email(r.referred.owner.email)} for r in referrals_of(customer)],
+        "commissions": commissions,
+        "totals": [
+            {"status": status, "label": Commission.Status(status).label, "currency": currency, "amount": amount}
+            for (status, currency), amount in sorted(totals.items())
+        ],
+    }

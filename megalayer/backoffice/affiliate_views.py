@@ -1,0 +1,48 @@
+"""Back office: the affiliate programme. Referrals with self-referral signs wait here for a judgement:
+genuine (their commissions may be credited) or cleared (TOS-AFF-2)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from megalayer.accounts.models import Customer
+from megalayer.affiliates.actions import affiliate_clear, referral_review, referrals_with_signals
+from megalayer.affiliates.models import Commission, Referral
+from megalayer.core.errors import DomainError
+
+
+@staff_member_required
+def affiliates(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "review":
+                referral = Referral.objects.filter(public_id=request.POST.get("referral", "")).first()
+                if referral is None:
+                    raise Http404("No such referral.")
+                referral_review(referral=referral, staff=request.user, note=request.POST.get("note", ""))
+                messages.success(request, f"{referral.public_id} judged genuine; its commissions will be credited.")
+            elif request.POST.get("action") == "clear":
+                referrer = Customer.objects.filter(public_id=request.POST.get("referrer", "")).first()
+                if referrer is None:
+                    raise Http404("No such customer.")
+                done = affiliate_clear(referrer=referrer, staff=request.user, reason=request.POST.get("reason", ""))
+                messages.success(
+                    request, f"Cleared {done['referrals']} referrals and {done['commissions']} unpaid commissions."
+                )
+            else:
+                raise Http404("Unknown action.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect("backoffice:affiliates")
+    referrals = Referral.objects.select_related("referrer__owner", "referred__owner")
+    page = Paginator(referrals, 25).get_page(request.GET.get("page"))
+    context = {
+        "queue": referrals_with_signals(),
+        "page": page,
+        "holding": Commission.objects.filter(status=Commission.Status.HOLDING).count(),
+    }
+    return render(request, "backoffice/affiliates.html", context)
