@@ -27,6 +27,12 @@ def test_demo_loads_once_and_is_idempotent(capsys):
         ("former@example.net", "scheduled")
     ]
     assert LegalHold.objects.filter(customer__owner__email="former@example.net").count() == 1
+    from megalayer.affiliates.models import Referral
+
+    referral = Referral.objects.select_related("referrer__owner", "referred__owner").get()
+    assert (referral.referrer.owner.email, referral.referred.owner.email, referral.signals) == (
+        "alice@example.com", "bob@example.com", ["same sign-in address"],
+    )  # fmt: skip
     assert TermsAcceptance.objects.count() == 2
     from megalayer.services.models import Service
 

@@ -107,6 +107,7 @@ def load_demo() -> None:
     load_demo_services()
     load_demo_support()
     load_demo_privacy()
+    load_demo_affiliates()
 
 
 TAX_RATES = [
@@ -285,6 +286,17 @@ def load_demo_privacy() -> None:
         order_reference="PR-2026-044",
     )  # fmt: skip
     erasure_request(customer=customer, actor=Actor.for_user(user), requested_by=email, note="asked in the client area")
+
+
+def load_demo_affiliates() -> None:
+    """Alice referred Bob; both signed up from this machine, so the referral waits in the staff queue."""
+    from megalayer.affiliates.actions import affiliate_code_for, referral_record
+    from megalayer.affiliates.models import Referral
+
+    alice = Customer.objects.get(owner__email=CUSTOMERS[0][0])
+    bob = Customer.objects.get(owner__email=CUSTOMERS[1][0])
+    if not Referral.objects.filter(referred=bob).exists():
+        referral_record(referred=bob, code=affiliate_code_for(alice).code)
 
 
 def load_demo_network() -> None:
