@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.abuse.actions import case_answer, report_receive
 from megalayer.abuse.choices import Source
@@ -149,10 +149,10 @@ def _hold_out(hold: LegalHold) -> HoldOut:
         "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
     },
 )
-def staff_abuse_report(request: HttpRequest) -> tuple[int, ReportOut]:
+def staff_abuse_report(request: HttpRequest) -> Status[ReportOut]:
     require_write(request)
     report, created = report_receive(raw=request.body, source=Source.API)
-    return (201 if created else 200), _report_out(report)
+    return Status(201 if created else 200, _report_out(report))
 
 
 @staff_router.get("/staff/abuse/reports", response={200: list[ReportOut], **ERRORS}, summary="Abuse reports")
@@ -177,7 +177,7 @@ def staff_legal_holds(request: HttpRequest) -> list[HoldOut]:
 
 
 @staff_router.post("/staff/legal-holds", response={201: HoldOut, **ERRORS}, summary="Place a legal hold (TOS-HOLD-1)")
-def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> tuple[int, HoldOut]:
+def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[HoldOut]:
     require_write(request)
     service = customer = None
     if payload.service:
@@ -198,7 +198,7 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> tuple[int, 
         open_ended=payload.open_ended,
         order_reference=payload.order_reference,
     )
-    return 201, _hold_out(hold)
+    return Status(201, _hold_out(hold))
 
 
 @staff_router.post(
@@ -227,11 +227,11 @@ def abuse_cases(request: HttpRequest) -> list[CaseOut]:
 
 
 @router.post("/abuse/cases/{case_id}/answers", response={201: CaseOut, **ERRORS}, summary="Answer a complaint")
-def abuse_case_answer(request: HttpRequest, case_id: str, payload: AnswerIn) -> tuple[int, CaseOut]:
+def abuse_case_answer(request: HttpRequest, case_id: str, payload: AnswerIn) -> Status[CaseOut]:
     require_write(request)
     case = AbuseCase.objects.filter(customer=_customer(request), public_id=case_id).first()
     if case is None:
         raise NotFound("No such case.")
     case_answer(case=case, customer=case.customer, body=payload.body, author=str(request.user))
     case.refresh_from_db()
-    return 201, _case_out(case)
+    return Status(201, _case_out(case))

@@ -14,7 +14,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.actions import token_create
 from megalayer.api.schemas import Problem
@@ -46,7 +46,7 @@ class TokenOut(Schema):
     response={201: TokenOut, 401: Problem, 422: Problem, 429: Problem},
     summary="Create an API token with e-mail and password",
 )
-def token_from_password(request: HttpRequest, payload: TokenRequest) -> tuple[int, TokenOut]:
+def token_from_password(request: HttpRequest, payload: TokenRequest) -> Status[TokenOut]:
     adapter = get_adapter(request)
     try:
         user = adapter.authenticate(request, email=payload.email.strip().lower(), password=payload.password)
@@ -61,8 +61,14 @@ def token_from_password(request: HttpRequest, payload: TokenRequest) -> tuple[in
         if not payload.otp or totp is None or not TOTP(totp).validate_code(payload.otp):
             raise InvalidCredentials("A valid two-factor code is required.", field="otp")
     issued = token_create(user=user, name=payload.name, scope=payload.scope)
-    return 201, TokenOut(
-        id=issued.token.public_id, token=issued.plaintext, scope=issued.token.scope, created_at=issued.token.created_at
+    return Status(
+        201,
+        TokenOut(
+            id=issued.token.public_id,
+            token=issued.plaintext,
+            scope=issued.token.scope,
+            created_at=issued.token.created_at,
+        ),
     )
 
 

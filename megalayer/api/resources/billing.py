@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer, User
 from megalayer.api.auth import require_write
@@ -180,7 +180,7 @@ def balance_transactions(request: HttpRequest, cursor: str | None = None, limit:
     response={201: PaymentOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
     summary="Start a top-up through a payment gateway",
 )
-def balance_top_up(request: HttpRequest, payload: TopUpIn) -> tuple[int, PaymentOut]:
+def balance_top_up(request: HttpRequest, payload: TopUpIn) -> Status[PaymentOut]:
     require_write(request)
     if payload.gateway not in settings.MEGALAYER_GATEWAYS:
         codes = ", ".join(g.code for g in enabled_gateways())
@@ -193,7 +193,7 @@ def balance_top_up(request: HttpRequest, payload: TopUpIn) -> tuple[int, Payment
     gateway = gateway_named(payload.gateway)
     checkout = gateway.start(payment=payment, return_url=f"{settings.SITE_URL}/account/billing/")
     payment.refresh_from_db()
-    return 201, _payment_out(payment, checkout.redirect_url)
+    return Status(201, _payment_out(payment, checkout.redirect_url))
 
 
 def _payment_out(payment: Payment, redirect_url: str | None = None) -> PaymentOut:

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import require_write
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
@@ -128,7 +128,7 @@ def _key(request: HttpRequest) -> str:
     return request.headers.get("Idempotency-Key") or new_public_id("req")
 
 
-def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -> tuple[int, OperationOut]:
+def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -> Status[OperationOut]:
     """Every server action of the API: write scope, the caller's own service, one operation per request key."""
     require_write(request)
     operation = server_action(
@@ -138,7 +138,7 @@ def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -
         idempotency_key=_key(request),
         snapshot=snapshot,
     )
-    return 202, operation_out(operation)
+    return Status(202, operation_out(operation))
 
 
 def _view(service: Service) -> ServerOut:
@@ -191,7 +191,7 @@ def server_rdns(request: HttpRequest, service_id: str, payload: RdnsIn) -> Addre
     response={202: OperationOut, **ERRORS},
     summary="Power on, off (soft, then hard) or reboot",
 )
-def server_power(request: HttpRequest, service_id: str, payload: PowerIn) -> tuple[int, OperationOut]:
+def server_power(request: HttpRequest, service_id: str, payload: PowerIn) -> Status[OperationOut]:
     kind = {"on": Operation.Kind.POWER_ON, "off": Operation.Kind.POWER_OFF, "reboot": Operation.Kind.REBOOT}
     return _act(request, service_id, kind[payload.action])
 
@@ -217,7 +217,7 @@ def server_reinstall_quota(request: HttpRequest, service_id: str) -> QuotaOut:
     response={202: OperationOut, **ERRORS},
     summary="Erase the disk and install a system; past the free one, the fee is paid from the balance first",
 )
-def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn) -> tuple[int, OperationOut]:
+def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn) -> Status[OperationOut]:
     require_write(request)
     service = _service(request, service_id)
     image = OsImage.objects.filter(code=payload.os_image).first()
@@ -228,7 +228,7 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
         actor=Actor.for_user(request.user),
         idempotency_key=_key(request),
     )
-    return 202, operation_out(operation)
+    return Status(202, operation_out(operation))
 
 
 @router.post(
@@ -247,7 +247,7 @@ def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
 @router.post(
     "/services/{service_id}/snapshots", response={202: OperationOut, **ERRORS}, summary="Take a snapshot (TOS-BACKUP-1)"
 )
-def server_snapshot_create(request: HttpRequest, service_id: str, payload: SnapshotIn) -> tuple[int, OperationOut]:
+def server_snapshot_create(request: HttpRequest, service_id: str, payload: SnapshotIn) -> Status[OperationOut]:
     return _act(request, service_id, Operation.Kind.SNAPSHOT_CREATE, payload.name)
 
 
@@ -256,14 +256,14 @@ def server_snapshot_create(request: HttpRequest, service_id: str, payload: Snaps
     response={202: OperationOut, **ERRORS},
     summary="Roll the disk back to a snapshot",
 )
-def server_snapshot_restore(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
+def server_snapshot_restore(request: HttpRequest, service_id: str, name: str) -> Status[OperationOut]:
     return _act(request, service_id, Operation.Kind.SNAPSHOT_RESTORE, name)
 
 
 @router.delete(
     "/services/{service_id}/snapshots/{name}", response={202: OperationOut, **ERRORS}, summary="Delete a snapshot"
 )
-def server_snapshot_delete(request: HttpRequest, service_id: str, name: str) -> tuple[int, OperationOut]:
+def server_snapshot_delete(request: HttpRequest, service_id: str, name: str) -> Status[OperationOut]:
     return _act(request, service_id, Operation.Kind.SNAPSHOT_DELETE, name)
 
 

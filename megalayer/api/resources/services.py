@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import paginate
@@ -168,7 +168,7 @@ def catalog_os_images(request: HttpRequest) -> list[OsImageOut]:
     response={201: OrderOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
     summary="Order a product; it is provisioned once its invoice is paid",
 )
-def orders_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut]:
+def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
     require_write(request)
     product = products_for_sale().filter(code=payload.product).first()
     if product is None:
@@ -187,7 +187,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> tuple[int, OrderOut
         add_ons=payload.add_ons,
         actor=Actor.for_user(request.user),
     )
-    return 201, _order_out(order)
+    return Status(201, _order_out(order))
 
 
 @router.get("/orders", response={200: list[OrderOut], 401: Problem, 404: Problem}, summary="Your orders")

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
@@ -180,7 +180,7 @@ class PublishedOut(Schema):
 
 
 @router.post("/staff/terms", response={201: PublishedOut, **ERRORS}, summary="Publish a new version of the Terms")
-def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> tuple[int, PublishedOut]:
+def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> Status[PublishedOut]:
     require_write(request)
     version = terms_publish(
         body=payload.body,
@@ -191,4 +191,4 @@ def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> tuple[int, Pu
         actor=Actor.for_user(request.user),
         published_by=request.user,
     )
-    return 201, PublishedOut(version=version.number, effective_at=version.effective_at)
+    return Status(201, PublishedOut(version=version.number, effective_at=version.effective_at))

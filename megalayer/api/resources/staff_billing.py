@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import StaffTokenAuth, require_write
 from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
@@ -43,7 +43,7 @@ class RefundOut(Schema):
     response={201: RefundOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
     summary="Refund part or all of a paid invoice",
 )
-def staff_refund(request: HttpRequest, payload: RefundIn) -> tuple[int, RefundOut]:
+def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut]:
     require_write(request)
     invoice = Invoice.objects.filter(public_id=payload.invoice).first()
     if invoice is None:
@@ -57,12 +57,15 @@ def staff_refund(request: HttpRequest, payload: RefundIn) -> tuple[int, RefundOu
         staff=request.user,
         idempotency_key=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}",
     )
-    return 201, RefundOut(
-        id=refund.public_id,
-        invoice=invoice.public_id,
-        amount=money_out(refund.amount, refund.currency),
-        reason=refund.reason,
-        destination=refund.destination,
-        credit_note=str(refund.credit_note),
-        created_at=refund.created_at,
+    return Status(
+        201,
+        RefundOut(
+            id=refund.public_id,
+            invoice=invoice.public_id,
+            amount=money_out(refund.amount, refund.currency),
+            reason=refund.reason,
+            destination=refund.destination,
+            credit_note=str(refund.credit_note),
+            created_at=refund.created_at,
+        ),
     )

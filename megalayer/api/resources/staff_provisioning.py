@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
-from ninja import Field, File, Router, Schema, UploadedFile
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from megalayer.api.auth import StaffTokenAuth, require_write
 from megalayer.api.pagination import paginate
@@ -175,7 +175,7 @@ def staff_null_routes(request: HttpRequest, include_ended: bool = False) -> list
     response={201: NullRouteOut, **ERRORS},
     summary="Null-route an address (BGP blackhole, RFC 7999)",
 )
-def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> tuple[int, NullRouteOut]:
+def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> Status[NullRouteOut]:
     require_write(request)
     route = null_route_start(
         address=payload.address,
@@ -184,7 +184,7 @@ def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> tuple[
         case_reference=payload.case_reference,
         actor=Actor.for_user(request.user),
     )
-    return 201, _null_route_out(route)
+    return Status(201, _null_route_out(route))
 
 
 @router.post("/staff/ip/null-routes/{address}/end", response={200: NullRouteOut, **ERRORS}, summary="Lift a null route")
@@ -248,7 +248,7 @@ def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
     response={201: NetworkNoticeOut, **ERRORS},
     summary="Publish a maintenance or incident notice; affected customers are e-mailed once (TOS-NET-2)",
 )
-def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> tuple[int, NetworkNoticeOut]:
+def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> Status[NetworkNoticeOut]:
     from megalayer.catalog.models import Location, NetworkTier
     from megalayer.notices.network import network_notice_publish
     from megalayer.services.models import Service
@@ -278,7 +278,7 @@ def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn)
         host=host,
         services=services,
     )
-    return 201, _notice_out(notice)
+    return Status(201, _notice_out(notice))
 
 
 @router.post(
@@ -288,7 +288,7 @@ def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn)
 )
 def staff_network_notice_update(
     request: HttpRequest, notice_id: str, payload: NetworkNoticeUpdateIn
-) -> tuple[int, NetworkNoticeOut]:
+) -> Status[NetworkNoticeOut]:
     from megalayer.notices.models import NetworkNotice
     from megalayer.notices.network import network_notice_update
 
@@ -298,7 +298,7 @@ def staff_network_notice_update(
         raise NotFound("No such notice.")
     network_notice_update(notice=notice, staff=request.user, body=payload.body, resolve=payload.resolve)
     notice.refresh_from_db()
-    return 201, _notice_out(notice)
+    return Status(201, _notice_out(notice))
 
 
 class LegalDocumentOut(Schema):
@@ -381,7 +381,7 @@ class LegalOrderIn(Schema):
     response={201: LegalOrderOut, **ERRORS},
     summary="Record a legal order (legal permission); its document is sent to /document",
 )
-def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tuple[int, LegalOrderOut]:
+def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Status[LegalOrderOut]:
     from megalayer.abuse.legal import legal_order_record, require_legal
     from megalayer.services.models import Service
 
@@ -402,7 +402,7 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tup
         address=payload.address or "",
         notes=payload.notes,
     )
-    return 201, _legal_order_out(order)
+    return Status(201, _legal_order_out(order))
 
 
 @router.post(
@@ -412,13 +412,13 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> tup
 )
 def staff_legal_order_document_attach(
     request: HttpRequest, order_id: str, document: File[UploadedFile]
-) -> tuple[int, LegalOrderOut]:
+) -> Status[LegalOrderOut]:
     from megalayer.abuse.legal import legal_order_attach
 
     order = _legal_order(request, order_id)
     require_write(request)
     attached = legal_order_attach(order=order, staff=request.user, name=document.name or "", content=document.read())
-    return 201, _legal_order_out(attached)
+    return Status(201, _legal_order_out(attached))
 
 
 @router.get(

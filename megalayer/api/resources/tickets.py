@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import FileResponse, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import paginate
@@ -113,7 +113,7 @@ def tickets_list(request: HttpRequest, cursor: str | None = None, limit: int = 2
 
 
 @router.post("/tickets", response={201: TicketDetailOut, **ERRORS}, summary="Open a ticket")
-def tickets_create(request: HttpRequest, payload: TicketIn) -> tuple[int, TicketDetailOut]:
+def tickets_create(request: HttpRequest, payload: TicketIn) -> Status[TicketDetailOut]:
     require_write(request)
     customer = _customer(request)
     department = departments().filter(code=payload.department).first()
@@ -133,7 +133,7 @@ def tickets_create(request: HttpRequest, payload: TicketIn) -> tuple[int, Ticket
         service=service,
         via=Via.API,
     )
-    return 201, tickets_detail(request, ticket.public_id)
+    return Status(201, tickets_detail(request, ticket.public_id))
 
 
 @router.get("/tickets/{ticket_id}", response={200: TicketDetailOut, **ERRORS}, summary="A ticket and its messages")
@@ -144,11 +144,11 @@ def tickets_detail(request: HttpRequest, ticket_id: str) -> TicketDetailOut:
 
 
 @router.post("/tickets/{ticket_id}/messages", response={201: TicketDetailOut, **ERRORS}, summary="Reply")
-def tickets_reply(request: HttpRequest, ticket_id: str, payload: ReplyIn) -> tuple[int, TicketDetailOut]:
+def tickets_reply(request: HttpRequest, ticket_id: str, payload: ReplyIn) -> Status[TicketDetailOut]:
     require_write(request)
     ticket = _ticket(request, ticket_id)
     ticket_reply(ticket=ticket, user=request.user, body=payload.body, via=Via.API)
-    return 201, tickets_detail(request, ticket.public_id)
+    return Status(201, tickets_detail(request, ticket.public_id))
 
 
 @router.get(
