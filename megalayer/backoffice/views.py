@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
+from megalayer.affiliates.models import Referral
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.audit.queries import audit_search, audit_verify
@@ -75,6 +76,8 @@ def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "erasures": customer.erasure_requests.all()[:5],
         "erasure_blockers": erasure_blockers(customer),
         "erasure_hold": erasure_hold(customer),
+        "referred_by": Referral.objects.filter(referred=customer).select_related("referrer__owner").first(),
+        "referrals": Referral.objects.filter(referrer=customer).select_related("referred__owner")[:20],
     }
     return render(request, "backoffice/customer_detail.html", context)
 

@@ -251,6 +251,12 @@ def test_staff_judge_and_clear_in_the_back_office(alice, bob, staff_client, alic
     referral.refresh_from_db()
     assert (referral.reviewed_signals, referral.reviewed_by) == (["same sign-in address"], "staff@megalayer.test")
     assert "Nothing to judge." in staff_client.get("/backoffice/affiliates/").content.decode()
+    referrer_page = staff_client.get(f"/backoffice/customers/{alice.public_id}/").content.decode()
+    assert "Referred 1: " in referrer_page
+    assert "bob@example.com" in referrer_page
+    referred_page = staff_client.get(f"/backoffice/customers/{bob.public_id}/").content.decode()
+    assert "Referred by " in referred_page
+    assert "signs: same sign-in address" in referred_page
     staff_client.post("/backoffice/affiliates/", {"action": "clear", "referrer": alice.public_id, "reason": "test"})
     referral.refresh_from_db()
     assert referral.status == "cleared"
