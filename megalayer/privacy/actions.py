@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from megalayer.audit.actions import Actor, audit_record
@@ -107,35 +107,43 @@ def erasure_request(
         )
     now = clock.now()
     grace = policy_at(now).accounts.erasure_grace_days
-    with transaction.atomic():
-        request = ErasureRequest.objects.create(
-            customer=customer,
-            requested_at=now,
-            requested_by=requested_by[:255],
-            note=note.strip()[:500],
-            erase_after=now + dt.timedelta(days=grace),
-            status_before=customer.status,
-        )
-        _close_sign_in(customer, now)
-        type(customer).objects.filter(pk=customer.pk).update(status=type(customer).Status.CLOSED)
-        notice_for_customer(
-            kind=Kind.ACCOUNT_DELETION,
-            customer=customer,
-            dedupe_key=f"erasure_requested:{request.public_id}",
-            context={
-                "request": request,
-                "grace_days": grace,
-                "support_address": settings.MEGALAYER_SUPPORT_ADDRESS,
-            },
-        )
-        audit_record(
-            actor=actor,
-            action="privacy.erasure_requested",
-            target_type="customer",
-            target_id=customer.public_id,
-            requirement="TOS-PRIVACY-1",
-            data={"request": request.public_id, "erase_after": request.erase_after.isoformat(), "note": request.note},
-        )
+    try:
+        with transaction.atomic():
+            request = ErasureRequest.objects.create(
+                customer=customer,
+                requested_at=now,
+                requested_by=requested_by[:255],
+                note=note.strip()[:500],
+                erase_after=now + dt.timedelta(days=grace),
+                status_before=customer.status,
+            )
+            _close_sign_in(customer, now)
+            type(customer).objects.filter(pk=customer.pk).update(status=type(customer).Status.CLOSED)
+            notice_for_customer(
+                kind=Kind.ACCOUNT_DELETION,
+                customer=customer,
+                dedupe_key=f"erasure_requested:{request.public_id}",
+                context={
+                    "request": request,
+                    "grace_days": grace,
+                    "support_address": settings.MEGALAYER_SUPPORT_ADDRESS,
+                },
+            )
+            audit_record(
+                actor=actor,
+                action="privacy.erasure_requested",
+                target_type="customer",
+                target_id=customer.public_id,
+                requirement="TOS-PRIVACY-1",
+                data={
+                    "request": request.public_id,
+                    "erase_after": request.erase_after.isoformat(),
+                    "note": request.note,
+                },
+            )
+    except IntegrityError:
+        # A second click or a second tab: the unique constraint let one request through; that one stands.
+        return ErasureRequest.objects.get(customer=customer, status=ErasureRequest.Status.SCHEDULED)
     customer.refresh_from_db()
     return request
 

@@ -222,3 +222,21 @@ def test_two_workers_erase_an_account_once(alice, vps):
     request.refresh_from_db()
     assert request.status == "erased"
     assert AuditEvent.objects.filter(action="privacy.erased").count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_four_clicks_at_once_make_one_deletion(alice, vps):
+    skip_unless_threads_share_the_database()
+    rich_customer(alice, vps, lambda execute: contextlib.nullcontext())
+
+    def ask() -> str:
+        customer = Customer.objects.get(pk=alice.pk)
+        with clock.travel(ASKED):
+            return erasure_request(customer=customer, actor=Actor.system("t"), requested_by="t").public_id
+
+    results = run_in_parallel([ask, ask, ask, ask])
+    assert all(isinstance(r, str) for r in results), results
+    assert set(results) == {ErasureRequest.objects.get().public_id}
+    assert Notice.objects.filter(kind="account_deletion").count() == 1
+    assert AuditEvent.objects.filter(action="privacy.erasure_requested").count() == 1
