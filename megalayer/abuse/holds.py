@@ -95,8 +95,10 @@ def legal_hold_place(
             placed_by=str(staff),
             ends_at=ends_at,
         )
-        evidence = _evidence(hold, staff)
-        LegalHold.objects.filter(pk=hold.pk).update(evidence=evidence)
+        evidence = {**_evidence(hold, staff), "records": _records_snapshot(hold)}
+        LegalHold.objects.filter(pk=hold.pk).update(
+            evidence=evidence, records=hold.records.name, records_sha256=hold.records_sha256
+        )
         hold.evidence = evidence
         audit_record(
             actor=Actor.for_user(staff),
@@ -115,6 +117,42 @@ def legal_hold_place(
             },
         )
     return hold
+
+
+def held_customers(hold: LegalHold) -> list[Any]:
+    """Whose records a hold preserves: its customer, its service's customer, or everyone who ever
+    held its address (evidence about an address is evidence about whoever held it)."""
+    from megalayer.accounts.models import Customer
+    from megalayer.network.models import IpAssignment
+
+    if hold.customer_id:
+        ids = [hold.customer_id]
+    elif hold.service is not None:
+        ids = [hold.service.customer_id]
+    else:
+        ids = list(IpAssignment.objects.filter(address=hold.address).values_list("customer_id", flat=True))
+    return list(Customer.objects.filter(pk__in=set(ids)).select_related("owner", "billing_profile").order_by("pk"))
+
+
+def _records_snapshot(hold: LegalHold) -> dict[str, Any]:
+    """The customers' records as they stand when the hold is placed (TOS-HOLD-1: "a snapshot of the
+    server and the customer's records, with checksums"): one zip, a folder per customer, and a
+    manifest of SHA-256 checksums; the zip's own SHA-256 is kept on the hold and in the audit log."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from megalayer.privacy.collect import personal_data, zip_with_manifest
+
+    customers = held_customers(hold)
+    files = {
+        f"{customer.public_id}/{name}": data for customer in customers for name, data in personal_data(customer).items()
+    }
+    header = {"hold": hold.public_id, "reason": hold.reason, "made_at": clock.now().isoformat()}
+    payload = zip_with_manifest(files, header)
+    hold.records_sha256 = hashlib.sha256(payload).hexdigest()
+    hold.records.save(f"{hold.public_id}-records.zip", ContentFile(payload), save=False)
+    return {"customers": [c.public_id for c in customers], "sha256": hold.records_sha256, "files": len(files)}
 
 
 def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:

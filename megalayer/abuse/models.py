@@ -113,6 +113,10 @@ class LegalHold(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.CharField(max_length=255, blank=True)
     evidence = models.JSONField(default=dict, blank=True, help_text="The evidence copy, or why there is none.")
+    records = models.FileField(
+        upload_to="legal/holds/%Y/", blank=True, help_text="The customers' records as they stood (zip, manifest)."
+    )
+    records_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]

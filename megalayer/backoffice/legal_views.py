@@ -114,6 +114,16 @@ def order_document(request: HttpRequest, public_id: str) -> FileResponse:
 
 
 @staff_member_required
+def hold_records(request: HttpRequest, public_id: str) -> FileResponse:
+    """The records snapshot a hold took: personal data of possibly several customers, so legal staff only."""
+    _gate(request)
+    hold = LegalHold.objects.filter(public_id=public_id).first()
+    if hold is None or not hold.records:
+        raise Http404("Not found.")
+    return FileResponse(hold.records.open("rb"), as_attachment=True, filename=f"{hold.public_id}-records.zip")
+
+
+@staff_member_required
 def export_download(request: HttpRequest, public_id: str) -> FileResponse:
     _gate(request)
     export = LegalExport.objects.filter(public_id=public_id).first()

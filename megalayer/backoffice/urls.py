@@ -50,6 +50,7 @@ urlpatterns = [
     path("legal/orders/<str:public_id>/document/", legal_views.order_document, name="legal_order_document"),
     path("legal/exports/<str:public_id>/", legal_views.export_download, name="legal_export"),
     path("legal/holds/", legal_views.holds, name="legal_holds"),
+    path("legal/holds/<str:public_id>/records/", legal_views.hold_records, name="legal_hold_records"),
     path("hosts/", machine_views.hosts, name="hosts"),
     path("hosts/new/", machine_views.host_edit, name="host_new"),
     path("hosts/<str:public_id>/", machine_views.host_detail, name="host_detail"),

@@ -289,7 +289,7 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
     from allauth.mfa.models import Authenticator
     from allauth.usersessions.models import UserSession
 
-    from megalayer.abuse.models import AbuseCase, AbuseMessage, LegalExport, LegalOrder
+    from megalayer.abuse.models import AbuseCase, AbuseMessage, LegalExport, LegalHold, LegalOrder
     from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
     from megalayer.affiliates.models import AffiliateCode, Commission
     from megalayer.api.models import IdempotencyRecord
@@ -369,6 +369,13 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
             LegalOrder.objects.filter(customer=customer).count()
             + LegalExport.objects.filter(customer=customer).count(),
             "legal orders and what was disclosed under them (TOS-LEGAL-1)",
+        ],
+        "legal_hold_snapshots": [
+            sum(
+                customer.public_id in (hold.evidence.get("records") or {}).get("customers", [])
+                for hold in LegalHold.objects.exclude(records="").only("evidence")
+            ),
+            "evidence preserved under legal holds, as it stood when each was placed (TOS-HOLD-1)",
         ],
         "audit_events": [
             AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id).count(),

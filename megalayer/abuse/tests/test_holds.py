@@ -47,7 +47,23 @@ def test_a_held_service_is_not_deleted_until_the_hold_is_released(
         )
     copy = Operation.objects.get(service=service, kind="evidence_copy")
     assert (copy.status, copy.result["evidence"]["name"]) == ("succeeded", f"evidence-{server.name}-{hold.public_id}")
-    assert hold.evidence == {"servers": {service.public_id: {"operation": copy.public_id}}}
+    assert hold.evidence["servers"] == {service.public_id: {"operation": copy.public_id}}
+    # And the customer's records as they stood, with checksums (TOS-HOLD-1).
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    stored = hold.records.read()
+    assert hashlib.sha256(stored).hexdigest() == hold.records_sha256 == hold.evidence["records"]["sha256"]
+    archive = zipfile.ZipFile(io.BytesIO(stored))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert (manifest["hold"], hold.evidence["records"]["customers"]) == (hold.public_id, [alice.public_id])
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == entry["sha256"]
+    assert json.loads(archive.read(f"{alice.public_id}/account.json"))["email"] == "alice@example.com"
+    placed = AuditEvent.objects.get(action="legal_hold.placed", target_id=hold.public_id)
+    assert placed.data["evidence"]["records"]["sha256"] == hold.records_sha256
     deletion_day = EXPIRY + dt.timedelta(days=7, hours=1)
     for day in (deletion_day, deletion_day + dt.timedelta(days=1)):
         with clock.travel(day), django_capture_on_commit_callbacks(execute=True):
@@ -102,11 +118,10 @@ def test_when_no_copy_can_be_made_the_hold_records_why(alice, vps, staff, django
     Host.objects.filter(pk=host.pk).update(driver="libvirt", parameters={})  # a host whose driver cannot load
     with clock.travel(T0 + dt.timedelta(days=1)):
         hold = legal_hold_place(staff=staff, service=service, reason="preserve")
-    assert hold.evidence == {
-        "servers": {
-            service.public_id: {"copy": None, "why_not": "host driver unavailable: libvirt: missing parameter(s) uri"}
-        }
+    assert hold.evidence["servers"] == {
+        service.public_id: {"copy": None, "why_not": "host driver unavailable: libvirt: missing parameter(s) uri"}
     }
+    assert hold.evidence["records"]["customers"] == [alice.public_id]  # the records are held all the same
     assert not Operation.objects.filter(kind="evidence_copy").exists()
 
 
@@ -149,7 +164,23 @@ def test_staff_place_and_release_a_hold_in_the_back_office(
         )
     hold = LegalHold.objects.get()
     assert (hold.service, hold.order_reference) == (service, "c9")
-    assert "preserve for case 9" in staff_client.get("/backoffice/legal/holds/").content.decode()
+    listing = staff_client.get("/backoffice/legal/holds/").content.decode()
+    assert "preserve for case 9" in listing
+    assert f"{service.public_id}: copy " in listing
+    assert hold.records_sha256[:10] in listing
+    # The records snapshot holds personal data: legal staff only.
+    records = f"/backoffice/legal/holds/{hold.public_id}/records/"
+    assert staff_client.get(records).status_code == 404
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from megalayer.accounts.models import User
+
+    lawyer = User.objects.create_user("legal@megalayer.test", "x" * 16, is_staff=True)
+    lawyer.user_permissions.add(Permission.objects.get(codename="legal", content_type__app_label="abuse"))
+    legal_client = Client()
+    legal_client.force_login(lawyer)
+    assert legal_client.get(records).getvalue() == hold.records.open("rb").read()
     staff_client.post("/backoffice/legal/holds/", {"hold": hold.public_id, "note": "over"})
     hold.refresh_from_db()
     assert hold.released_at is not None
@@ -221,9 +252,10 @@ def test_holds_through_the_staff_api(alice, vps, staff, django_capture_on_commit
     assert made.status_code == 201
     out = made.json()
     assert (out["customer"], out["ends_at"], out["released_at"]) == (alice.public_id, None, None)
-    assert out["evidence"] == {
-        "servers": {service.public_id: {"operation": Operation.objects.get(kind="evidence_copy").public_id}}
+    assert out["evidence"]["servers"] == {
+        service.public_id: {"operation": Operation.objects.get(kind="evidence_copy").public_id}
     }
+    assert out["evidence"]["records"]["customers"] == [alice.public_id]
     unknown = Client().post(
         "/api/v1/staff/legal-holds", json.dumps({"reason": "x", "customer": "cus_nope"}), "application/json", **headers
     )

@@ -120,6 +120,7 @@ def test_a_legal_hold_stops_the_erasure_and_it_runs_after_release(
     held_address = IpAssignment.objects.get(customer=alice).address  # released when the VPS ended
     with clock.travel(T0 + dt.timedelta(days=2, hours=1)), django_capture_on_commit_callbacks(execute=True):
         hold = legal_hold_place(staff=staff, address=held_address, reason="Court order 7 O 11/27: preserve")
+    assert hold.evidence["records"]["customers"] == [alice.public_id]  # whoever held the address
     request = _ask(alice, django_capture_on_commit_callbacks)
     assert request.status == "scheduled"  # the customer is not told of the hold
 
@@ -140,6 +141,7 @@ def test_a_legal_hold_stops_the_erasure_and_it_runs_after_release(
     request.refresh_from_db()
     assert (request.status, request.held_by) == ("erased", hold.public_id)
     assert AuditEvent.objects.get(action="privacy.erased").data["after_hold"] == hold.public_id
+    assert request.summary["kept"]["legal_hold_snapshots"][0] == 1
 
 
 def test_a_hold_on_the_customer_stops_it_too(rich_alice, staff, django_capture_on_commit_callbacks):
