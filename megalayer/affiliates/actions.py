@@ -1,7 +1,8 @@
 """Affiliates (TOS-AFF-1, TOS-AFF-2).
 
 A customer's link (``/r/<code>/``) leaves a signed cookie; the sign-up that follows records a referral.
-Commissions accrue on what the referred customer buys (orders and renewals, net of tax), at the rate
+Commissions accrue on what the referred customer buys (orders and renewals after discounts, net of
+tax), at the rate
 of the Terms in force when the invoice was paid, and are credited to the referrer's balance after the
 holding period, once, by one ledger transaction. A refund in the meantime reduces or voids them.
 
@@ -32,7 +33,8 @@ ACTOR = Actor.system("affiliates")
 REFERRAL_COOKIE = "megalayer_ref"
 REFERRAL_SALT = "megalayer.affiliates"
 REFERRAL_COOKIE_DAYS = 30
-COMMISSIONABLE_KINDS = ("order", "renewal")  # servers bought; not fees, not fines
+# Servers bought, after their coupon discount; not fees, not fines.
+COMMISSIONABLE_KINDS = ("order", "renewal", "discount")
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed from paper
 
 
@@ -149,7 +151,7 @@ def _accrue(now: dt.datetime) -> int:
     for invoice in paid:
         assert invoice.paid_at is not None
         base = invoice.lines.filter(kind__in=COMMISSIONABLE_KINDS).aggregate(total=Sum("amount"))["total"]
-        if not base:
+        if not base or base <= 0:
             continue
         policy = policy_at(invoice.paid_at)
         rate = policy.affiliates.commission_percent

@@ -282,3 +282,19 @@ def test_two_workers_credit_a_commission_once(alice, bob, vps):
     assert sorted(r["credited"] for r in results if isinstance(r, dict)) == [0, 0, 0, 1], results
     assert customer_balance(alice, "USD") == Money.of("1.00", "USD")
     assert AuditEvent.objects.filter(action="affiliate.commission_credited").count() == 1
+
+
+def test_the_commission_is_a_share_of_what_was_paid_after_a_coupon(alice, bob, vps, django_capture_on_commit_callbacks):
+    from megalayer.catalog.models import Coupon
+
+    Coupon.objects.create(code="WELCOME30", kind="percent", value=Decimal("30"), duration="first_term")
+    _refer(alice, bob)
+    with_billing(bob)
+    with clock.travel(T0), django_capture_on_commit_callbacks(execute=True):
+        fund(bob, "7.00")
+        order_place(
+            customer=bob, product=vps, cycle="monthly", os_image=None, actor=Actor.system("t"), coupon="welcome30"
+        )
+    _run(T0 + dt.timedelta(hours=1))
+    commission = Commission.objects.get()
+    assert (commission.base, commission.amount) == (Decimal("7.0000"), Decimal("0.7000"))
