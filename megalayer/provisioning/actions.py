@@ -272,6 +272,24 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
 # Requests --------------------------------------------------------------------------------------------------------
 
 
+ERASING_KINDS = frozenset(
+    {Operation.Kind.REINSTALL, Operation.Kind.SNAPSHOT_RESTORE, Operation.Kind.SNAPSHOT_DELETE, Operation.Kind.DESTROY}
+)
+
+
+def _refuse_if_preserved(service: Service) -> None:
+    """The customer learns that the server is preserved, not why: the matter of a hold is for staff."""
+    from megalayer.abuse.holds import holds_for_service
+
+    if holds_for_service(service).exists():
+        raise RuleRefused(
+            "This server is preserved for now: its disk and snapshots cannot be erased, restored or deleted. "
+            "Write to support if you need this.",
+            rule="server-preserved",
+            requirement="TOS-HOLD-1",
+        )
+
+
 def operation_request(
     *,
     service: Service,
@@ -284,10 +302,13 @@ def operation_request(
     **fields: Any,
 ) -> Operation:
     """Write the operation (once per key) and run it after commit. A second request with the key returns
-    the first operation untouched."""
+    the first operation untouched. An operation that erases what is on the server is refused while a
+    legal hold covers it (TOS-HOLD-1: nothing under a hold is deleted, whoever asks)."""
     existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
+    if kind in ERASING_KINDS:
+        _refuse_if_preserved(service)
     now = clock.now()
     operation = Operation.objects.create(
         service=service,

@@ -205,3 +205,39 @@ def test_staff_operations_api_retries_a_failed_operation(alice, staff, vps, djan
     assert [(h["name"], h["driver"], h["parameters"]) for h in hosts] == [
         ("hkg-sandbox-1", "sandbox", {"pool": "hkg", "latency_seconds": "0"})
     ]
+
+
+def test_a_preserved_server_cannot_be_wiped_by_its_customer(
+    alice, alice_server, staff, django_capture_on_commit_callbacks
+):
+    """TOS-HOLD-1: nothing under a hold is deleted, "whatever else asks": a reinstall, a restore or a
+    snapshot deletion erase data, so they wait; the customer is told the server is preserved, not why."""
+    from megalayer.abuse.holds import legal_hold_place, legal_hold_release
+
+    headers = bearer(alice.owner)
+    base = f"/api/v1/services/{alice_server.public_id}"
+    cap = django_capture_on_commit_callbacks
+    fund(alice, "5.00")
+    with clock.travel(T0 + dt.timedelta(hours=1)):
+        _post(f"{base}/reinstall", {"os_image": "ubuntu-24-04", "confirm_erase": True}, headers, cap, "free")
+        assert _post(f"{base}/snapshots", {"name": "before"}, headers, cap).status_code == 202
+        with cap(execute=True):
+            hold = legal_hold_place(staff=staff, service=alice_server, reason="Police request 2027/301")
+        balance = customer_balance(alice, "USD")
+        invoices = Invoice.objects.count()
+        before = Operation.objects.count()
+        for key, url, body in (
+            ("held-1", f"{base}/reinstall", {"os_image": "debian-12", "confirm_erase": True}),  # would cost a fee
+            ("held-2", f"{base}/snapshots/before/restore", {}),
+        ):
+            refused = _post(url, body, headers, cap, key)
+            assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[-1]) == (409, "server-preserved")
+            assert "Police" not in refused.content.decode()
+        with cap(execute=True):
+            deleted = Client().delete(f"{base}/snapshots/before", **headers)
+        assert deleted.status_code == 409
+        assert (customer_balance(alice, "USD"), Invoice.objects.count()) == (balance, invoices)  # no fee taken
+        assert Operation.objects.count() == before
+        assert _post(f"{base}/power", {"action": "reboot"}, headers, cap).status_code == 202  # the rest works
+        legal_hold_release(hold=hold, staff=staff, note="done")
+        assert _post(f"{base}/snapshots/before/restore", {}, headers, cap).status_code == 202
