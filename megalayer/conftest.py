@@ -36,6 +36,23 @@ def _clean_cache() -> Iterator[None]:
     clock.set_time(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_database_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Before pytest-django drops a PostgreSQL test database, end the sessions a real-process test's
+    server (killed, its backend not yet gone) may have left on it; else the drop fails with "being
+    accessed by other users" and the database is left behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def seed_catalog() -> None:
     """The seed migration's rows; a transactional test elsewhere on this worker may have flushed them."""
     from megalayer.catalog.seed import ensure_catalog_seed
