@@ -20,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import ClassVar, TypeVar
 
@@ -181,15 +182,24 @@ class Driver(ABC):
         if capability not in self.capabilities:
             raise Unsupported(f"the {self.name} driver does not support {capability.value}")
 
-    def seconds(self, parameter: str) -> float:
-        """A duration parameter in seconds (a wait, not an amount: float is what ``time.sleep`` takes)."""
+    def seconds(self, parameter: str) -> Decimal:
+        """A duration parameter in seconds, parsed exactly like every number an operator types here
+        (``time.sleep`` takes the Decimal as it is). "nan", "inf" and negatives are refused: a wait
+        must end."""
         try:
-            value = float(self.params[parameter] or 0)
-        except ValueError as error:
+            value = Decimal(str(self.params[parameter] or 0).strip())
+        except InvalidOperation as error:
             raise TerminalError(f"{self.name}: {parameter} must be a number of seconds") from error
+        if not value.is_finite():
+            raise TerminalError(f"{self.name}: {parameter} must be a number of seconds")
         if value < 0:
             raise TerminalError(f"{self.name}: {parameter} must not be negative")
         return value
+
+    @staticmethod
+    def pause(seconds: Decimal) -> None:
+        """Wait: the one place a duration becomes the binary number the operating system takes."""
+        time.sleep(float(seconds))
 
     def masked_parameters(self) -> dict[str, str]:
         """The parameters as they may be shown: secrets replaced, so no page or log ever holds them."""

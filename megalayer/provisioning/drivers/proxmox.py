@@ -134,7 +134,7 @@ class ProxmoxDriver(Driver):
                 return
             if time.monotonic() >= deadline:
                 raise RetryableError(f"Proxmox task {upid} still running after {self.timeout:.0f}s")
-            time.sleep(interval)
+            self.pause(interval)
 
     def _vms(self) -> list[dict[str, Any]]:
         return list(self._call(lambda: self.api.cluster.resources.get(type="vm")))

@@ -12,7 +12,7 @@ not, which is how staff rehearse and tests prove the operation runner.
 from __future__ import annotations
 
 import datetime as dt
-import time
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -69,7 +69,7 @@ class SandboxDriver(Driver):
         """Latency, then any fault queued for this action (consumed one per call)."""
         latency = self.seconds("latency_seconds")
         if latency > 0:
-            time.sleep(min(latency, self.timeout))
+            self.pause(min(latency, Decimal(str(self.timeout))))
         with transaction.atomic():
             fault = (
                 SandboxFault.objects.select_for_update()
