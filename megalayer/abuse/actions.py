@@ -301,9 +301,9 @@ def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
 
 def account_close(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
     """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
-    stops. A standing legal hold on the customer or any of their services stops all of it, and that is
-    recorded (TOS-HOLD-1); nothing is refunded for a violation."""
-    from megalayer.abuse.holds import LegalHoldStops, holds_for_customer, holds_for_service
+    stops. A standing legal hold on the customer, their services or an address they held stops all of it;
+    that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
+    from megalayer.abuse.holds import LegalHoldStops, hold_over_customer
     from megalayer.accounts.models import Customer
     from megalayer.services.actions import service_terminate
     from megalayer.services.choices import Reason, Status
@@ -311,10 +311,7 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
 
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")
-    hold = holds_for_customer(customer).order_by("placed_at").first()
-    if hold is None:
-        for service in Service.objects.filter(customer=customer, status__in=[Status.ACTIVE, Status.SUSPENDED]):
-            hold = holds_for_service(service).order_by("placed_at").first() or hold
+    hold = hold_over_customer(customer)
     if hold is not None:
         audit_record(
             actor=actor,

@@ -43,9 +43,16 @@ def holds_for_service(service: Any, now: dt.datetime | None = None) -> QuerySet[
     return LegalHold.objects.filter(standing(moment)).filter(scope)
 
 
-def holds_for_customer(customer: Any, now: dt.datetime | None = None) -> QuerySet[LegalHold]:
+def hold_over_customer(customer: Any, now: dt.datetime | None = None) -> LegalHold | None:
+    """The oldest standing hold that keeps anything of this customer: on them, on one of their services,
+    or on an address any of their services ever held (evidence about an address is evidence about
+    whoever held it). Closing the account and erasing its data both stop at it."""
+    from megalayer.network.models import IpAssignment
+
     moment = now or clock.now()
-    return LegalHold.objects.filter(standing(moment)).filter(Q(customer=customer) | Q(service__customer=customer))
+    addresses = IpAssignment.objects.filter(customer=customer).values("address")
+    scope = Q(customer=customer) | Q(service__customer=customer) | Q(address__in=addresses)
+    return LegalHold.objects.filter(standing(moment)).filter(scope).order_by("placed_at").first()
 
 
 def ensure_not_held(service: Any) -> None:
@@ -96,9 +103,7 @@ def legal_hold_place(
             ends_at=ends_at,
         )
         evidence = {**_evidence(hold, staff), "records": _records_snapshot(hold)}
-        LegalHold.objects.filter(pk=hold.pk).update(
-            evidence=evidence, records=hold.records.name, records_sha256=hold.records_sha256
-        )
+        LegalHold.objects.filter(pk=hold.pk).update(evidence=evidence, records=hold.records.name)
         hold.evidence = evidence
         audit_record(
             actor=Actor.for_user(staff),
@@ -150,9 +155,9 @@ def _records_snapshot(hold: LegalHold) -> dict[str, Any]:
     }
     header = {"hold": hold.public_id, "reason": hold.reason, "made_at": clock.now().isoformat()}
     payload = zip_with_manifest(files, header)
-    hold.records_sha256 = hashlib.sha256(payload).hexdigest()
     hold.records.save(f"{hold.public_id}-records.zip", ContentFile(payload), save=False)
-    return {"customers": [c.public_id for c in customers], "sha256": hold.records_sha256, "files": len(files)}
+    sha256 = hashlib.sha256(payload).hexdigest()
+    return {"customers": [c.public_id for c in customers], "sha256": sha256, "files": len(files)}
 
 
 def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
@@ -229,9 +234,7 @@ def holds_ending_alert(now: dt.datetime | None = None) -> int:
     """Tell staff a week before a hold ends by its date: once it ends, the deletions it held back run.
     One notice per hold and end date (a renewed hold is announced again before its new end). The notice
     names the hold, not what it is about: the staff mailbox is wider than the legal team."""
-    from django.conf import settings
-
-    from megalayer.notices.actions import notice_create, render_notice
+    from megalayer.notices.actions import notice_for_staff
     from megalayer.notices.models import Notice
 
     moment = now or clock.now()
@@ -243,15 +246,7 @@ def holds_ending_alert(now: dt.datetime | None = None) -> int:
         key = f"hold_ending:{hold.public_id}:{hold.ends_at:%Y%m%d%H%M}"
         if Notice.objects.filter(dedupe_key=key).exists():
             continue  # announced by an earlier run (and notice_create would return it, not send twice)
-        subject, text, html = render_notice("hold_ending", {"hold": hold})
-        notice_create(
-            kind="hold_ending",
-            recipient=settings.MEGALAYER_STAFF_ALERT_EMAIL,
-            dedupe_key=key,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-        )
+        notice_for_staff(kind="hold_ending", dedupe_key=key, context={"hold": hold})
         sent += 1
     return sent
 

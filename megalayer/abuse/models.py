@@ -116,7 +116,6 @@ class LegalHold(models.Model):
     records = models.FileField(
         upload_to="legal/holds/%Y/", blank=True, help_text="The customers' records as they stood (zip, manifest)."
     )
-    records_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -131,6 +130,11 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.reason[:40]})"
+
+    @property
+    def records_sha256(self) -> str:
+        """The records snapshot's SHA-256, as the evidence (and so the audit event) states it."""
+        return str((self.evidence.get("records") or {}).get("sha256", ""))
 
 
 class LegalOrder(models.Model):

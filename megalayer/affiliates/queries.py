@@ -17,6 +17,13 @@ def masked_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def affiliate_link(code: str) -> str:
+    """The address a customer shares; ``/r/<code>/`` remembers them and opens the sign-up."""
+    from django.conf import settings
+
+    return f"{settings.SITE_URL}/r/{code}/"
+
+
 def referrals_of(customer: Any) -> QuerySet[Referral]:
     return Referral.objects.filter(referrer=customer).select_related("referred__owner")
 

@@ -13,8 +13,9 @@ from django.shortcuts import redirect, render
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor
 from megalayer.core.errors import DomainError, InvalidInput
-from megalayer.privacy.actions import erasure_cancel, erasure_request, privacy_export
+from megalayer.privacy.actions import erasure_cancel, erasure_request
 from megalayer.privacy.models import ErasureRequest
+from megalayer.privacy.views_shared import export_response
 
 
 @staff_member_required
@@ -38,10 +39,7 @@ def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     note = request.POST.get("note", "")
     try:
         if action == "export":
-            payload = privacy_export(customer=customer, actor=Actor.for_user(request.user))
-            response = HttpResponse(payload, content_type="application/zip")
-            response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
-            return response
+            return export_response(customer, Actor.for_user(request.user))
         if action == "schedule":
             if not note.strip():
                 raise InvalidInput("Say how the customer asked (the letter, the ticket).", field="note")

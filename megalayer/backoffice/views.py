@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from megalayer.abuse.holds import hold_over_customer
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
 from megalayer.affiliates.models import Referral
@@ -24,7 +25,7 @@ from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.notices.models import Notice
 from megalayer.orders.models import Order
-from megalayer.privacy.actions import erasure_blockers, erasure_hold
+from megalayer.privacy.actions import erasure_blockers
 from megalayer.terms.actions import terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.queries import current_version, terms_diff
@@ -75,7 +76,7 @@ def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "events": AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id)[:20],
         "erasures": customer.erasure_requests.all()[:5],
         "erasure_blockers": erasure_blockers(customer),
-        "erasure_hold": erasure_hold(customer),
+        "erasure_hold": hold_over_customer(customer),
         "referred_by": Referral.objects.filter(referred=customer).select_related("referrer__owner").first(),
         "referrals": Referral.objects.filter(referrer=customer).select_related("referred__owner")[:20],
     }

@@ -51,6 +51,8 @@ def notice_create(
     reply_to: str = "",
 ) -> Notice:
     """Queue a notice once per ``dedupe_key``; a second call returns the first notice untouched."""
+    if kind not in Kind.values:
+        raise ValueError(f"unknown notice kind {kind!r}: add it to notices.choices.Kind with its requirement")
     now = clock.now()
     try:
         with transaction.atomic():
@@ -207,6 +209,19 @@ def notice_for_customer(
         kind=kind,
         recipient=customer.owner.email,
         customer=customer,
+        dedupe_key=dedupe_key,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+    )
+
+
+def notice_for_staff(*, kind: str, dedupe_key: str, context: dict[str, Any], recipient: str = "") -> Notice:
+    """A notice to staff: to ``recipient`` or, by default, the staff alert address."""
+    subject, text, html = render_notice(kind, context)
+    return notice_create(
+        kind=kind,
+        recipient=recipient or settings.MEGALAYER_STAFF_ALERT_EMAIL,
         dedupe_key=dedupe_key,
         subject=subject,
         body_text=text,

@@ -181,15 +181,12 @@ def privacy(request: HttpRequest) -> HttpResponse:
 def privacy_export_view(request: HttpRequest) -> HttpResponse:
     """The zip of the customer's data; POST only, so that a prefetch or a link never makes one."""
     from megalayer.audit.actions import Actor
-    from megalayer.privacy.actions import privacy_export
+    from megalayer.privacy.views_shared import export_response
 
     customer = _customer(request)
     if customer is None or request.method != "POST":
         raise Http404("Nothing to export.")
-    payload = privacy_export(customer=customer, actor=Actor.for_user(_user(request)))
-    response = HttpResponse(payload, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
-    return response
+    return export_response(customer, Actor.for_user(_user(request)))
 
 
 def referral_link(request: HttpRequest, code: str) -> HttpResponse:
@@ -216,10 +213,8 @@ def referral_link(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def affiliate(request: HttpRequest) -> HttpResponse:
     """The customer's link, the people it brought and what they earned (TOS-AFF-1)."""
-    from django.conf import settings
-
     from megalayer.affiliates.actions import affiliate_code_for
-    from megalayer.affiliates.queries import affiliate_summary
+    from megalayer.affiliates.queries import affiliate_link, affiliate_summary
     from megalayer.terms.queries import policy_at
 
     customer = _customer(request)
@@ -228,7 +223,7 @@ def affiliate(request: HttpRequest) -> HttpResponse:
     code = affiliate_code_for(customer)
     policy = policy_at(clock.now()).affiliates
     context = {
-        "link": f"{settings.SITE_URL}/r/{code.code}/",
+        "link": affiliate_link(code.code),
         "summary": affiliate_summary(customer),
         "rate": policy.commission_percent,
         "holding_days": policy.holding_days,

@@ -22,6 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from megalayer.abuse.holds import hold_over_customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
@@ -185,25 +186,6 @@ def erasure_cancel(*, request: ErasureRequest, staff: Any, note: str) -> Erasure
     return request
 
 
-def erasure_hold(customer: Any, now: dt.datetime | None = None) -> Any:
-    """The oldest standing legal hold that keeps this customer's data: on them, on one of their
-    services, or on an address any of their services ever held (evidence about an address is
-    evidence about whoever held it)."""
-    from megalayer.abuse.holds import holds_for_customer, standing
-    from megalayer.abuse.models import LegalHold
-    from megalayer.network.models import IpAssignment
-
-    moment = now or clock.now()
-    addresses = IpAssignment.objects.filter(customer=customer).values("address")
-    direct = holds_for_customer(customer, moment).values("pk")
-    return (
-        LegalHold.objects.filter(standing(moment))
-        .filter(Q(pk__in=direct) | Q(address__in=addresses))
-        .order_by("placed_at")
-        .first()
-    )
-
-
 ACTOR = Actor.system("privacy")
 
 
@@ -229,7 +211,7 @@ def _run_one(pk: int, now: dt.datetime) -> str:
         if request is None:
             return ""  # a concurrent run took it
         customer = request.customer
-        hold = erasure_hold(customer, now)
+        hold = hold_over_customer(customer, now)
         if hold is not None:
             # Recorded once per hold: later runs find held_by already naming it.
             if ErasureRequest.objects.filter(pk=pk).exclude(held_by=hold.public_id).update(held_by=hold.public_id):

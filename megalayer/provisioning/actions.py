@@ -738,16 +738,12 @@ def _fail(operation: Operation, message: str, *, attempted: bool) -> str:
 
 
 def _alert_staff(operation: Operation) -> None:
-    from megalayer.notices.actions import notice_create, render_notice
+    from megalayer.notices.actions import notice_for_staff
 
-    subject, text, html = render_notice("operation_failed", {"operation": operation, "service": operation.service})
-    notice_create(
+    notice_for_staff(
         kind="operation_failed",
-        recipient=settings.MEGALAYER_STAFF_ALERT_EMAIL,
         dedupe_key=f"operation_failed:{operation.public_id}:{operation.attempts}",
-        subject=subject,
-        body_text=text,
-        body_html=html,
+        context={"operation": operation, "service": operation.service},
     )
 
 

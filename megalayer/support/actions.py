@@ -268,18 +268,15 @@ def _tell_customer(ticket: Ticket, message: TicketMessage, *, kind: str) -> None
 
 
 def _tell_staff(ticket: Ticket, message: TicketMessage) -> None:
-    from megalayer.notices.actions import notice_create, render_notice
+    from megalayer.notices.actions import notice_for_staff
 
     recipients = [u.email for u in ticket.department.members.filter(is_active=True, is_staff=True)]
     if ticket.assignee is not None and ticket.assignee.email not in recipients:
         recipients = [ticket.assignee.email]
     for address in recipients or [settings.MEGALAYER_STAFF_ALERT_EMAIL]:
-        subject, text, html = render_notice("ticket_staff", {"ticket": ticket, "message": message})
-        notice_create(
+        notice_for_staff(
             kind="ticket_staff",
             recipient=address,
             dedupe_key=f"ticket_staff:{ticket.public_id}:{message.pk}:{address}",
-            subject=subject,
-            body_text=text,
-            body_html=html,
+            context={"ticket": ticket, "message": message},
         )

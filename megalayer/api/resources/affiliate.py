@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
 
 from megalayer.affiliates.actions import affiliate_code_for
 from megalayer.affiliates.models import Commission, Referral
-from megalayer.affiliates.queries import affiliate_summary, commissions_of, masked_email, referrals_of
+from megalayer.affiliates.queries import (
+    affiliate_link,
+    affiliate_summary,
+    commissions_of,
+    masked_email,
+    referrals_of,
+)
 from megalayer.api.pagination import paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.schemas import Problem
@@ -69,7 +74,7 @@ def affiliate(request: HttpRequest) -> AffiliateOut:
     summary = affiliate_summary(customer)
     return AffiliateOut(
         code=code.code,
-        link=f"{settings.SITE_URL}/r/{code.code}/",
+        link=affiliate_link(code.code),
         commission_percent=str(policy.commission_percent),
         holding_days=policy.holding_days,
         referrals=len(summary["referrals"]),

@@ -9,7 +9,7 @@ from ninja import Router
 from megalayer.api.resources.billing import _customer
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
-from megalayer.privacy.actions import privacy_export
+from megalayer.privacy.views_shared import export_response
 
 router = Router(tags=["privacy"])
 
@@ -21,8 +21,4 @@ router = Router(tags=["privacy"])
     openapi_extra={"responses": {"200": {"content": {"application/zip": {}}, "description": "zip"}}},
 )
 def privacy_export_download(request: HttpRequest) -> HttpResponse:
-    customer = _customer(request)
-    payload = privacy_export(customer=customer, actor=Actor.for_user(request.user))
-    response = HttpResponse(payload, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="megalayer-{customer.public_id}.zip"'
-    return response
+    return export_response(_customer(request), Actor.for_user(request.user))

@@ -92,3 +92,13 @@ def test_a_sender_killed_mid_send_is_released_and_retried(smtp_server):
 def test_backoff_grows_and_is_capped():
     assert [retry_delay(n).total_seconds() / 60 for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert retry_delay(30) == dt.timedelta(hours=2)
+
+
+def test_a_kind_the_code_does_not_know_is_refused_and_each_known_one_has_its_rule():
+    from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind
+
+    with pytest.raises(ValueError, match="unknown notice kind 'nope'"):
+        notice_create(kind="nope", recipient="a@example.com", dedupe_key="x", subject="s", body_text="b", body_html="")
+    assert not Notice.objects.exists()
+    assert set(REQUIREMENT_OF_KIND) == set(Kind.values)  # no kind is sent without naming its requirement
+    assert _create().get_kind_display() == "Terms of Service changed"

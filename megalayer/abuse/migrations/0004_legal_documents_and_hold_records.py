@@ -32,5 +32,14 @@ class Migration(migrations.Migration):
             name="document_sha256",
             field=models.CharField(blank=True, help_text="Proves the document was not changed.", max_length=64),
         ),
+        migrations.AddField(
+            model_name="legalhold",
+            name="records",
+            field=models.FileField(
+                blank=True,
+                help_text="The customers' records as they stood (zip, manifest).",
+                upload_to="legal/holds/%Y/",
+            ),
+        ),
         migrations.RunPython(name_and_hash_documents, migrations.RunPython.noop),
     ]
