@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -26,6 +28,16 @@ from megalayer.terms.policy import default_policy_data
 from megalayer.testing_platform import platform, server  # noqa: F401 (fixtures for real-process tests)
 
 PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header() -> str:
+    """The time the suite runs at, so a CI log shows each pinned moment (``MEGALAYER_TEST_AT``)."""
+    pinned = os.environ.get("MEGALAYER_TEST_AT_APPLIED")
+    from django.conf import settings
+
+    zone = settings.MEGALAYER_PROVIDER_TIME_ZONE
+    now = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(zone))
+    return f"clock: {now:%Y-%m-%d %H:%M:%S %z} in {zone}" + (f" (pinned at {pinned})" if pinned else " (real)")
 
 
 @pytest.fixture(autouse=True)
@@ -135,16 +147,22 @@ def _audit_rows_removable_on_flush(request: pytest.FixtureRequest) -> Iterator[N
         append_only.install(editor, *append_only.APPEND_ONLY_TABLES)
 
 
+# Version 1 of the tests' Terms is in force from before any moment a test travels to, whatever the real date:
+# a test that publishes a later version, or works on a date it pins, never meets "before version 1's".
+TERMS_V1_AT = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
 @pytest.fixture
 def terms_v1(db: Any) -> TermsVersion:
-    return terms_publish(
-        body="Megalayer Terms of Service\n\nService Term\n\nServices run from payment.\n",
-        summary="First version.",
-        update_date=dt.date(2024, 2, 16),
-        effective_at=clock.now(),
-        policy=default_policy_data(),
-        actor=Actor.system("test"),
-    )
+    with clock.travel(TERMS_V1_AT):
+        return terms_publish(
+            body="Megalayer Terms of Service\n\nService Term\n\nServices run from payment.\n",
+            summary="First version.",
+            update_date=dt.date(2024, 2, 16),
+            effective_at=TERMS_V1_AT,
+            policy=default_policy_data(),
+            actor=Actor.system("test"),
+        )
 
 
 def make_customer(email: str, version: TermsVersion | None = None) -> Customer:
@@ -185,11 +203,35 @@ def alice_client(alice: Customer) -> Client:
     return client
 
 
+def sign_in_staff(client: Client, user: User) -> Client:
+    """Sign ``user`` in on ``client`` as the staff sign-in does: a password and a second factor (TOTP) in this
+    session, which the back office demands (issue 14). The authenticator is made if the user has none."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if totp is None:
+        totp = TOTP.activate(user, generate_totp_secret()).instance
+    client.force_login(user)
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time(), "email": user.email},
+        {"method": "mfa", "at": time.time(), "id": totp.pk, "type": "totp"},
+    ]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client
+
+
 @pytest.fixture
 def staff_client(staff: User) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
+    return sign_in_staff(Client(), staff)
 
 
 def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, Any]:

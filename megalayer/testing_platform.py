@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# How long a real-process test waits for something to become ready before it gives up. Generous on purpose:
+# the wait ends as soon as the thing is ready, and a busy two-core machine can take minutes to start servers.
+READY_BOUND = 300.0
+
+
+def wait_until[T](check: Callable[[], T | None], what: str, bound: float = READY_BOUND) -> T:
+    """Poll ``check`` until it returns something other than None/False; fail naming ``what`` after ``bound``
+    seconds. Tests wait on readiness this way, never on a fixed sleep sized for an idle machine."""
+    deadline = time.monotonic() + bound
+    pause = 0.02
+    while True:
+        result = check()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {bound:.0f} s waiting for {what}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def free_port() -> int:
@@ -97,26 +115,32 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
 
 
 @pytest.fixture
-def server(platform: Platform) -> Iterator[Platform]:
+def server(platform: Platform, tmp_path: Path) -> Iterator[Platform]:
     port = free_port()
+    log = (tmp_path / "serve.log").open("w+b")  # a file, not a pipe: nobody reads a pipe until it fills
     process = subprocess.Popen(
         [sys.executable, "-m", "megalayer.cli", "serve", "--no-migrate", "--port", str(port), "--workers", "2"],
         env=platform.env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     platform.base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"the platform exited ({process.returncode}):\n{log.read().decode()[-3000:]}")
         try:
-            urllib.request.urlopen(f"{platform.base_url}/api/v1/openapi.json", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError("the platform did not start") from None
-            time.sleep(0.2)
-    yield platform
-    process.terminate()
-    process.wait(timeout=20)
+            urllib.request.urlopen(f"{platform.base_url}/api/v1/openapi.json", timeout=10)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+        return True
+
+    try:
+        wait_until(answers, f"megalayer serve to answer on port {port}")
+        yield platform
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()

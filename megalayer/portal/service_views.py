@@ -194,6 +194,7 @@ def _traffic_chart(days: list[Any]) -> dict[str, Any]:
             (("in", day.rx_bytes, "#0b5cad"), ("out", day.tx_bytes, "#7fb3e6"))
         ):
             h = int(chart_height * value / peak) if peak else 0
+            estimate = " (estimated: the samples have a gap here)" if day.estimated else ""
             bars.append(
                 {
                     "x": round(index * slot + 2 + offset * (slot - 4) / 2, 1),
@@ -201,7 +202,8 @@ def _traffic_chart(days: list[Any]) -> dict[str, Any]:
                     "width": max(round((slot - 6) / 2, 1), 1),
                     "height": h,
                     "colour": colour,
-                    "title": f"{day.day:%d %b} {label}: {value / 1e9:.2f} GB",
+                    "opacity": "0.45" if day.estimated else "1",
+                    "title": f"{day.day:%d %b} {label}: {value / 1e9:.2f} GB{estimate}",
                 }
             )
     labels = [{"x": round(i * slot + 2, 1), "text": f"{d.day:%d}"} for i, d in enumerate(days) if i % 5 == 0]
@@ -212,6 +214,7 @@ def _traffic_chart(days: list[Any]) -> dict[str, Any]:
         "labels": labels,
         "label_y": height - 4,
         "empty": peak == 0,
+        "estimated": any(d.estimated for d in days),
         "rx_gb": sum(d.rx_bytes for d in days) / 1e9,
         "tx_gb": sum(d.tx_bytes for d in days) / 1e9,
     }

@@ -66,28 +66,67 @@ def operations_of(service: Service) -> QuerySet[Operation]:
 
 @dataclass(frozen=True, slots=True)
 class TrafficDay:
+    """One day's bytes. ``estimated``: part of them came from a sampling gap and were spread over the days
+    the gap covers (the chart marks such days), because the counters cannot say when in the gap they grew."""
+
     day: dt.date
     rx_bytes: int
     tx_bytes: int
+    estimated: bool = False
+
+
+# The sampler runs hourly (config/schedule.py); an interval longer than this is a gap in the samples.
+SAMPLING_GAP = dt.timedelta(hours=3)
+
+
+def _growth(before: int, after: int) -> int:
+    """Counters only grow, except when a machine's interface is recreated (reboot on some hypervisors,
+    reinstall): a counter that went down restarts from zero, so all of ``after`` is new traffic."""
+    return after - before if after >= before else after
+
+
+def _spread(growth: int, start: dt.datetime, end: dt.datetime, cuts: list[dt.datetime]) -> list[int]:
+    """Split ``growth`` bytes of the interval [start, end] at the instants ``cuts`` (inside it, in order)
+    in proportion to time. Rounded cumulatively in whole microseconds, so the parts add up exactly."""
+    span = (end - start) // dt.timedelta(microseconds=1)
+    shares, given = [], 0
+    for cut in [*cuts, end]:
+        elapsed = (cut - start) // dt.timedelta(microseconds=1)
+        upto = growth * elapsed // span
+        shares.append(upto - given)
+        given = upto
+    return shares
 
 
 def traffic_this_month(server: Server) -> list[TrafficDay]:
     """Bytes in and out per day of the current calendar month (provider's zone), from the counter samples.
 
-    Counters only grow, except when a machine's interface is recreated (reboot on
-    some hypervisors, reinstall): a counter that went down restarts from zero.
+    A day's traffic is the counter growth attributed to it: each interval between two samples gives its
+    growth to the days it covers in proportion to time, with the last sample before the month (however
+    old) as the baseline. So a sampler that missed hours or days, even across the month's start, loses
+    nothing: a gap's growth is spread over the days it covers and those days are marked ``estimated``.
     """
     zone = clock.provider_zone()
     today = clock.provider_today()
     start = dt.datetime(today.year, today.month, 1, tzinfo=zone)
-    samples = list(TrafficSample.objects.filter(server=server, at__gte=start - dt.timedelta(hours=2)).order_by("at"))
-    days: dict[dt.date, list[int]] = {today.replace(day=d): [0, 0] for d in range(1, today.day + 1)}
+    baseline = TrafficSample.objects.filter(server=server, at__lt=start).order_by("-at").first()
+    samples = list(TrafficSample.objects.filter(server=server, at__gte=start).order_by("at"))
+    if baseline is not None:
+        samples.insert(0, baseline)
+    month_days = [today.replace(day=d) for d in range(1, today.day + 1)]
+    midnights = [dt.datetime(d.year, d.month, d.day, tzinfo=zone) for d in month_days]
+    totals: dict[dt.date, list[int]] = {d: [0, 0] for d in month_days}
+    estimated: set[dt.date] = set()
     for previous, current in itertools.pairwise(samples):
-        day = current.at.astimezone(zone).date()
-        if day not in days:
-            continue
-        rx = current.rx_bytes - previous.rx_bytes
-        tx = current.tx_bytes - previous.tx_bytes
-        days[day][0] += rx if rx >= 0 else current.rx_bytes
-        days[day][1] += tx if tx >= 0 else current.tx_bytes
-    return [TrafficDay(day, rx, tx) for day, (rx, tx) in sorted(days.items())]
+        cuts = [m for m in midnights if previous.at < m < current.at]
+        days = [previous.at.astimezone(zone).date()] + [m.date() for m in cuts]
+        rx = _spread(_growth(previous.rx_bytes, current.rx_bytes), previous.at, current.at, cuts)
+        tx = _spread(_growth(previous.tx_bytes, current.tx_bytes), previous.at, current.at, cuts)
+        gap = current.at - previous.at > SAMPLING_GAP
+        for day, day_rx, day_tx in zip(days, rx, tx, strict=True):
+            if day in totals:
+                totals[day][0] += day_rx
+                totals[day][1] += day_tx
+                if gap:
+                    estimated.add(day)
+    return [TrafficDay(day, rx, tx, day in estimated) for day, (rx, tx) in sorted(totals.items())]

@@ -12,6 +12,7 @@ from megalayer.abuse.holds import LegalHoldStops, legal_hold_place, legal_hold_r
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
+from megalayer.conftest import sign_in_staff
 from megalayer.core import clock
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
@@ -76,7 +77,7 @@ def test_a_held_service_is_not_deleted_until_the_hold_is_released(
     assert AuditEvent.objects.filter(action="service.deletion_held", target_id=service.public_id).count() == 1
     assert not LifecycleEffect.objects.filter(service=service, kind="terminate").exists()
     assert not Notice.objects.filter(kind="service_terminated").exists()
-    with pytest.raises(LegalHoldStops):
+    with clock.travel(deletion_day), pytest.raises(LegalHoldStops):
         service_terminate(
             service=service, reason="violation", actor=Actor.for_user(staff), requirement="TOS-VIOLATION-1"
         )
@@ -179,7 +180,7 @@ def test_staff_place_and_release_a_hold_in_the_back_office(
     lawyer = User.objects.create_user("legal@megalayer.test", "x" * 16, is_staff=True)
     lawyer.user_permissions.add(Permission.objects.get(codename="legal", content_type__app_label="abuse"))
     legal_client = Client()
-    legal_client.force_login(lawyer)
+    sign_in_staff(legal_client, lawyer)
     assert legal_client.get(records).getvalue() == hold.records.open("rb").read()
     staff_client.post("/backoffice/legal/holds/", {"hold": hold.public_id, "note": "over"})
     hold.refresh_from_db()

@@ -102,6 +102,7 @@ class TrafficDayOut(Schema):
     day: dt.date
     rx_bytes: int
     tx_bytes: int
+    estimated: bool = Field(description="Part of the day's bytes were spread over a gap in the samples")
 
 
 class TrafficOut(Schema):
@@ -278,7 +279,7 @@ def server_traffic(request: HttpRequest, service_id: str) -> TrafficOut:
     days = traffic_this_month(view.server)
     return TrafficOut(
         month=days[-1].day.strftime("%Y-%m") if days else "",
-        days=[TrafficDayOut(day=d.day, rx_bytes=d.rx_bytes, tx_bytes=d.tx_bytes) for d in days],
+        days=[TrafficDayOut(day=d.day, rx_bytes=d.rx_bytes, tx_bytes=d.tx_bytes, estimated=d.estimated) for d in days],
         rx_bytes=sum(d.rx_bytes for d in days),
         tx_bytes=sum(d.tx_bytes for d in days),
     )

@@ -145,6 +145,47 @@ def test_power_rdns_snapshots_traffic_and_operations(alice, alice_server, django
     assert kinds == ["snapshot_delete", "snapshot_restore", "snapshot_create", "power_on", "power_off", "create"]
 
 
+def test_traffic_across_a_three_day_sampling_gap_over_a_month_boundary(alice, alice_server):
+    """Issue 13: a day's traffic is the counter growth attributed to it, whatever the gaps. The sampler
+    stopped for three days across the end of February 2028 (a leap year): the growth of the gap is spread
+    over the days it covers in proportion to time, with the last February sample as the baseline, and
+    those days are marked estimated; a counter reset still counts from zero."""
+    from megalayer.provisioning.models import TrafficSample
+
+    hkt = dt.timezone(dt.timedelta(hours=8))
+    server = Server.objects.get(service=alice_server)
+    TrafficSample.objects.filter(server=server).delete()
+
+    def sample(at: dt.datetime, rx: int, tx: int) -> None:
+        TrafficSample.objects.create(server=server, at=at, rx_bytes=rx, tx_bytes=tx)
+
+    sample(dt.datetime(2028, 2, 27, 9, 0, tzinfo=hkt), 10, 5)  # older than the baseline: not read
+    sample(dt.datetime(2028, 2, 28, 18, 0, tzinfo=hkt), 1_000, 500)  # the baseline: last sample before March
+    rx, tx = 1_000 + 7_200_000_001, 500 + 3_600_000_001  # 72 hours later, the sampler is back
+    sample(dt.datetime(2028, 3, 2, 18, 0, tzinfo=hkt), rx, tx)
+    at = dt.datetime(2028, 3, 2, 18, 0, tzinfo=hkt)
+    while at < dt.datetime(2028, 3, 4, 11, 0, tzinfo=hkt):  # then hourly, 1,000 in and 500 out an hour
+        at += dt.timedelta(hours=1)
+        reset = at == dt.datetime(2028, 3, 3, 10, 0, tzinfo=hkt)  # the interface was recreated
+        rx, tx = (5_000, 2_500) if reset else (rx + 1_000, tx + 500)
+        sample(at, rx, tx)
+
+    with clock.travel(dt.datetime(2028, 3, 4, 11, 30, tzinfo=hkt)):
+        traffic = Client().get(f"/api/v1/services/{alice_server.public_id}/traffic", **bearer(alice.owner)).json()
+    # The gap's 72 hours: 6 in February, 24 on 1 March, 18 on 2 March; cumulative shares, rounded down.
+    assert traffic == {
+        "month": "2028-03",
+        "days": [
+            {"day": "2028-03-01", "rx_bytes": 2_400_000_000, "tx_bytes": 1_200_000_000, "estimated": True},
+            {"day": "2028-03-02", "rx_bytes": 1_800_006_001, "tx_bytes": 900_003_001, "estimated": True},
+            {"day": "2028-03-03", "rx_bytes": 28_000, "tx_bytes": 14_000, "estimated": False},
+            {"day": "2028-03-04", "rx_bytes": 11_000, "tx_bytes": 5_500, "estimated": False},
+        ],
+        "rx_bytes": 4_200_045_001,
+        "tx_bytes": 2_100_022_501,
+    }
+
+
 def test_another_customers_server_is_invisible(alice, bob, alice_server, django_capture_on_commit_callbacks):
     headers = bearer(bob.owner)
     base = f"/api/v1/services/{alice_server.public_id}"

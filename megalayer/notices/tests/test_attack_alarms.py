@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -156,7 +157,7 @@ def test_the_fastnetmon_notify_script_signs_what_the_hook_checks(live_server, se
         input=details,
         capture_output=True,
         text=True,
-        env={"MEGALAYER_HOOK_URL": f"{live_server.url}{URL}", "MEGALAYER_ATTACK_HOOK_SECRET": SECRET},
+        env={**os.environ, "MEGALAYER_HOOK_URL": f"{live_server.url}{URL}", "MEGALAYER_ATTACK_HOOK_SECRET": SECRET},
         timeout=30,
         check=False,
     )

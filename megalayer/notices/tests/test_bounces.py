@@ -4,6 +4,7 @@ re-verified address clears it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def test_the_postfix_pipe_script_signs_what_the_hook_checks(alice, live_server, 
         input=DSN,
         capture_output=True,
         env={
+            **os.environ,  # the clock of the test run (MEGALAYER_TEST_AT) reaches the script too
             "MEGALAYER_HOOK_URL": f"{live_server.url}/api/v1/hooks/inbound-mail",
             "MEGALAYER_INBOUND_MAIL_SECRET": SECRET,
         },

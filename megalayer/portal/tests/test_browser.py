@@ -14,7 +14,9 @@ import pytest
 from allauth.mfa.totp.internal.auth import hotp_value
 
 from megalayer.accounts.models import User
+from megalayer.conftest import sign_in_staff
 from megalayer.terms.models import TermsAcceptance
+from megalayer.testing_platform import READY_BOUND, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 SUBMIT = "main form button[type=submit]"  # not the header's sign-out button
@@ -40,16 +42,14 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        # Waits end when the page is ready; the bound is for a busy machine, not an idle one.
+        context.set_default_timeout(READY_BOUND * 1000)
         yield context.new_page()
         browser.close()
 
 
 def _wait_for_mail(smtp_server: Any, count: int) -> Any:
-    deadline = time.monotonic() + 10
-    while len(smtp_server.mailbox.messages) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError("no mail arrived at the local SMTP server")
-        time.sleep(0.05)
+    wait_until(lambda: len(smtp_server.mailbox.messages) >= count, f"{count} mail(s) at the local SMTP server")
     return email.message_from_bytes(smtp_server.mailbox.messages[count - 1].content, policy=policy.default)
 
 
@@ -58,7 +58,10 @@ def _sign_in(page: Any, live_server: Any, user: Any) -> None:
     from django.test import Client
 
     client = Client()
-    client.force_login(user)
+    if user.is_staff:
+        sign_in_staff(client, user)  # with the second factor the back office demands
+    else:
+        client.force_login(user)
     page.context.clear_cookies()
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]

@@ -48,6 +48,19 @@ def test_the_service_page_shows_the_server_and_its_controls(alice_client, servic
     assert "Traffic per day this month" in page
     assert "keep your own backups" in page
     assert 'data-open="0"' in page  # nothing running: the page does not poll
+    assert "Pale bars are estimates" not in page  # hourly samples: nothing is estimated
+
+
+def test_the_traffic_chart_marks_days_estimated_over_a_sampling_gap(alice_client, service):
+    """Issue 13: the bytes of a gap in the samples are spread over the days it covers, and the chart says so."""
+    with clock.travel(T0 + dt.timedelta(hours=1)):
+        traffic_sample()
+    with clock.travel(T0 + dt.timedelta(hours=9)):  # the sampler missed seven runs
+        traffic_sample()
+        page = alice_client.get(f"/account/services/{service.public_id}/").content.decode()
+    assert "Pale bars are estimates" in page
+    assert page.count('fill-opacity="0.45"') == 2  # that day's in and out bars
+    assert "(estimated: the samples have a gap here)" in page
 
 
 def test_power_and_operation_progress(alice_client, service, django_capture_on_commit_callbacks):

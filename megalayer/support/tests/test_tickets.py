@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import time
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -16,12 +15,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from megalayer.conftest import bearer
+from megalayer.conftest import bearer, sign_in_staff
 from megalayer.core import clock
 from megalayer.core.signed_hooks import sign
 from megalayer.notices.actions import notices_deliver_due
 from megalayer.support.markdown import render_markdown
 from megalayer.support.models import Attachment, Ticket, TicketMessage
+from megalayer.testing_platform import wait_until
 
 SECRET = "inbound-secret"
 T0 = dt.datetime(2027, 10, 4, 9, 0, tzinfo=dt.UTC)
@@ -40,9 +40,7 @@ def _mail_in(raw: bytes) -> Any:
 
 
 def _received(smtp_server: Any, count: int) -> list[EmailMessage]:
-    deadline = time.monotonic() + 10
-    while len(smtp_server.mailbox.messages) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(smtp_server.mailbox.messages) >= count, f"{count} mail(s) at the local SMTP server")
     return [email.message_from_bytes(m.content, policy=policy.default) for m in smtp_server.mailbox.messages]
 
 
@@ -81,7 +79,7 @@ def test_a_ticket_end_to_end_over_smtp(alice, staff, smtp_server, settings, term
     assert opened["Location"] == f"/account/tickets/{ticket.public_id}/"
     assert Attachment.objects.get().name == "screen.png"
     staff_client = Client()
-    staff_client.force_login(staff)
+    sign_in_staff(staff_client, staff)
     with clock.travel(T0 + dt.timedelta(hours=1)):
         staff_client.post(
             f"/backoffice/tickets/{ticket.public_id}/",
