@@ -27,7 +27,7 @@ SITE_URL = env.string("MEGALAYER_SITE_URL", "http://127.0.0.1:8000")
 SITE_ID = 1
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "megalayer.backoffice.apps.MfaAdminConfig",  # django.contrib.admin, behind the staff door
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

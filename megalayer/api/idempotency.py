@@ -4,25 +4,52 @@ Same key and same body: the first response is replayed byte for byte. Same key
 and another body: 422. A duplicate arriving while the first is still running:
 409 with ``Retry-After``. Keys live 24 hours. Being middleware, it covers every
 POST of the API without each endpoint having to remember it.
+
+A key belongs to the token that sent it: another token of the same account (a read-only one, say) meets
+nothing of it. A response that holds a secret shown once (``SECRET_FIELDS``: a new API token, a new root
+password) is not stored: a retry of it is refused with 409 ``idempotency-secret-withheld`` and the action
+is not done again, so the secret is neither kept for a day nor shown twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 
 from megalayer.accounts.actions import token_authenticate
-from megalayer.accounts.models import User
+from megalayer.accounts.models import ApiToken
 from megalayer.api.models import IdempotencyRecord
 from megalayer.api.problems import problem_response
 from megalayer.core import clock
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEY_LIFETIME = dt.timedelta(hours=24)
+# Fields of a JSON response that carry a secret shown once; a response holding one is never stored.
+SECRET_FIELDS = frozenset({"token", "password", "secret"})
+
+
+def holds_secret(content_type: str, body: bytes) -> bool:
+    if "json" not in content_type:
+        return False
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            return any((k in SECRET_FIELDS and v) or walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            return any(walk(item) for item in node)
+        return False
+
+    return walk(document)
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -53,17 +80,18 @@ class IdempotencyMiddleware:
                 detail="Idempotency-Key must be 1 to 255 characters.",
                 errors=[{"field": "Idempotency-Key", "message": "must be 1 to 255 characters"}],
             )
-        return self._run_once(request, token.user, key)
+        return self._run_once(request, token, key)
 
-    def _run_once(self, request: HttpRequest, user: User, key: str) -> HttpResponse:
+    def _run_once(self, request: HttpRequest, token: ApiToken, key: str) -> HttpResponse:
         digest = hashlib.sha256(b"%s\n%s\n%s" % ((request.method or "").encode(), request.path.encode(), request.body))
         request_hash = digest.hexdigest()
         now = clock.now()
-        IdempotencyRecord.objects.filter(user=user, key=key, created_at__lt=now - KEY_LIFETIME).delete()
+        IdempotencyRecord.objects.filter(token=token, key=key, created_at__lt=now - KEY_LIFETIME).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=user,
+                    user=token.user,
+                    token=token,
                     key=key,
                     method=request.method or "POST",
                     path=request.path,
@@ -71,20 +99,24 @@ class IdempotencyMiddleware:
                     created_at=now,
                 )
         except IntegrityError:
-            return self._replay(user, key, request_hash)
+            return self._replay(token, key, request_hash)
         response = self.get_response(request)
         if response.status_code >= 500:
             record.delete()  # nothing usable to replay: let the client retry
             return response
+        content_type = response.get("Content-Type", "")
+        body = bytes(response.content)
+        withheld = holds_secret(content_type, body)
         IdempotencyRecord.objects.filter(pk=record.pk).update(
             status_code=response.status_code,
-            content_type=response.get("Content-Type", ""),
-            body=bytes(response.content),
+            content_type="" if withheld else content_type,
+            body=b"" if withheld else body,
+            withheld=withheld,
         )
         return response
 
-    def _replay(self, user: User, key: str, request_hash: str) -> HttpResponse:
-        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    def _replay(self, token: ApiToken, key: str, request_hash: str) -> HttpResponse:
+        record = IdempotencyRecord.objects.filter(token=token, key=key).first()
         if record is None:
             return problem_response(
                 status=409,
@@ -108,6 +140,16 @@ class IdempotencyMiddleware:
                 title="Conflict",
                 detail="A request with this Idempotency-Key is still running.",
                 headers={"Retry-After": "1"},
+            )
+        if record.withheld:
+            return problem_response(
+                status=409,
+                slug="idempotency-secret-withheld",
+                title="Conflict",
+                detail=(
+                    "This request was already carried out; its response held a secret that is shown once "
+                    "and not kept, so it cannot be replayed."
+                ),
             )
         response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
         response["Idempotent-Replayed"] = "true"

@@ -4,7 +4,6 @@ and triage, cases with timeline, deadline and actions."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,11 +11,12 @@ from django.shortcuts import redirect, render
 from megalayer.abuse.actions import case_act, event_confirm, report_receive
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport
+from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
 
 
-@staff_member_required
+@staff_required
 def inbox(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         raw = request.POST.get("raw", "").encode()
@@ -42,7 +42,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required
 def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     report = AbuseReport.objects.filter(public_id=public_id).first()
     if report is None:
@@ -59,7 +59,7 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/abuse_report.html", {"report": report, "events": events, "raw": raw})
 
 
-@staff_member_required
+@staff_required
 def cases(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     rows = AbuseCase.objects.select_related("customer__owner", "service")
@@ -73,7 +73,7 @@ def cases(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required
 def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     case = AbuseCase.objects.select_related("customer__owner", "service").filter(public_id=public_id).first()
     if case is None:

@@ -4,7 +4,6 @@ genuine (their commissions may be credited) or cleared (TOS-AFF-2)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,10 +11,11 @@ from django.shortcuts import redirect, render
 from megalayer.accounts.models import Customer
 from megalayer.affiliates.actions import affiliate_clear, referral_review, referrals_with_signals
 from megalayer.affiliates.models import Commission, Referral
+from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 
 
-@staff_member_required
+@staff_required
 def affiliates(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:

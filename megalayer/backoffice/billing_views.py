@@ -7,13 +7,13 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from megalayer.accounts.models import Customer
+from megalayer.backoffice.access import staff_required
 from megalayer.billing.actions import manual_payment_record, refund_issue, tax_rate_save
 from megalayer.billing.choices import InvoiceStatus, RefundDestination, RefundReason
 from megalayer.billing.models import Invoice, Payment, Refund, TaxRate
@@ -50,7 +50,7 @@ def _form_error(form: forms.Form, error: DomainError) -> None:
     form.add_error(field if field in form.fields else None, error.detail)
 
 
-@staff_member_required
+@staff_required
 def invoices(request: HttpRequest) -> HttpResponse:
     query, status = request.GET.get("q", ""), request.GET.get("status", "")
     page = Paginator(invoices_search(query, status), 25).get_page(request.GET.get("page"))
@@ -67,7 +67,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required
 def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = Invoice.objects.select_related("customer__owner").filter(public_id=public_id).first()
     if invoice is None:
@@ -99,7 +99,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/invoice_detail.html", context)
 
 
-@staff_member_required
+@staff_required
 @xframe_options_sameorigin
 def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = Invoice.objects.filter(public_id=public_id).first()
@@ -108,7 +108,7 @@ def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     return HttpResponse(invoice_html(invoice))
 
 
-@staff_member_required
+@staff_required
 def payments(request: HttpRequest) -> HttpResponse:
     form = TransferForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -133,7 +133,7 @@ def payments(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/payments.html", {"page": page, "form": form})
 
 
-@staff_member_required
+@staff_required
 def tax_rates(request: HttpRequest) -> HttpResponse:
     form = TaxRateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -147,7 +147,7 @@ def tax_rates(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/tax_rates.html", {"rates": TaxRate.objects.all(), "form": form})
 
 
-@staff_member_required
+@staff_required
 def customer_ledger(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
     if customer is None:

@@ -5,20 +5,20 @@ and download a customer's data for a request that came by mail; every step is au
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor
+from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.privacy.actions import erasure_cancel, erasure_request
 from megalayer.privacy.models import ErasureRequest
 from megalayer.privacy.views_shared import export_response
 
 
-@staff_member_required
+@staff_required
 def erasures(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     rows = ErasureRequest.objects.select_related("customer__owner")
@@ -29,7 +29,7 @@ def erasures(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/erasures.html", context)
 
 
-@staff_member_required
+@staff_required
 def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     """POST only: ``export`` (the zip), ``schedule`` or ``cancel`` (with a note)."""
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -15,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.audit.actions import Actor
+from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
 from megalayer.billing.models import Invoice
 from megalayer.catalog.models import BillingCycle, PriceVersion, Product
@@ -75,7 +75,7 @@ def dashboard_charts() -> list[object]:
     ]
 
 
-@staff_member_required
+@staff_required
 def services(request: HttpRequest) -> HttpResponse:
     query, status = request.GET.get("q", "").strip(), request.GET.get("status", "")
     rows = Service.objects.select_related("customer__owner", "product__location")
@@ -121,7 +121,7 @@ class EnforcementForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded in the audit log.")
 
 
-@staff_member_required
+@staff_required
 def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     service = Service.objects.select_related("customer__owner", "product").filter(public_id=public_id).first()
     if service is None:
@@ -172,7 +172,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required
 def review_queue(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         order = Order.objects.filter(public_id=request.POST.get("order", "")).first()
@@ -204,13 +204,13 @@ class MigrateForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Sent to every affected customer.")
 
 
-@staff_member_required
+@staff_required
 def products(request: HttpRequest) -> HttpResponse:
     rows = Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
     return render(request, "backoffice/products.html", {"products": rows})
 
 
-@staff_member_required
+@staff_required
 def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     from megalayer.catalog.actions import price_version_add
 
@@ -273,7 +273,7 @@ class CouponForm(forms.Form):
     )
 
 
-@staff_member_required
+@staff_required
 def coupons(request: HttpRequest) -> HttpResponse:
     from megalayer.catalog.actions import coupon_create
     from megalayer.catalog.models import Coupon

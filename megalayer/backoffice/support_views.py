@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import User
+from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 from megalayer.support.actions import ticket_reply, ticket_set
 from megalayer.support.choices import Priority, Status, Via
@@ -20,7 +20,7 @@ from megalayer.support.queries import departments, ticket_search, visible_messag
 from megalayer.support.views_shared import attachment_response, uploads_from
 
 
-@staff_member_required
+@staff_required
 def tickets(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     status, department, mine = request.GET.get("status", ""), request.GET.get("department", ""), request.GET.get("mine")
@@ -49,7 +49,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/tickets.html", context)
 
 
-@staff_member_required
+@staff_required
 def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     ticket = (
         Ticket.objects.select_related("customer__owner", "department", "service", "assignee")
@@ -102,7 +102,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/ticket_detail.html", context)
 
 
-@staff_member_required
+@staff_required
 def ticket_attachment(request: HttpRequest, public_id: str, attachment_id: str) -> FileResponse:
     attachment = Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=public_id).first()
     if attachment is None:

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,6 +18,7 @@ from megalayer.affiliates.models import Referral
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.audit.queries import audit_search, audit_verify
+from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.forms import TermsPublishForm
 from megalayer.backoffice.service_views import dashboard_charts
 from megalayer.core import clock
@@ -31,7 +31,7 @@ from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.queries import current_version, terms_diff
 
 
-@staff_member_required
+@staff_required
 def home(request: HttpRequest) -> HttpResponse:
     since = clock.now() - dt.timedelta(days=30)
     context = {
@@ -46,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/home.html", context)
 
 
-@staff_member_required
+@staff_required
 def customers(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     unreachable = bool(request.GET.get("unreachable"))
@@ -63,7 +63,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/customers.html", context)
 
 
-@staff_member_required
+@staff_required
 def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
     if customer is None:
@@ -83,13 +83,13 @@ def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/customer_detail.html", context)
 
 
-@staff_member_required
+@staff_required
 def terms_list(request: HttpRequest) -> HttpResponse:
     versions = TermsVersion.objects.annotate(accepted=Count("acceptances"))
     return render(request, "backoffice/terms_list.html", {"versions": versions, "current": current_version()})
 
 
-@staff_member_required
+@staff_required
 def terms_publish_view(request: HttpRequest) -> HttpResponse:
     """Two steps: 'Preview' shows the diff against the version in force; 'Publish' publishes."""
     latest = TermsVersion.objects.order_by("-number").first()
@@ -123,7 +123,7 @@ def terms_publish_view(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/terms_publish.html", {"form": form, "diff": diff, "latest": latest})
 
 
-@staff_member_required
+@staff_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in ("action", "requirement", "target_id", "actor")}
     events = audit_search(**filters)
@@ -137,7 +137,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required
 def mail_templates(request: HttpRequest) -> HttpResponse:
     """Every notice kind with its latest real message: preview (text and HTML, one shared layout) and a
     test send of that message to the staff member's own address."""

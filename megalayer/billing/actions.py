@@ -490,6 +490,8 @@ def refund_issue(
         raise InvalidInput("Refund to the balance or to the original payment.", field="destination")
     if not note.strip():
         raise InvalidInput("Say why, for the customer and the audit trail.", field="note")
+    if amount.currency != invoice.currency:
+        raise InvalidInput(f"This invoice is in {invoice.currency}; refund in that currency.", field="amount.currency")
     actor = automation if automation is not None else Actor.for_user(staff)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -517,6 +519,17 @@ def refund_issue(
                     rule="no-original-payment",
                     requirement="TOS-REFUND-1",
                     field="destination",
+                )
+            # The card gives back at most what it paid: an invoice paid partly from the balance and partly by
+            # card refunds the rest to the balance (issue 14, item 10).
+            returned = sum((r.amount for r in payment.refunds.all()), Decimal(0))
+            returnable = Money(payment.amount - returned, invoice.currency)
+            if returnable < amount:
+                raise RuleRefused(
+                    f"At most {returnable} can go back to the original payment: what it paid, less its refunds.",
+                    rule="refund-exceeds-payment",
+                    requirement="TOS-REFUND-1",
+                    field="amount",
                 )
         credit_note = _credit(invoice, amount, reason=f"Refund: {note}", actor=actor, created_by=staff)
         target = (

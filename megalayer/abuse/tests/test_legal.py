@@ -20,6 +20,7 @@ from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
+from megalayer.conftest import sign_in_staff
 from megalayer.core import clock
 from megalayer.core.errors import NotFound
 from megalayer.network.models import NullRoute
@@ -107,7 +108,7 @@ def test_staff_without_the_legal_permission_get_404(staff, staff_client, lawyer,
         legal_export(order=order, staff=staff, reason="r", start=T0, end=T0 + dt.timedelta(days=2))
     assert LegalExport.objects.count() == 1
     permitted = Client()
-    permitted.force_login(lawyer)
+    sign_in_staff(permitted, lawyer)
     assert permitted.get(f"/backoffice/legal/orders/{order.public_id}/").status_code == 200
     download = permitted.get(f"/backoffice/legal/exports/{export.public_id}/")
     assert hashlib.sha256(download.getvalue()).hexdigest() == export.sha256
@@ -195,7 +196,7 @@ def test_the_document_is_attached_and_downloaded_in_the_back_office(staff_client
         staff=lawyer, kind="lawyer", issuer="Baker & Co", reference="BC-77", orders=["provide_data"], service=service
     )
     client = Client()
-    client.force_login(lawyer)
+    sign_in_staff(client, lawyer)
     page = f"/backoffice/legal/orders/{order.public_id}/"
     upload = SimpleUploadedFile("letter.png", b"\x89PNG\r\n\x1a\nletterhead", content_type="image/png")
     client.post(page, {"action": "document", "document": upload})

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -123,3 +124,52 @@ def test_token_is_shown_once_and_revocable(alice_client, alice):
     alice_client.post(f"/account/security/tokens/{token.public_id}/revoke/")
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def _token_request(**body: Any) -> Any:
+    return Client(REMOTE_ADDR="198.51.100.7").post(
+        "/api/v1/auth/tokens", json.dumps(body), content_type="application/json"
+    )
+
+
+def test_totp_guesses_in_the_api_share_the_lockout_of_the_web_second_step(alice):
+    """Issue 14, item 2: the right password and wrong codes, again and again, lock the account; the web's
+    second step is locked by the same guesses, and no token is made."""
+    secret = _enable_totp(alice.owner)
+    for guess in range(5):
+        wrong = _token_request(email="alice@example.com", password=PASSWORD, otp=f"{guess:06d}")
+        assert (wrong.status_code, wrong.json()["errors"][0]["field"]) == (401, "otp")
+    locked = _token_request(email="alice@example.com", password=PASSWORD, otp=_current_code(secret))
+    assert (locked.status_code, locked.json()["type"], locked["Retry-After"]) == (429, "/problems/rate-limited", "900")
+    web = Client()
+    assert _login(web, "alice@example.com", PASSWORD)["Location"] == "/auth/2fa/authenticate/"
+    refused = web.post("/auth/2fa/authenticate/", {"code": _current_code(secret)})
+    assert b"Too many failed login attempts. Try again later." in refused.content
+    assert "_auth_user_id" not in web.session
+    assert not ApiToken.objects.filter(user=alice.owner).exists()
+
+
+def test_a_recovery_code_opens_the_api_once(alice):
+    _enable_totp(alice.owner)
+    codes = RecoveryCodes(Authenticator.objects.get(user=alice.owner, type="recovery_codes")).get_unused_codes()
+    assert _token_request(email="alice@example.com", password=PASSWORD, otp=codes[0]).status_code == 201
+    again = _token_request(email="alice@example.com", password=PASSWORD, otp=codes[0])
+    assert again.status_code == 401
+    assert ApiToken.objects.filter(user=alice.owner).count() == 1
+
+
+def test_no_api_token_for_an_unverified_email(db):
+    """Issue 14, item 3: the Terms make verification mandatory, so the API makes no token before it."""
+    from allauth.account.models import EmailAddress
+
+    from megalayer.accounts.models import User
+
+    user = User.objects.create_user("new@example.com", PASSWORD)
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    refused = _token_request(email="new@example.com", password=PASSWORD)
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "/problems/email-not-verified"
+    assert refused.json()["errors"][0]["field"] == "email"
+    assert not ApiToken.objects.filter(user=user).exists()
+    EmailAddress.objects.filter(user=user).update(verified=True)
+    assert _token_request(email="new@example.com", password=PASSWORD).status_code == 201

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 from decimal import Decimal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
+from pydantic import field_validator
 
 from megalayer.accounts.models import Customer, User
 from megalayer.api.auth import require_write
@@ -24,16 +26,27 @@ from megalayer.billing.gateways import enabled_gateways, gateway_named
 from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_pdf
 from megalayer.core.errors import InvalidInput, NotFound
-from megalayer.core.money import Money
+from megalayer.core.money import MINOR_UNITS, Money
 from megalayer.ledger.models import Posting
 from megalayer.ledger.queries import customer_balances, customer_transactions
 
 router = Router(tags=["billing"])
+CURRENCIES: list[Any] = sorted(MINOR_UNITS)  # Any: pydantic's JSON value type, for the schema's enum
 
 
 class MoneyIn(Schema):
     amount: Decimal = Field(max_digits=14, decimal_places=4, examples=["10.00"])
-    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$", examples=["USD"])
+    currency: str = Field(
+        min_length=3, max_length=3, pattern="^[A-Z]{3}$", examples=["USD"], json_schema_extra={"enum": CURRENCIES}
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        """An unknown code (XXX, BTC) is a 422 naming the field, not a 500 deep in the money code."""
+        if value not in MINOR_UNITS:
+            raise ValueError(f"unknown currency; one of {', '.join(CURRENCIES)}")
+        return value
 
 
 class MoneyOut(Schema):

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -47,31 +48,64 @@ def test_terms_current_and_accept(alice):
     assert TermsAcceptance.objects.filter(user=alice.owner).count() == 1
 
 
+def _ticket(headers: dict[str, Any], key: str, subject: str = "Disk is slow") -> Any:
+    body = {"department": "technical", "subject": subject, "body": "Since this morning."}
+    return Client().post(
+        "/api/v1/tickets", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key, **headers
+    )
+
+
 def test_idempotency_key_replays_the_first_response_byte_for_byte(alice, staff):
+    from megalayer.support.models import Ticket
+
     headers = bearer(alice.owner)
-    body = {"email": "alice@example.com", "password": PASSWORD, "name": "ci", "scope": "read"}
-    first = Client().post(
-        "/api/v1/auth/tokens", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc", **headers
-    )
-    again = Client().post(
-        "/api/v1/auth/tokens", json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="abc", **headers
-    )
+    first, again = _ticket(headers, "abc"), _ticket(headers, "abc")
     assert first.status_code == 201
     assert again.content == first.content
     assert again["Idempotent-Replayed"] == "true"
-    assert ApiToken.objects.filter(user=alice.owner, name="ci").count() == 1
-    other = Client().post(
-        "/api/v1/auth/tokens",
-        json.dumps({**body, "name": "other"}),
-        content_type="application/json",
-        HTTP_IDEMPOTENCY_KEY="abc",
-        **headers,
-    )
+    assert Ticket.objects.filter(customer=alice).count() == 1
+    other = _ticket(headers, "abc", subject="Another subject")
     assert other.status_code == 422
     assert other.json()["errors"] == [
         {"field": "Idempotency-Key", "message": "already used with a different request body"}
     ]
-    assert ApiToken.objects.filter(user=alice.owner, name="other").count() == 0
+    assert Ticket.objects.filter(customer=alice).count() == 1
+
+
+def test_a_replay_belongs_to_the_token_that_made_the_request(alice):
+    """Issue 14, item 4: another token of the same customer (here a read-only one) is not answered with the
+    first token's response; for it the key is new, and a read-only token cannot write."""
+    from megalayer.support.models import Ticket
+
+    first = _ticket(bearer(alice.owner), "k1")
+    assert first.status_code == 201
+    reader = _ticket(bearer(alice.owner, scope="read"), "k1")
+    assert reader.status_code == 403
+    assert "Idempotent-Replayed" not in reader
+    assert first.json()["id"].encode() not in reader.content
+    assert Ticket.objects.filter(customer=alice).count() == 1
+
+
+def test_a_response_holding_a_secret_is_not_kept_nor_replayed(alice):
+    """Issue 14, item 4: a new API token (or root password) is shown once; its retry is refused, not replayed,
+    and nothing of it is stored."""
+    from megalayer.api.models import IdempotencyRecord
+
+    headers = bearer(alice.owner)
+    body = json.dumps({"email": "alice@example.com", "password": PASSWORD, "name": "ci", "scope": "read"})
+    first = Client().post(
+        "/api/v1/auth/tokens", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="t1", **headers
+    )
+    assert first.status_code == 201
+    secret = first.json()["token"]
+    again = Client().post(
+        "/api/v1/auth/tokens", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="t1", **headers
+    )
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/idempotency-secret-withheld")
+    assert secret.encode() not in again.content
+    record = IdempotencyRecord.objects.get(key="t1")
+    assert (record.withheld, record.status_code, bytes(record.body), record.content_type) == (True, 201, b"", "")
+    assert ApiToken.objects.filter(user=alice.owner, name="ci").count() == 1  # not made twice
 
 
 def test_validation_errors_are_422_with_the_field(terms_v1):

@@ -94,16 +94,20 @@ def test_invoice_pdf_is_a_real_pdf(alice, alice_api):
     assert response.content.startswith(b"%PDF-")
 
 
-def test_staff_refunds_need_a_staff_token(alice, staff, alice_api):
-    fund(alice, "10.00")
-    invoice = issued_invoice(alice, "10.00")
-    payload = {
+def _refund(invoice, currency: str) -> dict[str, object]:
+    return {
         "invoice": invoice.public_id,
-        "amount": {"amount": "4.00", "currency": "USD"},
+        "amount": {"amount": "4.00", "currency": currency},
         "reason": "provider_outage",
         "note": "Outage in HKG",
         "destination": "balance",
     }
+
+
+def test_staff_refunds_need_a_staff_token(alice, staff, alice_api):
+    fund(alice, "10.00")
+    invoice = issued_invoice(alice, "10.00")
+    payload = _refund(invoice, "USD")
     as_customer = Client().post(
         "/api/v1/staff/refunds", json.dumps(payload), content_type="application/json", **alice_api
     )
@@ -156,3 +160,28 @@ def test_without_weasyprint_the_pdf_is_a_clear_409_and_the_html_still_works(
     assert "PDF invoices are unavailable on this server" in page.content.decode()
     document = alice_client.get(f"/account/billing/invoices/{invoice.public_id}/document/")
     assert "Invoice INV-000001" in document.content.decode()
+
+
+@pytest.mark.parametrize("currency", ["XXX", "BTC"])
+def test_an_unknown_currency_is_a_422_naming_the_field(alice, alice_api, settings, currency):
+    """Issue 14, item 10: it was a 500."""
+    settings.MEGALAYER_GATEWAYS = ["sandbox"]
+    payload = {"amount": {"amount": "25.00", "currency": currency}, "gateway": "sandbox"}
+    response = Client().post(
+        "/api/v1/balance/top-ups", json.dumps(payload), content_type="application/json", **alice_api
+    )
+    assert (response.status_code, response["Content-Type"]) == (422, "application/problem+json")
+    assert response.json()["errors"][0]["field"] == "amount.currency"
+    assert not Payment.objects.exists()
+
+
+def test_a_refund_in_another_currency_than_the_invoice_s_is_a_422(alice, staff):
+    fund(alice, "10.00")
+    invoice = issued_invoice(alice, "10.00")
+    payload = _refund(invoice, "EUR")
+    response = Client().post(
+        "/api/v1/staff/refunds", json.dumps(payload), content_type="application/json", **bearer(staff, staff=True)
+    )
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "amount.currency")
+    assert not Refund.objects.exists()
+    assert customer_balance(alice, "USD") == Money.of("0.00", "USD")

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from megalayer.billing.tests.conftest import fund, issued_invoice
-from megalayer.conftest import bearer
+from megalayer.conftest import bearer, sign_in_staff
 from megalayer.core.money import Money
 from megalayer.ledger.models import LedgerAccount, Posting
 from megalayer.ledger.queries import customer_balance, ledger_verify
@@ -67,7 +67,7 @@ def test_no_url_moves_balance_out(alice, bob, staff):
     ids = {"invoice_id": own_invoice.public_id, "public_id": bob.public_id, "version": "1", "number": "1"}
     customer_session, staff_session = Client(raise_request_exception=False), Client(raise_request_exception=False)
     customer_session.force_login(alice.owner)
-    staff_session.force_login(staff)
+    sign_in_staff(staff_session, staff)
     api_headers = [bearer(alice.owner, scope="write"), bearer(staff, scope="write", staff=True)]
     server_errors: list[str] = []
     for pattern in patterns:

@@ -298,6 +298,50 @@ def test_card_payment_of_an_invoice_then_refund_to_the_card(alice, staff, fake_s
 
 
 @pytest.mark.django_db
+def test_a_card_gives_back_at_most_what_it_paid(alice, staff, fake_stripe, settings):
+    """Issue 14, item 10: the cap of a refund to the original payment is that payment, not the invoice. An
+    invoice of 10.00 paid 6.00 from the balance and 4.00 by card: 5.00 back to the card is refused, with
+    nothing changed; 4.00 goes."""
+    from megalayer.audit.actions import Actor
+    from megalayer.billing.actions import invoice_pay_from_balance, refund_issue
+    from megalayer.billing.gateways import gateway_named
+    from megalayer.billing.models import Refund
+    from megalayer.billing.tests.conftest import fund, issued_invoice
+    from megalayer.core.errors import RuleRefused
+
+    alice.auto_apply_balance = False
+    alice.save()
+    invoice = issued_invoice(alice, "10.00")
+    fund(alice, "6.00")
+    invoice_pay_from_balance(
+        invoice=invoice, idempotency_key="b1", actor=Actor.system("t"), amount=Money.of("6.00", "USD")
+    )
+    payment = payment_start(customer=alice, amount=Money.of("4.00", "USD"), gateway="stripe", invoice=invoice)
+    gateway_named("stripe").start(payment=payment, return_url="http://127.0.0.1:8000/account/billing/")
+    payload = event("evt_part", "checkout.session.completed", payment, amount=400)
+    assert post(payload, sign(payload)).json() == {"outcome": "paid"}
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    requests_before = len(fake_stripe.requests)
+
+    def refund(amount: str, key: str) -> Refund:
+        return refund_issue(
+            invoice=invoice, amount=Money.of(amount, "USD"), reason="provider_outage", note="outage",
+            destination="original", staff=staff, idempotency_key=key,
+        )  # fmt: skip
+
+    with pytest.raises(RuleRefused) as refused:
+        refund("5.00", "r1")
+    assert (refused.value.type_slug, refused.value.field) == ("refund-exceeds-payment", "amount")
+    assert (Refund.objects.count(), len(fake_stripe.requests)) == (0, requests_before)
+    assert refund("4.00", "r2").amount == Decimal("4.00")
+    with pytest.raises(RuleRefused):
+        refund("0.01", "r3")  # the card has nothing left to give back; the balance part goes to the balance
+    assert Refund.objects.count() == 1
+    assert ledger_verify().ok
+
+
+@pytest.mark.django_db
 def test_radar_risk_is_stored_and_an_elevated_card_payment_sends_the_order_to_review(
     alice, vps, fake_stripe, django_capture_on_commit_callbacks
 ):

@@ -43,7 +43,24 @@ def test_demo_loads_once_and_is_idempotent(capsys):
     ]
     out = capsys.readouterr().out
     assert "staff@megalayer.test / demo-staff-password" in out
+    assert "TOTP secret MEGALAYERDEMOSTAFFTOTPSECRET2345" in out
     assert "http://127.0.0.1:8000/backoffice/" in out
+
+
+def test_the_demo_staff_enter_the_back_office_with_the_printed_second_factor():
+    """Staff need a second factor (issue 14); the demo's is printed, and it works through the real sign-in."""
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import hotp_value
+    from django.test import Client
+
+    call_command("demo")
+    client = Client()
+    client.post("/auth/login/", {"login": "staff@megalayer.test", "password": "demo-staff-password"})
+    code = hotp_value("MEGALAYERDEMOSTAFFTOTPSECRET2345", int(time.time()) // app_settings.TOTP_PERIOD)
+    client.post("/auth/2fa/authenticate/", {"code": f"{code:0{app_settings.TOTP_DIGITS}d}"})
+    assert client.get("/backoffice/").status_code == 200
 
 
 def test_token_create_prints_a_working_token_once(alice, staff, capsys):

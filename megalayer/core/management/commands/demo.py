@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -33,6 +34,9 @@ from megalayer.terms.policy import default_policy_data
 
 TERMS_V1 = Path(__file__).resolve().parents[3] / "terms" / "fixtures" / "terms-of-service-v1.txt"
 STAFF = ("staff@megalayer.test", "demo-staff-password", "Sam Staff")
+# Staff need a second factor (issue 14). The demo's is public, printed with the logins: add it to any
+# authenticator app (or `oathtool --totp -b SECRET`). A real deployment's staff set up their own.
+DEMO_STAFF_TOTP_SECRET = "MEGALAYERDEMOSTAFFTOTPSECRET2345"
 CUSTOMERS = [
     (
         "alice@example.com",
@@ -69,6 +73,7 @@ class Command(BaseCommand):
         self.stdout.write("  Back office:  http://127.0.0.1:8000/backoffice/")
         self.stdout.write("  API docs:     http://127.0.0.1:8000/api/v1/docs")
         self.stdout.write(f"  Staff:        {STAFF[0]} / {STAFF[1]}")
+        self.stdout.write(f"                second factor: TOTP secret {DEMO_STAFF_TOTP_SECRET} (oathtool --totp -b …)")
         for email, password, *_ in CUSTOMERS:
             self.stdout.write(f"  Customer:     {email} / {password}")
         self.stdout.write("")
@@ -90,6 +95,7 @@ def load_demo() -> None:
     if not User.objects.filter(email=STAFF[0]).exists():
         staff = staff_create(email=STAFF[0], password=STAFF[1], full_name=STAFF[2], actor=system)
         EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
+        TOTP.activate(staff, DEMO_STAFF_TOTP_SECRET)
     for email, password, name, billing in CUSTOMERS:
         if User.objects.filter(email=email).exists():
             continue

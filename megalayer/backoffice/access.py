@@ -1,0 +1,75 @@
+"""Who may open the back office (issue 14, TOS-SEC-1): a staff member signed in through the same allauth
+flow as customers (its lockout and rate limits), with a second factor, in this very session.
+
+Django's ``staff_member_required`` sent staff to ``/admin/login/``, which gives a session for the password
+alone, with no second factor and no lockout. Here a visitor who is not signed in goes to the allauth sign-in;
+a customer is sent there too (the back office does not exist for them); a staff member without an
+authenticator is sent to set one up; a staff session in which no second factor was used (a session from
+before MFA was made mandatory) must confirm one first. The Django admin uses the same gate
+(``MfaAdminSite``), for superusers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.models import Authenticator
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.urls import reverse
+
+
+def signed_in_with_second_factor(request: HttpRequest) -> bool:
+    """Whether this session's sign-in (or a later confirmation) used a second factor."""
+    return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
+
+
+def _to(name: str, request: HttpRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}")
+
+
+def staff_gate(request: HttpRequest) -> HttpResponse | None:
+    """None when the request may enter the back office, else where to send it."""
+    user = request.user
+    if not user.is_authenticated or not user.is_active or not user.is_staff:
+        return _to("account_login", request)
+    second_factors = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+    if not Authenticator.objects.filter(user=user, type__in=second_factors).exists():
+        messages.warning(request, "Staff accounts need two-factor authentication: set it up to continue.")
+        return _to("mfa_activate_totp", request)
+    if not signed_in_with_second_factor(request):
+        return _to("mfa_reauthenticate", request)
+    return None
+
+
+def staff_required[**P, R: HttpResponseBase](view: Callable[P, R]) -> Callable[P, R | HttpResponse]:
+    """The back office's door: see the module docstring."""
+
+    @wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+        request = args[0]
+        assert isinstance(request, HttpRequest)
+        refused = staff_gate(request)
+        if refused is not None:
+            return refused
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+class MfaAdminSite(admin.AdminSite):
+    """The Django admin behind the same door, and for superusers only: its own password-only sign-in page
+    is never shown (it sends to the allauth sign-in)."""
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return staff_gate(request) is None and bool(request.user.is_superuser)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        refused = staff_gate(request)
+        if refused is not None:
+            return refused
+        return HttpResponseRedirect(reverse("backoffice:home"))  # staff, but not a superuser
