@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config import env
 
@@ -221,6 +222,11 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 
 # Billing. Gateways offered to customers, in order; "sandbox" approves fake payments (demo only).
 MEGALAYER_GATEWAYS = env.string_list("MEGALAYER_GATEWAYS", ["sandbox"] if DEBUG else ["stripe"])
+if "sandbox" in MEGALAYER_GATEWAYS and not DEBUG:  # issue 14, item 14: fake money never reaches production
+    raise ImproperlyConfigured(
+        "MEGALAYER_GATEWAYS names 'sandbox', which approves fake payments: it is for the demo "
+        "(MEGALAYER_DEBUG=1) only. Use stripe and/or manual in production."
+    )
 MEGALAYER_PROVIDER_COUNTRY = env.string("MEGALAYER_PROVIDER_COUNTRY", "HK")
 MEGALAYER_VAT_CHECKER = env.string("MEGALAYER_VAT_CHECKER", "")
 STRIPE_SECRET_KEY = env.string("STRIPE_SECRET_KEY", "")

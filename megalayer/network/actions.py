@@ -76,6 +76,11 @@ def null_route_start(
     from megalayer.network.announcers import announcer
 
     text = _address(address)
+    if not own_address(text):
+        raise InvalidInput(
+            f"{text} is not in any of our address pools: only our own addresses can be null-routed.",
+            field="address",
+        )
     try:
         with transaction.atomic():
             route = NullRoute.objects.create(
@@ -144,6 +149,16 @@ def rdns_set(*, customer: Any, address: str, hostname: str) -> ReverseDns:
         address=text, defaults={"hostname": name, "updated_at": clock.now()}
     )
     return record
+
+
+def own_address(text: str) -> bool:
+    """Whether the address lies in one of the provider's prefixes (any role or status): a null route for
+    anyone else's address (8.8.8.8) would blackhole it from our network (issue 14, item 11)."""
+    address = ipaddress.ip_address(text)
+    return any(
+        address in ipaddress.ip_network(cidr)
+        for cidr in Prefix.objects.filter(family=address.version).values_list("cidr", flat=True)
+    )
 
 
 def _address(address: str) -> str:

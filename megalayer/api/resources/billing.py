@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse

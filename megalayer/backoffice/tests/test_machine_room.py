@@ -161,3 +161,62 @@ def test_mail_templates_preview_and_test_send(staff_client, staff, alice):
     staff_client.post("/backoffice/mail/", {"kind": "ticket_reply"})
     test = Notice.objects.get(recipient=staff.email)
     assert (test.subject, test.customer) == ("[test] [tkt_1] Hello", None)
+
+
+@pytest.mark.parametrize(
+    ("uri", "accepted"),
+    [
+        ("qemu+ssh://root@kvm1.example.net/system", True),
+        ("qemu+ssh://root@kvm1.example.net:2222/system?keyfile=/etc/megalayer/id_ed25519", True),
+        ("qemu+tls://kvm1.example.net/system", True),
+        ("qemu:///system", True),
+        ("test:///default", True),
+        ("qemu+ext:///system?command=/bin/touch%20/tmp/pwned", False),
+        ("qemu+ssh://root@kvm1.example.net/system?netcat=/bin/sh", False),
+        ("qemu+ssh://root@kvm1.example.net/system?command=/bin/sh", False),
+        ("qemu+unix:///system?socket=/tmp/evil.sock", False),
+        ("qemu+tcp://kvm1.example.net/system", False),
+        ("qemu+tls://kvm1.example.net/system?no_verify=1", False),
+        ("qemu:///session", False),
+        ("test:///etc/shadow", False),
+        ("qemu+ssh://root@kvm1.example.net/system?keyfile=/k%0A", False),
+        ("qemu+ssh://root@kvm 1.example.net/system", False),
+    ],
+)
+def test_a_libvirt_host_takes_only_the_transports_an_operator_needs(staff_client, vps, uri, accepted):
+    """Issue 14, item 7: a transport that runs a program on the platform's host (or opens a socket the URI
+    names, or talks in clear text) is refused, with the host not saved; the operator's transports pass."""
+    form = {
+        "name": "kvm-1",
+        "driver": "libvirt",
+        "location": "hkg",
+        "status": "active",
+        "capacity_vcpus": "64",
+        "capacity_memory_gb": "256",
+        "capacity_disk_gb": "4000",
+        "param_libvirt_uri": uri,
+        "param_libvirt_pool": "default",
+    }
+    response = staff_client.post("/backoffice/hosts/new/", form)
+    if accepted:
+        assert response.status_code == 302
+        assert Host.objects.get(name="kvm-1").parameters["uri"] == uri
+    else:
+        assert response.status_code == 200
+        assert "the connection URI must be qemu+ssh://" in response.content.decode()
+        assert not Host.objects.filter(name="kvm-1").exists()
+
+
+def test_every_host_parameter_is_validated(staff_client, vps):
+    from megalayer.core.errors import InvalidInput
+    from megalayer.provisioning.actions import host_save
+
+    base = {"uri": "qemu:///system", "pool": "default", "domain_type": "kvm", "cloud_init": "yes"}
+    for name, value in (("pool", "../etc"), ("network", "br0; reboot"), ("domain_type", "xen"), ("cloud_init", "1")):
+        with pytest.raises(InvalidInput) as refused:
+            host_save(
+                staff=None, name="kvm-2", driver="libvirt", location=vps.location, parameters={**base, name: value},
+                capacity_vcpus=4, capacity_memory_gb=8, capacity_disk_gb=100,
+            )  # fmt: skip
+        assert refused.value.field == "parameters", name
+    assert not Host.objects.filter(name="kvm-2").exists()

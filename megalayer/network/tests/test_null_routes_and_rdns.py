@@ -76,3 +76,29 @@ def test_reverse_dns_is_set_by_the_holder_only_and_validated(address, bob):
     with pytest.raises(InvalidInput):
         rdns_set(customer=owner, address="not-an-ip", hostname="x.example.com")
     assert ReverseDns.objects.get().hostname == "mail.example.com"
+
+
+@pytest.mark.parametrize("foreign", ["8.8.8.8", "2001:4860:4860::8888", "203.0.113.8"])
+def test_only_our_own_addresses_can_be_null_routed(address, staff, foreign, django_capture_on_commit_callbacks):
+    """Issue 14, item 11: a null route for someone else's address (a public resolver, the address just past
+    our prefix) is refused in the action and the staff API, with nothing recorded or announced."""
+    import json
+
+    from django.test import Client
+
+    from megalayer.conftest import bearer
+
+    RecordingAnnouncer.sent.clear()
+    with pytest.raises(InvalidInput) as refused, django_capture_on_commit_callbacks(execute=True):
+        null_route_start(address=foreign, reason="typo", requirement="TOS-ATTACK-1", actor=STAFF)
+    assert refused.value.field == "address"
+    body = {"address": foreign, "reason": "typo", "requirement": "TOS-ATTACK-1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/api/v1/staff/ip/null-routes", json.dumps(body), content_type="application/json",
+            **bearer(staff, staff=True),
+        )  # fmt: skip
+    assert (response.status_code, response.json()["errors"][0]["field"]) == (422, "address")
+    assert not NullRoute.objects.exists()
+    assert not AuditEvent.objects.filter(action="ip.null_route").exists()
+    assert RecordingAnnouncer.sent == []

@@ -16,6 +16,7 @@ machine. ``destroy`` of a machine that is already gone succeeds.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -86,6 +87,13 @@ class Parameter:
     required: bool = True
     default: str = ""
     help: str = ""
+    # A regular expression the whole value must match (issue 14: every host parameter is validated, since
+    # staff type them and drivers pass them on to hypervisors); empty: the driver's ``check`` decides.
+    pattern: str = ""
+
+
+# What most names on a hypervisor look like (pools, networks, nodes, storages, bridges).
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +173,16 @@ class Driver(ABC):
         missing = [p.name for p in self.parameters if p.required and not values[p.name]]
         if missing:
             raise TerminalError(f"{self.name}: missing parameter(s) {', '.join(missing)}")
+        for p in self.parameters:
+            if p.pattern and values[p.name] and not re.fullmatch(p.pattern, values[p.name]):
+                raise TerminalError(f"{self.name}: {p.label} is not valid ({p.help or p.name})")
         self.params: dict[str, str] = values
+        self.check()
         if timeout is not None:
             self.timeout = timeout
+
+    def check(self) -> None:  # noqa: B027 (a hook: most drivers need no check beyond the patterns)
+        """Checks of the parameters beyond their patterns (raise ``TerminalError``); run on every load."""
 
     # What the driver can do -----------------------------------------------------------------------------------
 

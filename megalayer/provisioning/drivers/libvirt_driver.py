@@ -18,13 +18,16 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from megalayer.provisioning.drivers.base import (
+    NAME,
     Capability,
     Driver,
     DriverError,
@@ -100,16 +103,63 @@ def _typed(error: Any) -> DriverError:
     return RetryableError(message) if code in transient else TerminalError(message)
 
 
+# The transports an operator needs (issue 14, item 7). Others run programs on the platform's host
+# (``qemu+ext://?command=…``) or open sockets where the URI says (``qemu+unix://?socket=…``, ``qemu+tcp`` in
+# clear text), so a staff member who may edit a host could run anything: they are refused.
+_REMOTE = {"qemu+ssh": {"keyfile", "known_hosts", "known_hosts_verify", "no_tty", "sshauth"}, "qemu+tls": {"pkipath"}}
+_HOSTNAME = re.compile(r"(?:[A-Za-z0-9_.-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def check_uri(uri: str) -> None:
+    """Accept qemu+ssh://[user@]host[:port]/system, qemu+tls://host/system, qemu:///system (this host) and
+    test:///default or test:///path/to/node.xml (tests); refuse every other transport and parameter."""
+    bad = TerminalError(
+        "libvirt: the connection URI must be qemu+ssh://user@host/system, qemu+tls://host/system, "
+        "qemu:///system or test:///… (other transports and URI parameters are refused)"
+    )
+    if any(c.isspace() or not c.isprintable() for c in uri):
+        raise bad
+    parts = urlsplit(uri)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    values = [v for vs in query.values() for v in vs]
+    if parts.fragment or any(c.isspace() or not c.isprintable() for v in values for c in v):
+        raise bad
+    if parts.scheme in _REMOTE:
+        if not _HOSTNAME.fullmatch(parts.netloc) or parts.path != "/system" or set(query) - _REMOTE[parts.scheme]:
+            raise bad
+    elif parts.scheme == "qemu":
+        if parts.netloc or parts.path != "/system" or query:
+            raise bad
+    elif parts.scheme == "test":
+        local = parts.path == "/default" or (parts.path.startswith("/") and parts.path.endswith(".xml"))
+        if parts.netloc or not local or query or ".." in parts.path.split("/"):
+            raise bad
+    else:
+        raise bad
+
+
 class LibvirtDriver(Driver):
     name = "libvirt"
     label = "libvirt (KVM/QEMU)"
     parameters = (
         Parameter("uri", "Connection URI", help="qemu+ssh://root@host/system; test:///path for tests"),
-        Parameter("pool", "Storage pool", required=False, default="default", help="Holds the base image volumes"),
-        Parameter("network", "Network", required=False, help="A libvirt network; empty: no interface"),
-        Parameter("domain_type", "Domain type", required=False, default="kvm", help="kvm, or qemu without KVM"),
-        Parameter("cloud_init", "cloud-init seed", required=False, default="yes", help="yes or no"),
+        Parameter(
+            "pool", "Storage pool", required=False, default="default", help="Holds the base image volumes", pattern=NAME
+        ),
+        Parameter("network", "Network", required=False, help="A libvirt network; empty: no interface", pattern=NAME),
+        Parameter(
+            "domain_type",
+            "Domain type",
+            required=False,
+            default="kvm",
+            help="kvm, or qemu without KVM",
+            pattern="kvm|qemu",
+        ),
+        Parameter("cloud_init", "cloud-init seed", required=False, default="yes", help="yes or no", pattern="yes|no"),
     )
+
+    def check(self) -> None:
+        check_uri(self.params["uri"])
 
     @property
     def is_test(self) -> bool:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from megalayer.provisioning.drivers.base import (
+    NAME,
     Capability,
     Driver,
     DriverError,
@@ -56,17 +57,24 @@ class ProxmoxDriver(Driver):
     name = "proxmox"
     label = "Proxmox VE"
     parameters = (
-        Parameter("host", "API host", help="pve.example.net or pve.example.net:8006"),
-        Parameter("node", "Node", help="The Proxmox node new machines are placed on"),
-        Parameter("user", "User", default="root@pam", required=False),
-        Parameter("token_name", "API token name"),
+        Parameter(
+            "host", "API host", help="pve.example.net or pve.example.net:8006", pattern=r"[A-Za-z0-9.-]+(:[0-9]{1,5})?"
+        ),
+        Parameter("node", "Node", help="The Proxmox node new machines are placed on", pattern=NAME),
+        Parameter("user", "User", default="root@pam", required=False, help="user@realm", pattern=NAME + "@" + NAME),
+        Parameter("token_name", "API token name", pattern=NAME),
         Parameter("token_value", "API token secret", secret=True),
         Parameter(
-            "verify_ssl", "Verify TLS certificate", required=False, default="yes", help="yes, no, or a CA file path"
+            "verify_ssl",
+            "Verify TLS certificate",
+            required=False,
+            default="yes",
+            help="yes, no, or a CA file path",
+            pattern=r"yes|no|/[A-Za-z0-9_./-]+",
         ),
-        Parameter("storage", "Disk storage", required=False, default="local-lvm"),
-        Parameter("backup_storage", "Evidence (vzdump) storage", required=False, default="local"),
-        Parameter("bridge", "Bridge", required=False, default="vmbr0"),
+        Parameter("storage", "Disk storage", required=False, default="local-lvm", pattern=NAME),
+        Parameter("backup_storage", "Evidence (vzdump) storage", required=False, default="local", pattern=NAME),
+        Parameter("bridge", "Bridge", required=False, default="vmbr0", pattern=NAME),
         Parameter("poll_interval", "Task poll interval (s)", required=False, default="1"),
     )
 

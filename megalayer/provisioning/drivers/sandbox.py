@@ -19,6 +19,7 @@ from django.db import transaction
 from megalayer.core import clock
 from megalayer.core.ids import new_public_id
 from megalayer.provisioning.drivers.base import (
+    NAME,
     Capability,
     Driver,
     EvidenceCopy,
@@ -44,7 +45,9 @@ class SandboxDriver(Driver):
     name = "sandbox"
     label = "Sandbox (no real machines: state in the database)"
     parameters = (
-        Parameter("pool", "Pool", required=False, default="default", help="Machines are unique per pool."),
+        Parameter(
+            "pool", "Pool", required=False, default="default", help="Machines are unique per pool.", pattern=NAME
+        ),
         Parameter("latency_seconds", "Seconds per call", required=False, default="0"),
     )
 
