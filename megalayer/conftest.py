@@ -203,30 +203,40 @@ def alice_client(alice: Customer) -> Client:
     return client
 
 
-def sign_in_staff(client: Client, user: User) -> Client:
-    """Sign ``user`` in on ``client`` as the staff sign-in does: a password and a second factor (TOTP) in this
-    session, which the back office demands (issue 14). The authenticator is made if the user has none."""
+def record_sign_in(client: Client, user: User, *, second_factor: Any = None, confirmed: bool = False) -> Client:
+    """Sign ``user`` in on ``client`` as allauth's sign-in does: its records of how and when (a password now,
+    and the second factor if given), which the staff door reads. ``confirmed``: the password was also just
+    confirmed again (allauth's reauthentication), which sensitive actions such as a new API token ask for."""
     import time
 
     from allauth.account.internal.flows.login import (
         _AUTHENTICATION_METHODS_USER_SESSION_KEY,
         AUTHENTICATION_METHODS_SESSION_KEY,
     )
+
+    client.force_login(user)
+    records: list[dict[str, Any]] = [{"method": "password", "at": time.time(), "email": user.email}]
+    if confirmed:
+        records.append({"method": "password", "at": time.time(), "email": user.email, "reauthenticated": True})
+    if second_factor is not None:
+        records.append({"method": "mfa", "at": time.time(), "id": second_factor.pk, "type": second_factor.type})
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = records
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client
+
+
+def sign_in_staff(client: Client, user: User) -> Client:
+    """Sign ``user`` in with a password and a second factor (TOTP), which the back office demands (issue 14).
+    The authenticator is made if the user has none."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if totp is None:
         totp = TOTP.activate(user, generate_totp_secret()).instance
-    client.force_login(user)
-    session = client.session
-    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
-        {"method": "password", "at": time.time(), "email": user.email},
-        {"method": "mfa", "at": time.time(), "id": totp.pk, "type": "totp"},
-    ]
-    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
-    session.save()
-    return client
+    return record_sign_in(client, user, second_factor=totp)
 
 
 @pytest.fixture
@@ -235,7 +245,8 @@ def staff_client(staff: User) -> Client:
 
 
 def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, Any]:
-    issued = token_create(user=user, name="test", scope=scope, staff=staff)
+    # Until revoked: tests travel to pinned dates, which a 90-day token made today would not reach.
+    issued = token_create(user=user, name="test", scope=scope, staff=staff, expires_in_days=None)
     return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 
 

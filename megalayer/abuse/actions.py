@@ -20,6 +20,7 @@ from django.db import IntegrityError, models, transaction
 from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport
 from megalayer.abuse.parsing import Finding, parse
+from megalayer.accounts.actions import user_sign_in_close
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
@@ -329,7 +330,7 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
         ):
             service_terminate(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
         Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.CLOSED)
-        type(customer.owner).objects.filter(pk=customer.owner_id).update(is_active=False)
+        user_sign_in_close(user_id=customer.owner_id)
         audit_record(
             actor=actor,
             action="account.closed",

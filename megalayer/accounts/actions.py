@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -104,16 +105,27 @@ class IssuedToken:
     plaintext: str  # shown once, never stored
 
 
-def token_create(*, user: User, name: str, scope: str, staff: bool = False) -> IssuedToken:
-    """Issue a token ``mgl_<prefix>_<secret>``; only the secret's hash is kept."""
+# A token lives 90 days unless its maker chooses otherwise (1 to 366 days, or until revoked): issue 14.
+TOKEN_DEFAULT_DAYS = 90
+TOKEN_MAX_DAYS = 366
+
+
+def token_create(
+    *, user: User, name: str, scope: str, staff: bool = False, expires_in_days: int | None = TOKEN_DEFAULT_DAYS
+) -> IssuedToken:
+    """Issue a token ``mgl_<prefix>_<secret>``; only the secret's hash is kept. ``expires_in_days=None``: it
+    lives until revoked (or until the password changes or the account closes, which revoke every token)."""
     if scope not in ApiToken.Scope.values:
         raise InvalidInput("Scope must be read or write.", field="scope")
+    if expires_in_days is not None and not 1 <= expires_in_days <= TOKEN_MAX_DAYS:
+        raise InvalidInput(f"A token lives 1 to {TOKEN_MAX_DAYS} days, or until revoked.", field="expires_in_days")
     if not name.strip():
         raise InvalidInput("Give the token a name.", field="name")
     if staff and not user.is_staff:
         raise Forbidden("Only staff members can hold staff tokens.")
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
+    now = clock.now()
     token = ApiToken.objects.create(
         user=user,
         name=name.strip()[:100],
@@ -121,7 +133,8 @@ def token_create(*, user: User, name: str, scope: str, staff: bool = False) -> I
         secret_hash=_hash_secret(secret),
         scope=scope,
         is_staff_token=staff,
-        created_at=clock.now(),
+        created_at=now,
+        expires_at=None if expires_in_days is None else now + dt.timedelta(days=expires_in_days),
     )
     return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}_{prefix}_{secret}")
 
@@ -145,6 +158,8 @@ def token_authenticate(plaintext: str) -> ApiToken | None:
     if not token.user.is_active:
         return None
     now = clock.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
     # Refresh at most once a minute: a busy integration must not turn every read into a write.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -152,9 +167,24 @@ def token_authenticate(plaintext: str) -> ApiToken | None:
     return token
 
 
+def user_sign_in_close(*, user_id: int) -> None:
+    """A closed account (deleted by its customer, or closed for a violation) signs in no more: the login is
+    deactivated, every API token revoked and every session ended, at once."""
+    from allauth.usersessions.models import UserSession
+
+    User.objects.filter(pk=user_id).update(is_active=False)
+    ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+    for session in UserSession.objects.filter(user_id=user_id):
+        session.end()
+
+
 def user_password_changed(*, user: User) -> None:
-    User.objects.filter(pk=user.pk).update(password_changed_at=clock.now())
-    user.password_changed_at = clock.now()
+    """Stamp the password's age, and end every API token: a token made by whoever knew the old password
+    must not outlive it (issue 14)."""
+    now = clock.now()
+    User.objects.filter(pk=user.pk).update(password_changed_at=now)
+    user.password_changed_at = now
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
 
 
 def staff_create(*, email: str, password: str, full_name: str = "", actor: Actor) -> User:

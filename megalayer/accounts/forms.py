@@ -93,3 +93,11 @@ class ContactForm(forms.Form):
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     scope = forms.ChoiceField(choices=[("read", "Read only"), ("write", "Read and write")])
+    expires = forms.TypedChoiceField(
+        label="Expires",
+        choices=[("30", "in 30 days"), ("90", "in 90 days"), ("365", "in a year"), ("", "never (until revoked)")],
+        initial="90",
+        required=False,
+        coerce=int,
+        empty_value=None,
+    )

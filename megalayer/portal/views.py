@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -94,15 +96,18 @@ def contact_remove_view(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 
 @login_required
+@reauthentication_required(allow_get=True)  # type: ignore[untyped-decorator]  # a new token needs a recent sign-in, not just an open session
 def security(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     form = TokenCreateForm(request.POST or None)
     new_token: str | None = None
     if request.method == "POST" and form.is_valid():
-        issued = token_create(user=user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"])
+        data = form.cleaned_data
+        issued = token_create(user=user, name=data["name"], scope=data["scope"], expires_in_days=data["expires"])
         new_token = issued.plaintext
         form = TokenCreateForm()
-    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now())
+    tokens = ApiToken.objects.filter(live, user=user, revoked_at__isnull=True)
     return render(request, "portal/security.html", {"form": form, "tokens": tokens, "new_token": new_token})
 
 

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from megalayer.abuse.holds import hold_over_customer
+from megalayer.accounts.actions import user_sign_in_close
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
@@ -118,7 +119,7 @@ def erasure_request(
                 erase_after=now + dt.timedelta(days=grace),
                 status_before=customer.status,
             )
-            _close_sign_in(customer, now)
+            user_sign_in_close(user_id=customer.owner_id)
             type(customer).objects.filter(pk=customer.pk).update(status=type(customer).Status.CLOSED)
             notice_for_customer(
                 kind=Kind.ACCOUNT_DELETION,
@@ -147,17 +148,6 @@ def erasure_request(
         return ErasureRequest.objects.get(customer=customer, status=ErasureRequest.Status.SCHEDULED)
     customer.refresh_from_db()
     return request
-
-
-def _close_sign_in(customer: Any, now: dt.datetime) -> None:
-    from allauth.usersessions.models import UserSession
-
-    from megalayer.accounts.models import ApiToken
-
-    type(customer.owner).objects.filter(pk=customer.owner_id).update(is_active=False)
-    ApiToken.objects.filter(user_id=customer.owner_id, revoked_at__isnull=True).update(revoked_at=now)
-    for session in UserSession.objects.filter(user_id=customer.owner_id):
-        session.end()
 
 
 def erasure_cancel(*, request: ErasureRequest, staff: Any, note: str) -> ErasureRequest:

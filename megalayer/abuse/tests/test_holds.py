@@ -131,9 +131,11 @@ def test_closing_the_account_stops_at_a_hold_and_runs_after_release(
 ):
     """Must-show 3, account deletion: the same hold stops it, records that it did, and lets it run later."""
     from megalayer.abuse.actions import account_close
-    from megalayer.accounts.models import User
+    from megalayer.accounts.actions import token_create
+    from megalayer.accounts.models import ApiToken, User
 
     service = _service(alice, vps, django_capture_on_commit_callbacks)
+    token = token_create(user=alice.owner, name="ci", scope="write", expires_in_days=None).token
     with clock.travel(T0 + dt.timedelta(days=1)), django_capture_on_commit_callbacks(execute=True):
         hold = legal_hold_place(staff=staff, service=service, reason="preserve for the prosecutor")
         with pytest.raises(LegalHoldStops):
@@ -149,6 +151,7 @@ def test_closing_the_account_stops_at_a_hold_and_runs_after_release(
     service.refresh_from_db()
     assert (alice.status, service.status, service.reason) == ("closed", "terminated", "violation")
     assert User.objects.get(pk=alice.owner_id).is_active is False
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None  # issue 14: closing ends every token
     assert AuditEvent.objects.get(action="account.closed").requirement == "TOS-VIOLATION-1"
 
 

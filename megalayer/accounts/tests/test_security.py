@@ -8,7 +8,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, hotp_valu
 from django.test import Client
 
 from megalayer.accounts.models import ApiToken
-from megalayer.conftest import PASSWORD
+from megalayer.conftest import PASSWORD, record_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -117,13 +117,55 @@ def test_back_office_needs_staff(alice_client, staff_client):
 
 
 def test_token_is_shown_once_and_revocable(alice_client, alice):
-    page = alice_client.post("/account/security/", {"name": "laptop", "scope": "read"})
+    record_sign_in(alice_client, alice.owner, confirmed=True)  # creating a token asks for the password again
+    page = alice_client.post("/account/security/", {"name": "laptop", "scope": "read", "expires": "90"})
     token = ApiToken.objects.get(user=alice.owner, name="laptop")
     assert f"mgl_{token.prefix}_".encode() in page.content
     assert f"mgl_{token.prefix}_".encode() not in alice_client.get("/account/security/").content
     alice_client.post(f"/account/security/tokens/{token.public_id}/revoke/")
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_new_token_needs_a_recent_sign_in_and_expires(alice):
+    """Issue 14, item 9: an open session is not enough to mint a token; a token shows when it expires and is
+    refused after; a password change or a closed account ends every token."""
+    import datetime as dt
+
+    from megalayer.core import clock
+
+    stale = record_sign_in(Client(), alice.owner)  # signed in, but the password was not just confirmed
+    refused = stale.post("/account/security/", {"name": "laptop", "scope": "read", "expires": "90"})
+    assert (refused.status_code, refused["Location"]) == (302, "/auth/reauthenticate/?next=%2Faccount%2Fsecurity%2F")
+    assert not ApiToken.objects.filter(user=alice.owner).exists()
+
+    fresh = record_sign_in(Client(), alice.owner, confirmed=True)
+    page = fresh.post("/account/security/", {"name": "laptop", "scope": "read", "expires": "30"})
+    token = ApiToken.objects.get(user=alice.owner, name="laptop")
+    plaintext = page.content.decode().split('<code class="secret">')[1].split("</code>")[0]
+    assert token.expires_at == token.created_at + dt.timedelta(days=30)
+    assert f"{token.expires_at:%Y-%m-%d %H:%M}" in fresh.get("/account/security/").content.decode()
+    me: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
+    assert Client().get("/api/v1/me", **me).status_code == 200
+    with clock.travel(token.expires_at + dt.timedelta(seconds=1)):
+        assert Client().get("/api/v1/me", **me).status_code == 401
+        assert "laptop" not in fresh.get("/account/security/").content.decode()  # an expired token is gone
+
+    api = _token_request(email="alice@example.com", password=PASSWORD, name="ci", expires_in_days=None)
+    assert (api.status_code, api.json()["expires_at"]) == (201, None)  # "until revoked", when asked for
+    default = _token_request(email="alice@example.com", password=PASSWORD, name="ci2")
+    assert ApiToken.objects.get(public_id=default.json()["id"]).expires_at == ApiToken.objects.get(
+        public_id=default.json()["id"]
+    ).created_at + dt.timedelta(days=90)
+    too_long = _token_request(email="alice@example.com", password=PASSWORD, name="ci3", expires_in_days=400)
+    assert (too_long.status_code, too_long.json()["errors"][0]["field"]) == (422, "expires_in_days")
+
+    fresh.post(
+        "/auth/password/change/",
+        {"oldpassword": PASSWORD, "password1": "another long passphrase 77", "password2": "another long passphrase 77"},
+    )
+    assert not ApiToken.objects.filter(user=alice.owner, revoked_at__isnull=True).exists()
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {api.json()['token']}").status_code == 401
 
 
 def _token_request(**body: Any) -> Any:

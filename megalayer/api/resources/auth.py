@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.accounts.actions import token_create
+from megalayer.accounts.actions import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, token_create
 from megalayer.accounts.models import User
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import Forbidden, InvalidInput, RateLimited
@@ -38,6 +38,9 @@ class TokenRequest(Schema):
     )
     name: str = Field(default="API token", min_length=1, max_length=100)
     scope: str = Field(default="read", pattern="^(read|write)$")
+    expires_in_days: int | None = Field(
+        default=TOKEN_DEFAULT_DAYS, ge=1, le=TOKEN_MAX_DAYS, description="Days the token lives; null: until revoked"
+    )
 
 
 class TokenOut(Schema):
@@ -45,6 +48,7 @@ class TokenOut(Schema):
     token: str
     scope: str
     created_at: dt.datetime
+    expires_at: dt.datetime | None
 
 
 @router.post(
@@ -67,7 +71,7 @@ def token_from_password(request: HttpRequest, payload: TokenRequest) -> Status[T
         _second_factor(user, payload.otp)
     if not EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
         raise EmailNotVerified()
-    issued = token_create(user=user, name=payload.name, scope=payload.scope)
+    issued = token_create(user=user, name=payload.name, scope=payload.scope, expires_in_days=payload.expires_in_days)
     return Status(
         201,
         TokenOut(
@@ -75,6 +79,7 @@ def token_from_password(request: HttpRequest, payload: TokenRequest) -> Status[T
             token=issued.plaintext,
             scope=issued.token.scope,
             created_at=issued.token.created_at,
+            expires_at=issued.token.expires_at,
         ),
     )
 
