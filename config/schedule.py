@@ -16,6 +16,7 @@ from megalayer.abuse.tasks import abuse_deadlines_task
 from megalayer.affiliates.tasks import commissions_run_task
 from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
+from megalayer.orders.tasks import orders_cancel_unpaid_task
 from megalayer.privacy.tasks import erasures_run_due_task
 from megalayer.provisioning.tasks import hosts_reconcile_task, operations_run_due_task, traffic_sample_task
 from megalayer.services.tasks import automation_run_task
@@ -41,4 +42,5 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="abuse.deadlines", task=abuse_deadlines_task, every=300),
     Schedule(name="privacy.erasures", task=erasures_run_due_task, every=3600),
     Schedule(name="affiliates.commissions", task=commissions_run_task, every=3600),
+    Schedule(name="orders.cancel_unpaid", task=orders_cancel_unpaid_task, every=3600),
 )

@@ -266,6 +266,7 @@ class CouponForm(forms.Form):
     value = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
     duration = forms.ChoiceField(choices=[("first_term", "First term only"), ("recurring", "Every renewal")])
     max_redemptions = forms.IntegerField(min_value=1, required=False)
+    max_per_customer = forms.IntegerField(min_value=1, required=False, initial=1, help_text="Empty: no limit")
     valid_until = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         required=False,

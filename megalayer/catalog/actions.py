@@ -45,10 +45,14 @@ def price_version_add(
     return price
 
 
-def coupon_redeem(*, code: str, product: Product, price: Decimal, currency: str) -> tuple[Any, Decimal]:
+def coupon_redeem(
+    *, code: str, product: Product, price: Decimal, currency: str, customer_uses: int = 0
+) -> tuple[Any, Decimal]:
     """Take one redemption of ``code`` for ``product`` (under a row lock) and return (coupon, discount).
 
-    Runs inside the order's transaction: an order that fails gives the redemption back.
+    Runs inside the order's transaction: an order that fails gives the redemption back, and so does an
+    order rejected or cancelled unpaid later (``coupon_release``). ``customer_uses``: the customer's live
+    orders with this coupon, for its per-customer limit.
     """
     from django.db.models import F
 
@@ -64,6 +68,8 @@ def coupon_redeem(*, code: str, product: Product, price: Decimal, currency: str)
         raise InvalidInput("This coupon does not apply to this product.", field="coupon")
     if coupon.max_redemptions is not None and coupon.redemptions >= coupon.max_redemptions:
         raise InvalidInput("This coupon has been used up.", field="coupon")
+    if coupon.max_per_customer is not None and customer_uses >= coupon.max_per_customer:
+        raise InvalidInput("You have already used this coupon.", field="coupon")
     if coupon.kind == Coupon.Kind.PERCENT:
         discount = Money(price * coupon.value / 100, currency).quantize().amount
     else:
@@ -74,6 +80,16 @@ def coupon_redeem(*, code: str, product: Product, price: Decimal, currency: str)
     return coupon, discount
 
 
+def coupon_release(*, coupon_id: int) -> None:
+    """Give back the redemption of an order that will never be paid (rejected, or cancelled unpaid), so an
+    abandoned checkout does not use up a limited promotion (issue 14, item 12)."""
+    from django.db.models import F
+
+    from megalayer.catalog.models import Coupon
+
+    Coupon.objects.filter(pk=coupon_id, redemptions__gt=0).update(redemptions=F("redemptions") - 1)
+
+
 def coupon_create(
     *,
     code: str,
@@ -82,6 +98,7 @@ def coupon_create(
     duration: str,
     staff: Any,
     max_redemptions: int | None = None,
+    max_per_customer: int | None = None,
     valid_until: dt.datetime | None = None,
     currency: str = "USD",
 ) -> Any:
@@ -104,6 +121,7 @@ def coupon_create(
                 duration=duration,
                 currency=currency,
                 max_redemptions=max_redemptions,
+                max_per_customer=max_per_customer,
                 valid_until=valid_until,
             )
             audit_record(

@@ -147,7 +147,12 @@ class Coupon(models.Model):
     currency = models.CharField(max_length=3, default="USD", help_text="For fixed amounts.")
     duration = models.CharField(max_length=16, choices=Duration.choices, default=Duration.FIRST_TERM)
     max_redemptions = models.PositiveIntegerField(null=True, blank=True)
-    redemptions = models.PositiveIntegerField(default=0)
+    max_per_customer = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Orders one customer may use it on; empty: no limit."
+    )
+    redemptions = models.PositiveIntegerField(
+        default=0, help_text="Orders holding it (rejected or cancelled: given back)."
+    )
     valid_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     products = models.ManyToManyField(Product, blank=True, related_name="coupons", help_text="Empty: every product.")

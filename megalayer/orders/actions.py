@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,8 @@ from django.db import transaction
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.actions import LineData, invoice_create, invoice_issue
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void
+from megalayer.catalog.actions import coupon_release
 from megalayer.catalog.models import CYCLE_MONTHS, OsImage, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
@@ -56,8 +58,13 @@ def order_place(
         if coupon.strip():
             from megalayer.catalog.actions import coupon_redeem
 
+            uses = (
+                Order.objects.filter(customer=customer, coupon__code=coupon.strip().upper())
+                .exclude(status__in=[Order.Status.REJECTED, Order.Status.CANCELLED])
+                .count()
+            )
             redeemed, discount = coupon_redeem(
-                code=coupon, product=product, price=price.amount, currency=price.currency
+                code=coupon, product=product, price=price.amount, currency=price.currency, customer_uses=uses
             )
         base = price.amount - discount if redeemed is not None and redeemed.duration == "recurring" else price.amount
         recurring = base + sum((Decimal(item["amount"]) * item["quantity"] for item in chosen), Decimal(0))
@@ -207,6 +214,8 @@ def order_reject(*, order: Order, staff: Any, note: str) -> Order:
                 requirement="TOS-REFUSE-1",
             )
         Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED, decided_at=clock.now(), decided_by=staff)
+        if order.coupon_id is not None:
+            coupon_release(coupon_id=order.coupon_id)
         invoice = order.invoice
         if invoice is not None:
             invoice.refresh_from_db()
@@ -234,3 +243,36 @@ def order_reject(*, order: Order, staff: Any, note: str) -> Order:
         )
     order.refresh_from_db()
     return order
+
+
+def orders_cancel_unpaid() -> int:
+    """Cancel orders nobody paid any of within ``orders.unpaid_cancel_after_days`` of the Terms in force
+    (TOS-ORDER-1): the invoice is voided and a coupon the order held is given back, so an abandoned checkout
+    neither waits for ever nor uses up a limited promotion. Safe to run on several workers at once."""
+    now = clock.now()
+    cutoff = now - dt.timedelta(days=policy_at(now).orders.unpaid_cancel_after_days)
+    cancelled = 0
+    for pk in Order.objects.filter(status=Order.Status.AWAITING_PAYMENT, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().select_related("invoice").get(pk=pk)
+            invoice = order.invoice
+            if order.status != Order.Status.AWAITING_PAYMENT or (invoice is not None and invoice.amount_paid > 0):
+                continue  # another worker was first, or someone paid part of it: it waits for the rest
+            Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, decided_at=now)
+            if order.coupon_id is not None:
+                coupon_release(coupon_id=order.coupon_id)
+            actor = Actor.system("orders.cancel_unpaid")
+            if invoice is not None and invoice.status == "issued":
+                invoice_void(invoice=invoice, reason="order not paid in time", actor=actor)
+            audit_record(
+                actor=actor,
+                action="order.cancel_unpaid",
+                target_type="order",
+                target_id=order.public_id,
+                requirement="TOS-ORDER-1",
+                data={"created_at": order.created_at.isoformat(), "coupon": order.coupon_id is not None},
+            )
+            cancelled += 1
+    return cancelled

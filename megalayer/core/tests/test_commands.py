@@ -91,6 +91,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "abuse.deadlines",
         "privacy.erasures",
         "affiliates.commissions",
+        "orders.cancel_unpaid",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 10
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 11

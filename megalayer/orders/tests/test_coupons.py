@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,56 @@ def test_the_last_redemption_is_taken_once(alice, bob, vps):
     with pytest.raises(InvalidInput, match="used up"):
         order_place(customer=bob, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon="ONE")
     assert Coupon.objects.get(code="ONE").redemptions == 1
+
+
+def test_a_coupon_once_per_customer_and_an_unpaid_order_gives_it_back(
+    alice, bob, vps, terms_v1, django_capture_on_commit_callbacks
+):
+    """Issue 14, item 12: a customer uses a once-per-customer coupon once; an order left unpaid is cancelled
+    after the Terms' days (invoice voided, audited) and gives its redemption back, to everyone."""
+    from megalayer.audit.models import AuditEvent
+    from megalayer.conftest import make_customer
+    from megalayer.orders.actions import orders_cancel_unpaid
+
+    Coupon.objects.create(
+        code="LAUNCH", kind="percent", value=Decimal("50"), duration="first_term", max_redemptions=2, max_per_customer=1
+    )
+    carol = make_customer("carol@example.com", terms_v1)
+    for customer in (alice, bob, carol):
+        with_billing(customer)
+
+    def order(customer: Any, coupon: str = "LAUNCH") -> Any:
+        return order_place(customer=customer, product=vps, cycle="monthly", os_image=None, actor=ACTOR, coupon=coupon)
+
+    start = dt.datetime(2027, 3, 1, 10, 0, tzinfo=dt.UTC)
+    with clock.travel(start):
+        unpaid = order(alice)
+        assert (unpaid.status, unpaid.invoice.status) == ("awaiting_payment", "issued")
+        with pytest.raises(InvalidInput, match=r"^You have already used this coupon\.$"):
+            order(alice)
+        bobs = order(bob)
+        with pytest.raises(InvalidInput, match=r"^This coupon has been used up\.$"):
+            order(carol)
+        assert Order.objects.count() == 2
+    with clock.travel(start + dt.timedelta(days=6, hours=23)):
+        assert orders_cancel_unpaid() == 0  # the Terms give it seven days
+    fund(bob, "5.00")
+    with (
+        clock.travel(start + dt.timedelta(days=6, hours=23, minutes=30)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        from megalayer.billing.actions import invoice_pay_from_balance
+
+        invoice_pay_from_balance(invoice=bobs.invoice, idempotency_key="bob", actor=ACTOR)
+    with clock.travel(start + dt.timedelta(days=7, minutes=1)):
+        assert orders_cancel_unpaid() == 1  # alice's; bob paid
+        assert orders_cancel_unpaid() == 0  # once
+        unpaid.refresh_from_db()
+        assert (unpaid.status, unpaid.invoice.status) == ("cancelled", "void")
+        assert Order.objects.get(pk=bobs.pk).status != "cancelled"
+        assert Coupon.objects.get(code="LAUNCH").redemptions == 1
+        assert AuditEvent.objects.get(action="order.cancel_unpaid").requirement == "TOS-ORDER-1"
+        fund(carol, "5.00")
+        with django_capture_on_commit_callbacks(execute=True):
+            carols = order(carol)  # the redemption alice's abandoned order held is free again
+        assert (carols.invoice.total, carols.invoice.status) == (Decimal("5.00"), "paid")
