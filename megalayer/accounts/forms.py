@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from megalayer.accounts.actions import customer_signup_complete
 from megalayer.accounts.models import BillingProfile, User
+from megalayer.core import numbers
 from megalayer.terms.actions import terms_accept
 from megalayer.terms.middleware import request_info
 from megalayer.terms.models import TermsAcceptance, TermsVersion
@@ -24,7 +25,7 @@ class SignupForm(forms.Form):
     """
 
     full_name = forms.CharField(max_length=200, label="Your name")
-    terms_version = forms.IntegerField(widget=forms.HiddenInput)
+    terms_version = numbers.IntegerField(widget=forms.HiddenInput)
     accept_terms = forms.BooleanField(
         required=True,
         label="I have read and accept the Terms of Service",

@@ -19,13 +19,14 @@ from megalayer.billing.choices import InvoiceStatus, RefundDestination, RefundRe
 from megalayer.billing.models import Invoice, Payment, Refund, TaxRate
 from megalayer.billing.pdf import invoice_html
 from megalayer.billing.queries import invoices_search
+from megalayer.core import numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance, customer_transactions
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=4)
+    amount = numbers.DecimalField(min_value=Decimal("0.01"), decimal_places=4)
     reason = forms.ChoiceField(choices=RefundReason.choices)
     destination = forms.ChoiceField(choices=RefundDestination.choices)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Shown to the customer.")
@@ -35,13 +36,13 @@ class RefundForm(forms.Form):
 class TaxRateForm(forms.Form):
     country = forms.CharField(max_length=2)
     name = forms.CharField(max_length=50, initial="VAT")
-    rate = forms.DecimalField(min_value=Decimal(0), max_value=Decimal(100), decimal_places=2)
+    rate = numbers.DecimalField(min_value=Decimal(0), max_value=Decimal(100), decimal_places=2)
     eu_member = forms.BooleanField(required=False, label="EU member state (reverse charge for businesses)")
 
 
 class TransferForm(forms.Form):
     customer = forms.CharField(max_length=24, help_text="cus_… id")
-    amount = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
+    amount = numbers.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
     bank_reference = forms.CharField(max_length=100)
 
 

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.catalog.models import Location, NetworkTier
-from megalayer.core import clock
+from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.network.actions import null_route_end, null_route_start, prefix_save
 from megalayer.network.models import IpAssignment, NullRoute, Prefix
@@ -64,9 +64,9 @@ class HostForm(forms.Form):
     driver = forms.ChoiceField(choices=[(d, d) for d in DRIVERS])
     location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code")
     status = forms.ChoiceField(choices=Host.Status.choices, initial=Host.Status.ACTIVE)
-    capacity_vcpus = forms.IntegerField(min_value=1)
-    capacity_memory_gb = forms.IntegerField(min_value=1)
-    capacity_disk_gb = forms.IntegerField(min_value=1)
+    capacity_vcpus = numbers.IntegerField(min_value=1)
+    capacity_memory_gb = numbers.IntegerField(min_value=1)
+    capacity_disk_gb = numbers.IntegerField(min_value=1)
 
 
 @staff_required

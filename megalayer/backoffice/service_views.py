@@ -18,7 +18,7 @@ from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
 from megalayer.billing.models import Invoice
 from megalayer.catalog.models import BillingCycle, PriceVersion, Product
-from megalayer.core import clock
+from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.models import Order
@@ -194,13 +194,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 class PriceForm(forms.Form):
     cycle = forms.ChoiceField(choices=BillingCycle.choices)
-    amount = forms.DecimalField(min_value=Decimal(0), decimal_places=2)
+    amount = numbers.DecimalField(min_value=Decimal(0), decimal_places=2)
     effective_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
 
 
 class MigrateForm(forms.Form):
     cycle = forms.ChoiceField(choices=BillingCycle.choices)
-    amount = forms.DecimalField(min_value=Decimal(0), decimal_places=2, label="New recurring price")
+    amount = numbers.DecimalField(min_value=Decimal(0), decimal_places=2, label="New recurring price")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Sent to every affected customer.")
 
 
@@ -263,10 +263,10 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
 class CouponForm(forms.Form):
     code = forms.CharField(max_length=40)
     kind = forms.ChoiceField(choices=[("percent", "Percent off"), ("fixed", "Fixed amount off (USD)")])
-    value = forms.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
+    value = numbers.DecimalField(min_value=Decimal("0.01"), decimal_places=2)
     duration = forms.ChoiceField(choices=[("first_term", "First term only"), ("recurring", "Every renewal")])
-    max_redemptions = forms.IntegerField(min_value=1, required=False)
-    max_per_customer = forms.IntegerField(min_value=1, required=False, initial=1, help_text="Empty: no limit")
+    max_redemptions = numbers.IntegerField(min_value=1, required=False)
+    max_per_customer = numbers.IntegerField(min_value=1, required=False, initial=1, help_text="Empty: no limit")
     valid_until = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         required=False,

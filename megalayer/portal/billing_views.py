@@ -24,13 +24,14 @@ from megalayer.billing.gateways import enabled_gateways, gateway_named
 from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_html, invoice_pdf
 from megalayer.billing.queries import invoices_of
+from megalayer.core import numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance, customer_transactions
 
 
 class TopUpForm(forms.Form):
-    amount = forms.DecimalField(min_value=Decimal("1"), max_value=Decimal("100000"), decimal_places=2)
+    amount = numbers.DecimalField(min_value=Decimal("1"), max_value=Decimal("100000"), decimal_places=2)
     gateway = forms.ChoiceField()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -39,7 +40,7 @@ class TopUpForm(forms.Form):
 
 
 class PayForm(forms.Form):
-    amount = forms.DecimalField(
+    amount = numbers.DecimalField(
         min_value=Decimal("0.01"),
         decimal_places=4,
         required=False,

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from megalayer.audit.actions import Actor
 from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at, products_for_sale
-from megalayer.core import clock
+from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.ids import new_public_id
 from megalayer.orders.actions import order_place
@@ -69,7 +69,7 @@ class OrderForm(forms.Form):
             cycles.append((value, f"{label}: {price.amount:.2f} {price.currency}"))
         self.fields["cycle"].choices = cycles  # type: ignore[attr-defined]
         for add_on in product.add_ons.all():
-            self.fields[f"add_on_{add_on.code}"] = forms.IntegerField(
+            self.fields[f"add_on_{add_on.code}"] = numbers.IntegerField(
                 min_value=0,
                 max_value=add_on.max_quantity,
                 initial=0,

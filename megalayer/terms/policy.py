@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from megalayer.core.errors import InvalidInput
 from megalayer.core.money import MINOR_UNITS, Money
+from megalayer.core.numbers import AsciiDecimal
 
 Days = Annotated[int, Field(ge=0, le=3650)]
 
@@ -25,7 +26,7 @@ class _Section(BaseModel):
 
 
 class MoneyAmount(_Section):
-    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
+    amount: AsciiDecimal = Field(ge=0, max_digits=12, decimal_places=3)
     currency: str = "USD"
 
     @field_validator("currency")

@@ -27,6 +27,7 @@ from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_pdf
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.core.money import MINOR_UNITS, Money
+from megalayer.core.numbers import AsciiDecimal
 from megalayer.ledger.models import Posting
 from megalayer.ledger.queries import customer_balances, customer_transactions
 
@@ -35,7 +36,7 @@ CURRENCIES: list[Any] = sorted(MINOR_UNITS)  # Any: pydantic's JSON value type, 
 
 
 class MoneyIn(Schema):
-    amount: Decimal = Field(max_digits=14, decimal_places=4, examples=["10.00"])
+    amount: AsciiDecimal = Field(max_digits=14, decimal_places=4, examples=["10.00"])
     currency: str = Field(
         min_length=3, max_length=3, pattern="^[A-Z]{3}$", examples=["USD"], json_schema_extra={"enum": CURRENCIES}
     )
