@@ -256,7 +256,7 @@ def orders_cancel_unpaid() -> int:
         "pk", flat=True
     ):
         with transaction.atomic():
-            order = Order.objects.select_for_update().select_related("invoice").get(pk=pk)
+            order = Order.objects.select_for_update(of=("self",)).select_related("invoice").get(pk=pk)
             invoice = order.invoice
             if order.status != Order.Status.AWAITING_PAYMENT or (invoice is not None and invoice.amount_paid > 0):
                 continue  # another worker was first, or someone paid part of it: it waits for the rest
