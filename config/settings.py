@@ -10,6 +10,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config import env
 
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' Swagger UI from the package, not a CDN (issue 14, item 8)
     "django.contrib.sites",
     "django.contrib.humanize",
     "django_tasks_db",
@@ -64,6 +66,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "megalayer.core.middleware.PermissionsPolicyMiddleware",
     "megalayer.core.middleware.NulGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "megalayer.portal.context.navigation",
             ],
         },
@@ -217,6 +222,36 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG and env.boolean("MEGALAYER_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# Browser hardening (issue 14, item 8; docs/security.md). Scripts run only from our own files or with the
+# page's nonce, so injected markup cannot run code. Inline style *attributes* stay allowed: they cannot run
+# script or select other elements, and e-mail HTML (previewed in the back office in a sandboxed frame that
+# inherits this policy) must carry its styles inline. Card payments leave by a form for Stripe Checkout.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF, *env.string_list("MEGALAYER_CSP_FORM_ACTION", ["https://checkout.stripe.com"])],
+}
+# HSTS on every HTTPS response (Django sends it only over HTTPS, so plain-HTTP development is unaffected).
+SECURE_HSTS_SECONDS = env.integer("MEGALAYER_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("MEGALAYER_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docs/deployment.md).
+if env.boolean("MEGALAYER_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Powerful browser features the platform never uses are turned off; WebAuthn (security keys) stays on.
+MEGALAYER_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=(), "
+    "publickey-credentials-create=(self), publickey-credentials-get=(self)"
+)
 
 NINJA_PAGINATION_MAX_LIMIT = 100
 

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from megalayer.accounts.models import Customer
 from megalayer.backoffice.access import staff_required
@@ -21,6 +20,7 @@ from megalayer.billing.pdf import invoice_html
 from megalayer.billing.queries import invoices_search
 from megalayer.core import numbers
 from megalayer.core.errors import DomainError
+from megalayer.core.framing import framed_by_own_pages
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance, customer_transactions
 
@@ -101,12 +101,12 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @staff_required
-@xframe_options_sameorigin
+@framed_by_own_pages
 def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = Invoice.objects.filter(public_id=public_id).first()
     if invoice is None:
         raise Http404("No such invoice.")
-    return HttpResponse(invoice_html(invoice))
+    return HttpResponse(invoice_html(invoice, request))
 
 
 @staff_required

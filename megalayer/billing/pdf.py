@@ -3,16 +3,19 @@ view still works and the PDF endpoint answers with a clear message instead of a 
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from megalayer.billing.models import Invoice
 from megalayer.core.errors import RuleRefused
 
 
-def invoice_html(invoice: Invoice) -> str:
+def invoice_html(invoice: Invoice, request: HttpRequest | None = None) -> str:
+    """The invoice as one HTML document; with the ``request`` of a page, its style sheet carries the CSP nonce."""
     return render_to_string(
         "billing/invoice_document.html",
         {"invoice": invoice, "lines": list(invoice.lines.all()), "credit_notes": list(invoice.credit_notes.all())},
+        request=request,
     )
 
 

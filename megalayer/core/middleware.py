@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 NUL = "\x00"
@@ -55,3 +56,20 @@ class NulGuardMiddleware:
                 errors=[{"field": field, "message": "contains a NUL character"}],
             )
         return HttpResponseBadRequest("Text may not contain NUL characters.")
+
+
+class PermissionsPolicyMiddleware:
+    """Send ``Permissions-Policy`` (``settings.MEGALAYER_PERMISSIONS_POLICY``) with every response.
+
+    Django sets CSP, HSTS, Referrer-Policy and the opener policy itself but has no setting for this header;
+    turning off the browser features the platform never uses limits what injected or framed content could ask for.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy: str = settings.MEGALAYER_PERMISSIONS_POLICY
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.policy)
+        return response

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 # ISO 4217 minor units for the currencies that deviate from two, plus the usual ones.
 MINOR_UNITS: dict[str, int] = {
@@ -36,6 +38,17 @@ AMOUNT_FIELD: dict[str, Any] = {"max_digits": 20, "decimal_places": 4}
 
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined."""
+
+
+def known_currency(code: str) -> str:
+    """An unknown code (XXX, BTC) is refused where it is typed, naming the field, not deep in the money code."""
+    if code not in MINOR_UNITS:
+        raise ValueError(f"unsupported currency {code!r}; one of {', '.join(sorted(MINOR_UNITS))}")
+    return code
+
+
+# A currency field in any pydantic schema (API bodies, policy parameters).
+Currency = Annotated[str, AfterValidator(known_currency)]
 
 
 def minor_units(currency: str) -> int:

@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
@@ -26,6 +25,7 @@ from megalayer.billing.pdf import invoice_html, invoice_pdf
 from megalayer.billing.queries import invoices_of
 from megalayer.core import numbers
 from megalayer.core.errors import DomainError
+from megalayer.core.framing import framed_by_own_pages
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance, customer_transactions
 
@@ -134,10 +134,10 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @login_required
-@xframe_options_sameorigin
+@framed_by_own_pages
 def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     """The printable invoice, framed by the invoice page (the same HTML as the PDF)."""
-    return HttpResponse(invoice_html(_invoice(request, public_id)))
+    return HttpResponse(invoice_html(_invoice(request, public_id), request))
 
 
 @login_required

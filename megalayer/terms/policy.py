@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from megalayer.core.errors import InvalidInput
-from megalayer.core.money import MINOR_UNITS, Money
+from megalayer.core.money import Currency, Money
 from megalayer.core.numbers import AsciiDecimal
 
 Days = Annotated[int, Field(ge=0, le=3650)]
@@ -27,14 +27,7 @@ class _Section(BaseModel):
 
 class MoneyAmount(_Section):
     amount: AsciiDecimal = Field(ge=0, max_digits=12, decimal_places=3)
-    currency: str = "USD"
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        if value not in MINOR_UNITS:
-            raise ValueError(f"unsupported currency {value!r}")
-        return value
+    currency: Currency = "USD"
 
     def money(self) -> Money:
         return Money(self.amount, self.currency).quantize()

@@ -18,7 +18,7 @@ router = Router(tags=["privacy"])
     "/privacy/export",
     response={200: None, 401: Problem, 404: Problem},
     summary="Your personal data: a zip of JSON files with a manifest of SHA-256 checksums",
-    openapi_extra={"responses": {"200": {"content": {"application/zip": {}}, "description": "zip"}}},
+    openapi_extra={"responses": {200: {"content": {"application/zip": {}}, "description": "zip"}}},
 )
 def privacy_export_download(request: HttpRequest) -> HttpResponse:
     return export_response(_customer(request), Actor.for_user(request.user))

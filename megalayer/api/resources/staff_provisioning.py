@@ -425,7 +425,7 @@ def staff_legal_order_document_attach(
     "/staff/legal-orders/{order_id}/document",
     response={200: None, **ERRORS},
     summary="Download the order's document",
-    openapi_extra={"responses": {"200": {"content": {"application/octet-stream": {}}, "description": "file"}}},
+    openapi_extra={"responses": {200: {"content": {"application/octet-stream": {}}, "description": "file"}}},
 )
 def staff_legal_order_document(request: HttpRequest, order_id: str) -> FileResponse:
     from megalayer.abuse.legal import document_response

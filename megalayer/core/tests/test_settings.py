@@ -21,10 +21,12 @@ def test_models_and_migrations_agree(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
 
-def _load_settings(**environment: str) -> subprocess.CompletedProcess[str]:
+def _load_settings(
+    code: str = "import config.settings as s; print(s.MEGALAYER_GATEWAYS)", **environment: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MEGALAYER_SECRET_KEY": "k" * 50, **environment}
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings as s; print(s.MEGALAYER_GATEWAYS)"],
+        [sys.executable, "-c", code],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
