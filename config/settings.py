@@ -254,6 +254,13 @@ MEGALAYER_PERMISSIONS_POLICY = (
 )
 
 NINJA_PAGINATION_MAX_LIMIT = 100
+# API rate limits (issue 14, item 13; megalayer/api/throttling.py): requests per token and per client
+# address, as "count/period" (s, min, hour, day); empty turns a limit off.
+MEGALAYER_API_RATES: dict[str, str | None] = {
+    "token": env.string("MEGALAYER_API_RATE_PER_TOKEN", "300/min") or None,
+    "address": env.string("MEGALAYER_API_RATE_PER_ADDRESS", "600/min") or None,
+}
+NINJA_NUM_PROXIES = 0  # a client's X-Forwarded-For is never trusted: the client address is REMOTE_ADDR
 
 # Billing. Gateways offered to customers, in order; "sandbox" approves fake payments (demo only).
 MEGALAYER_GATEWAYS = env.string_list("MEGALAYER_GATEWAYS", ["sandbox"] if DEBUG else ["stripe"])

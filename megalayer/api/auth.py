@@ -9,6 +9,7 @@ from ninja.security import HttpBearer
 
 from megalayer.accounts.actions import token_authenticate
 from megalayer.accounts.models import ApiToken
+from megalayer.api.throttling import count_refused_token
 from megalayer.core.errors import Forbidden
 from megalayer.terms.actions import terms_record_continued_use
 from megalayer.terms.middleware import request_info
@@ -20,6 +21,7 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         api_token = token_authenticate(token)
         if api_token is None:
+            count_refused_token(request)
             return None
         request.user = api_token.user
         terms_record_continued_use(user=api_token.user, request_info=request_info(request))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from megalayer.api.auth import TokenAuth
+from megalayer.api.openapi import MegalayerAPI
 from megalayer.api.problems import field_errors_from_validation, problem_from_domain_error, problem_response
 from megalayer.api.resources import (
     abuse,
@@ -27,13 +29,15 @@ from megalayer.api.resources import (
     terms,
     tickets,
 )
+from megalayer.api.throttling import AddressThrottle, TokenThrottle
 from megalayer.core.errors import DomainError
 
-api = NinjaAPI(
+api = MegalayerAPI(
     title="Megalayer API",
     version="1",
     description="Customers automate their servers and staff integrate their tools. Errors are RFC 9457 documents.",
     auth=TokenAuth(),
+    throttle=[AddressThrottle(), TokenThrottle()],
     urls_namespace="api-v1",
     openapi_url="/openapi.json",
     docs_url="/docs",
@@ -90,6 +94,18 @@ def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
 def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     slug = "malformed-request" if error.status_code == 400 else "http-error"
     return problem_response(status=error.status_code, slug=slug, title="Bad request", detail=str(error))
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, error: Throttled) -> HttpResponse:
+    wait = max(math.ceil(error.wait or 1), 1)
+    return problem_response(
+        status=429,
+        slug="rate-limited",
+        title="Too many requests",
+        detail=f"The API's rate limit is reached; try again in {wait} seconds.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 @api.exception_handler(PermissionDenied)

@@ -26,6 +26,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
+def _no_rate_limits(settings: Any) -> None:
+    """Thousands of generated requests with one token: the limits would answer most of them with 429."""
+    settings.MEGALAYER_API_RATES = {"token": None, "address": None}
+
+
+@pytest.fixture(autouse=True)
 def _keep_the_test_connection() -> Iterator[None]:
     """Requests go straight to the WSGI app, whose request signals would close the
     connection holding the test's transaction; Django's own test client unhooks
