@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Model, QuerySet
+from ninja import Query
 
 from megalayer.core.errors import InvalidInput
 
 MAX_LIMIT = 100
+
+# The paging parameters of every list operation, with their limits in the OpenAPI document (issue 14, item 17):
+# ``limit: Limit = 25, cursor: Cursor = None``.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
+Cursor = Annotated[
+    str | None, Query(max_length=64, description="The `next` value of the previous page; empty for the first.")
+]
 
 
 def _decode(cursor: str) -> int:

@@ -16,7 +16,7 @@ from megalayer.affiliates.queries import (
     masked_email,
     referrals_of,
 )
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.schemas import Problem
 from megalayer.core import clock
@@ -85,7 +85,7 @@ def affiliate(request: HttpRequest) -> AffiliateOut:
 @router.get(
     "/affiliate/referrals", response={200: ReferralPage, 401: Problem, 404: Problem, 422: Problem}, summary="Referrals"
 )
-def affiliate_referrals(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def affiliate_referrals(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     def render(referral: Referral) -> ReferralOut:
         return ReferralOut(
             id=referral.public_id,
@@ -102,7 +102,7 @@ def affiliate_referrals(request: HttpRequest, cursor: str | None = None, limit: 
     response={200: CommissionPage, 401: Problem, 404: Problem, 422: Problem},
     summary="Commissions: holding, credited, cleared or voided",
 )
-def affiliate_commissions(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def affiliate_commissions(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     def render(commission: Commission) -> CommissionOut:
         return CommissionOut(
             id=commission.public_id,

@@ -17,7 +17,7 @@ from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer, User
 from megalayer.api.auth import require_write
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import invoice_pay_from_balance, payment_start
@@ -167,7 +167,7 @@ def balance(request: HttpRequest) -> BalanceOut:
     response={200: TransactionPage, 401: Problem, 404: Problem, 422: Problem},
     summary="Balance movements, newest first",
 )
-def balance_transactions(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def balance_transactions(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     def render(posting: Posting) -> TransactionOut:
         return TransactionOut(
             id=posting.transaction.public_id,
@@ -213,7 +213,7 @@ def _payment_out(payment: Payment, redirect_url: str | None = None) -> PaymentOu
 
 
 @router.get("/invoices", response={200: InvoicePage, 401: Problem, 404: Problem, 422: Problem}, summary="Invoices")
-def invoices(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def invoices(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     queryset = Invoice.objects.filter(customer=_customer(request)).exclude(status="draft").prefetch_related("lines")
     return paginate(queryset, cursor=cursor, limit=limit, render=invoice_out)
 

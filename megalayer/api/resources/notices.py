@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from megalayer.accounts.models import User
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import NotFound
 from megalayer.notices.models import Notice
@@ -58,7 +58,7 @@ def _notice_out(notice: Notice) -> NoticeOut:
 
 
 @router.get("/notices", response={200: NoticePage, 401: Problem, 422: Problem}, summary="Notices sent to you")
-def notices(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def notices(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     return paginate(notices_for_user(_user(request)), cursor=cursor, limit=limit, render=_notice_out)
 
 

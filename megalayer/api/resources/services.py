@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import require_write
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
@@ -197,7 +197,7 @@ def orders_list(request: HttpRequest) -> list[OrderOut]:
 
 
 @router.get("/services", response={200: ServicePage, 401: Problem, 404: Problem, 422: Problem}, summary="Services")
-def services_list(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def services_list(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     return paginate(services_of(_customer(request)), cursor=cursor, limit=limit, render=service_out)
 
 

@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
 from megalayer.api.auth import StaffTokenAuth, require_write
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, money_out
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
@@ -66,7 +66,7 @@ def _customer_out(customer: Customer) -> CustomerOut:
 
 
 @router.get("/staff/customers", response={200: CustomerPage, **ERRORS}, summary="Customers (search: e-mail, name, id)")
-def staff_customers(request: HttpRequest, q: str = "", cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def staff_customers(request: HttpRequest, q: str = "", cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     return paginate(customers_search(q), cursor=cursor, limit=limit, render=_customer_out)
 
 
@@ -151,8 +151,8 @@ def staff_audit(
     requirement: str = "",
     target_id: str = "",
     actor: str = "",
-    cursor: str | None = None,
-    limit: int = 25,
+    cursor: Cursor = None,
+    limit: Limit = 25,
 ) -> dict[str, object]:
     events = audit_search(action=action, requirement=requirement, target_id=target_id, actor=actor)
     return paginate(events, cursor=cursor, limit=limit, render=_event_out)

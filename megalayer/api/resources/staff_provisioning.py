@@ -10,7 +10,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from megalayer.api.auth import StaffTokenAuth, require_write
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
 from megalayer.core.errors import InvalidInput, NotFound
@@ -112,7 +112,7 @@ def _null_route_out(route: NullRoute) -> NullRouteOut:
 
 @router.get("/staff/operations", response={200: OperationPage, **ERRORS}, summary="Operations, newest first")
 def staff_operations(
-    request: HttpRequest, status: str = "", cursor: str | None = None, limit: int = 25
+    request: HttpRequest, status: str = "", cursor: Cursor = None, limit: Limit = 25
 ) -> dict[str, object]:
     rows = Operation.objects.select_related("service").order_by("-created_at", "-id")
     if status:

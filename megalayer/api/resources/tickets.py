@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from megalayer.api.auth import require_write
-from megalayer.api.pagination import paginate
+from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import _customer
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
@@ -108,7 +108,7 @@ def _ticket(request: HttpRequest, public_id: str) -> Ticket:
 
 
 @router.get("/tickets", response={200: TicketPage, **ERRORS}, summary="Your tickets, newest activity first")
-def tickets_list(request: HttpRequest, cursor: str | None = None, limit: int = 25) -> dict[str, object]:
+def tickets_list(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     return paginate(tickets_of(_customer(request)), cursor=cursor, limit=limit, render=_out)
 
 

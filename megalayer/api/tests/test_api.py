@@ -139,3 +139,22 @@ def test_openapi_document_is_generated(terms_v1):
     assert {"/api/v1/me", "/api/v1/terms/current", "/api/v1/terms/{version}/accept", "/api/v1/auth/tokens"} <= set(
         schema["paths"]
     )
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1"])
+def test_paging_limits_are_declared_and_enforced(alice, limit):
+    from megalayer.conftest import bearer
+
+    response = Client().get(f"/api/v1/invoices?limit={limit}", **bearer(alice.owner))
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["limit"]
+    schema = Client().get("/api/v1/openapi.json").json()
+    lists = [
+        (path, param["schema"])
+        for path, item in schema["paths"].items()
+        for param in item.get("get", {}).get("parameters", [])
+        if param["name"] == "limit"
+    ]
+    assert len(lists) >= 10
+    assert {(s["minimum"], s["maximum"], s["default"]) for _, s in lists} == {(1, 100, 25)}

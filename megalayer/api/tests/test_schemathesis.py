@@ -1,4 +1,6 @@
-"""Property-based tests over the generated OpenAPI document: no input makes a 500.
+"""Property-based tests over the generated OpenAPI document: no input makes a 500, and no response
+contradicts the document (status code, content type, headers, body schema), per operation and in stateful
+sequences that feed one response's IDs into the next request (issue 14, item 17).
 
 Schemathesis generates the requests from ``/api/v1/openapi.json``; each
 operation is driven through Hypothesis directly (its pytest plugin does not
@@ -16,8 +18,24 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from megalayer.api.tests.test_servers_api import alice_server  # noqa: F401 (a fixture: a live server to act on)
 from megalayer.conftest import bearer
+
+# Every way a response can contradict the document. Not the input-acceptance checks: the document cannot say
+# that a refused password or an unknown invoice ID is refused.
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 # Signed hooks and the token endpoint answer without a bearer token (422 for a bad signature or body).
 PUBLIC = {"/api/v1/auth/tokens", "/api/v1/hooks/stripe", "/api/v1/hooks/attack-alarms", "/api/v1/hooks/inbound-mail"}
@@ -43,9 +61,12 @@ def _keep_the_test_connection() -> Iterator[None]:
     signals.request_finished.connect(close_old_connections)
 
 
+def _schema() -> Any:
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+
+
 def _operations() -> list[Any]:
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
-    return [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    return [result.ok() for result in _schema().get_all_operations()]
 
 
 def _check(response: Any) -> None:
@@ -69,9 +90,46 @@ def test_no_input_makes_a_server_error(alice: Any) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: Any) -> None:
-            _check(case.call(headers=authorization))
+            response = case.call(headers=authorization)
+            _check(response)
+            case.validate_response(response, checks=CONFORMANCE)
 
         run()
+
+
+@pytest.mark.usefixtures("alice_server")
+@pytest.mark.parametrize("who", ["customer", "staff"])
+def test_stateful_sequences_never_contradict_the_schema(alice: Any, staff: Any, who: str) -> None:
+    """Sequences of up to six calls, each taking IDs from earlier answers (links schemathesis infers from the
+    document), on a customer with a running server and an invoice, with a customer's and a staff token."""
+    token = bearer(staff, staff=True) if who == "staff" else bearer(alice.owner, scope="write")
+    headers = {"Authorization": token["HTTP_AUTHORIZATION"]}
+    machine = _schema().as_state_machine()
+    answered: list[tuple[str, int]] = []
+
+    class Sequences(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            answered.append((case.operation.path, response.status_code))
+            _check(response)
+            case.validate_response(response, checks=CONFORMANCE)
+
+    Sequences.run(
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=6,
+            derandomize=True,  # the same sequences on every run: what they reach below is not luck
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+    )
+    # The sequences reached real objects: for the customer, IDs from one answer opened other operations
+    # successfully; the staff sequences (whose ID-taking operations act on customers) at least got answers.
+    reached = {path for path, status in answered if 200 <= status < 300 and ("{" in path or who == "staff")}
+    assert reached, sorted(set(answered))
 
 
 def test_without_a_token_every_private_operation_is_401(alice: Any) -> None:
