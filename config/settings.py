@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config import env
+from megalayer.core.crypto import derived_key as _derived_key
+from megalayer.core.crypto import valid_key as _valid_key
 
 BASE_DIR = env.BASE_DIR
 VAR_DIR = BASE_DIR / "var"
@@ -27,6 +29,24 @@ ALLOWED_HOSTS = env.string_list("MEGALAYER_ALLOWED_HOSTS", ["127.0.0.1", "localh
 CSRF_TRUSTED_ORIGINS = env.string_list("MEGALAYER_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env.string("MEGALAYER_SITE_URL", "http://127.0.0.1:8000")
 SITE_ID = 1
+
+# Secrets at rest (driver credentials, operations' passwords; megalayer/core/crypto.py): Fernet keys,
+# comma-separated, the first encrypts and all decrypt (rotation: docs/security.md). Required in production;
+# the demo derives one from the secret key.
+MEGALAYER_ENCRYPTION_KEYS = env.string_list("MEGALAYER_ENCRYPTION_KEYS", [])
+if not MEGALAYER_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "MEGALAYER_ENCRYPTION_KEYS must be set when MEGALAYER_DEBUG is off; make a key with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+        )
+    MEGALAYER_ENCRYPTION_KEYS = [_derived_key(SECRET_KEY)]
+for _key in MEGALAYER_ENCRYPTION_KEYS:
+    if not _valid_key(_key):
+        raise ImproperlyConfigured(
+            "MEGALAYER_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 bytes, url-safe base64)."
+        )
+
 
 INSTALLED_APPS = [
     "megalayer.backoffice.apps.MfaAdminConfig",  # django.contrib.admin, behind the staff door

@@ -9,6 +9,7 @@ outbox unless a test points it at the real local SMTP server.
 from config import env
 
 env.default("MEGALAYER_SECRET_KEY", "test-only-key")
+env.default("MEGALAYER_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS1mb3Itc2VjcmV0cy1hdC1yZXM=")
 
 from config.settings import *  # noqa: E402, F403
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
 
 
@@ -11,7 +12,8 @@ class Host(models.Model):
     """A hypervisor node (or a whole Proxmox cluster / libvirt URI) that staff manage.
 
     ``parameters`` are the driver's declared parameters; the secret ones (tokens,
-    passwords) are shown masked everywhere and never logged.
+    passwords) are shown masked everywhere and never logged, and the whole set is
+    encrypted at rest (an API token and a URI are worth the same to an attacker).
     """
 
     class Status(models.TextChoices):
@@ -22,7 +24,7 @@ class Host(models.Model):
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("hst"), editable=False)
     name = models.CharField(max_length=100, unique=True)
     driver = models.CharField(max_length=32)
-    parameters = models.JSONField(default=dict, blank=True)
+    parameters = EncryptedJSONField(default=dict, blank=True)
     location = models.ForeignKey("catalog.Location", on_delete=models.PROTECT, related_name="hosts")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     capacity_vcpus = models.PositiveIntegerField()
@@ -104,8 +106,10 @@ class Operation(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     idempotency_key = models.CharField(max_length=200, unique=True)
     parameters = models.JSONField(default=dict, blank=True)
-    secrets = models.JSONField(
-        default=dict, blank=True, help_text="Passwords for the driver; emptied as soon as the operation ends."
+    secrets = EncryptedJSONField(
+        default=dict,
+        blank=True,
+        help_text="Passwords for the driver, encrypted; emptied when the operation ends.",
     )
     result = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
