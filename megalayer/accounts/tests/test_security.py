@@ -215,3 +215,60 @@ def test_no_api_token_for_an_unverified_email(db):
     assert not ApiToken.objects.filter(user=user).exists()
     EmailAddress.objects.filter(user=user).update(verified=True)
     assert _token_request(email="new@example.com", password=PASSWORD).status_code == 201
+
+
+def test_failures_from_one_address_lock_new_browsers_there_but_not_ones_that_signed_in_before(alice, bob, settings):
+    """Issue 14, item 16: behind one NAT, one person's (or an attacker's) failures must not lock out everyone.
+    The address limit spares a browser that has signed in to that account before; the account limit stays."""
+    from megalayer.accounts.adapter import KNOWN_DEVICE_COOKIE
+
+    settings.MEGALAYER_LOGIN_FAILURES_PER_ADDRESS = "3/10m/ip"
+    office = "198.51.100.20"
+    bobs_browser = Client(REMOTE_ADDR=office)
+    assert _login(bobs_browser, "bob@example.com", PASSWORD).status_code == 302  # signed in once, last week
+    assert KNOWN_DEVICE_COOKIE in bobs_browser.cookies
+    bobs_browser.post("/auth/logout/")
+
+    intruder = Client(REMOTE_ADDR=office)
+    for email in ("alice@example.com", "bob@example.com", "carol@example.com"):
+        assert _login(intruder, email, "guess").status_code == 200
+    # The address is now limited: a new browser there cannot sign in, even with the right password …
+    newcomer = Client(REMOTE_ADDR=office)
+    refused = _login(newcomer, "alice@example.com", PASSWORD)
+    assert b"Too many failed login attempts. Try again later." in refused.content
+    assert "_auth_user_id" not in newcomer.session
+    # … and a known browser's cookie opens only its own account.
+    bobs_cookie = bobs_browser.cookies[KNOWN_DEVICE_COOKIE].value
+    borrowed = Client(REMOTE_ADDR=office)
+    borrowed.cookies[KNOWN_DEVICE_COOKIE] = bobs_cookie
+    assert b"Too many failed login attempts." in _login(borrowed, "alice@example.com", PASSWORD).content
+    assert _login(bobs_browser, "bob@example.com", PASSWORD).status_code == 302
+    assert int(bobs_browser.session["_auth_user_id"]) == bob.owner.pk
+    # Another address is not affected at all.
+    assert _login(Client(REMOTE_ADDR="198.51.100.21"), "alice@example.com", PASSWORD).status_code == 302
+
+
+def test_a_known_browser_still_meets_the_limit_of_its_account(bob, settings):
+    from megalayer.accounts.adapter import KNOWN_DEVICE_COOKIE
+
+    settings.MEGALAYER_LOGIN_FAILURES_PER_ADDRESS = "100/10m/ip"
+    browser = Client(REMOTE_ADDR="198.51.100.30")
+    assert _login(browser, "bob@example.com", PASSWORD).status_code == 302
+    browser.post("/auth/logout/")
+    assert KNOWN_DEVICE_COOKIE in browser.cookies
+    for _ in range(5):
+        assert _login(browser, "bob@example.com", "wrong").status_code == 200
+    locked = _login(browser, "bob@example.com", PASSWORD)
+    assert b"Too many failed login attempts. Try again later." in locked.content
+    assert "_auth_user_id" not in browser.session
+
+
+def test_a_forged_known_device_cookie_is_ignored(alice, settings):
+    from megalayer.accounts.adapter import KNOWN_DEVICE_COOKIE, _login_digest
+
+    settings.MEGALAYER_LOGIN_FAILURES_PER_ADDRESS = "1/10m/ip"
+    office = Client(REMOTE_ADDR="198.51.100.40")
+    assert _login(office, "nobody@example.com", "guess").status_code == 200
+    forged = Client(REMOTE_ADDR="198.51.100.40")
+    forged.cookies[KNOWN_DEVICE_COOKIE] = _login_digest("alice@example.com")  # right content, no signature
+    assert b"Too many failed login attempts." in _login(forged, "alice@example.com", PASSWORD).content
