@@ -315,6 +315,9 @@ MEGALAYER_ATTACHMENT_MAX_BYTES = env.integer("MEGALAYER_ATTACHMENT_MAX_BYTES", 1
 # Abuse desk: take the complainant's e-mail addresses and phone numbers out of what the customer is sent.
 MEGALAYER_ABUSE_REDACT = env.boolean("MEGALAYER_ABUSE_REDACT", True)
 MEGALAYER_ABUSE_ADDRESS = env.string("MEGALAYER_ABUSE_ADDRESS", "abuse@megalayer.example")
+# The authserv-id our own mail server writes in Authentication-Results (RFC 8601): only its DKIM/DMARC
+# verdicts make a complaint's sender a trusted reporter. Empty: no mailed complaint acts on its own.
+MEGALAYER_MAIL_AUTHSERV_ID = env.string("MEGALAYER_MAIL_AUTHSERV_ID", "")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
 

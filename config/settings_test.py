@@ -25,3 +25,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The tests' mail server: complaints carry its Authentication-Results (abuse/tests/test_intake.py).
+MEGALAYER_MAIL_AUTHSERV_ID = "mx.megalayer.test"

@@ -17,9 +17,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
-from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus
-from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport
-from megalayer.abuse.parsing import Finding, parse
+from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus, Source
+from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
+from megalayer.abuse.parsing import Finding, Parsed, parse
 from megalayer.accounts.actions import user_sign_in_close
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
@@ -55,7 +55,8 @@ def report_receive(*, raw: bytes, source: str) -> tuple[AbuseReport, bool]:
     except IntegrityError:
         return AbuseReport.objects.get(sha256=digest), False
     # Stored: from here on nothing is lost whatever the parser makes of it.
-    parsed = parse(raw)
+    parsed = parse(raw, authserv_id=settings.MEGALAYER_MAIL_AUTHSERV_ID)
+    trusted = _trust(source, parsed)
     with transaction.atomic():
         AbuseReport.objects.filter(pk=report.pk).update(
             parser=parsed.parser,
@@ -63,11 +64,12 @@ def report_receive(*, raw: bytes, source: str) -> tuple[AbuseReport, bool]:
             reporter=parsed.reporter,
             subject=parsed.subject,
             needs_triage=bool(parsed.error),
+            trusted=trusted,
         )
         fallback = parsed.sent_at or report.received_at
         triage = bool(parsed.error)
         for finding in parsed.findings:
-            event = _event(report, finding, fallback)
+            event = _event(report, finding, fallback, trusted=bool(trusted))
             triage = triage or event.case_id is None
         if triage:
             AbuseReport.objects.filter(pk=report.pk).update(needs_triage=True)
@@ -77,13 +79,36 @@ def report_receive(*, raw: bytes, source: str) -> tuple[AbuseReport, bool]:
             target_type="abuse_report",
             target_id=report.public_id,
             requirement="TOS-ABUSE-1",
-            data={"sha256": digest, "parser": parsed.parser, "events": len(parsed.findings), "error": parsed.error},
+            data={
+                "sha256": digest,
+                "parser": parsed.parser,
+                "events": len(parsed.findings),
+                "error": parsed.error,
+                "trusted": trusted,
+            },
         )
     report.refresh_from_db()
     return report, True
 
 
-def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime) -> AbuseEvent:
+def _trust(source: str, parsed: Parsed) -> str:
+    """Why this report's structured findings may open cases on their own, or "" (issue 14, item 5).
+
+    Anyone can send an ARF report naming any address; only a reporter staff trust, proved by a domain our
+    mail server verified, or staff themselves (the back office, a staff API token), may set the desk in
+    motion. Everything else waits in triage for a person to confirm each finding.
+    """
+    if source in (Source.STAFF, Source.API):
+        return f"submitted by staff ({source})"
+    for domain in parsed.verified_domains:
+        parents = {".".join(domain.split(".")[i:]) for i in range(domain.count(".") + 1)}
+        reporter = TrustedReporter.objects.filter(domain__in=parents).order_by("-domain").first()
+        if reporter is not None:
+            return f"trusted reporter {reporter.name}: {domain} verified by our mail server"[:200]
+    return ""
+
+
+def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime, *, trusted: bool) -> AbuseEvent:
     from megalayer.network.queries import holder_at
 
     moment = finding.occurred_at or fallback
@@ -95,9 +120,9 @@ def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime) -> Abus
         category=finding.category,
         detail=finding.detail[:500],
         assignment=holder,
-        confirmed=finding.confirmed,
+        confirmed=finding.confirmed and trusted,
     )
-    if holder is not None and holder.service_id is not None and finding.confirmed:
+    if holder is not None and holder.service_id is not None and event.confirmed:
         case = case_for(service=holder.service, category=finding.category, report=report)
         AbuseEvent.objects.filter(pk=event.pk).update(case=case)
         event.case = case
@@ -424,3 +449,48 @@ def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, c
         )
     customer.refresh_from_db()
     return customer
+
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def trusted_reporter_add(*, domain: str, name: str, note: str, staff: Any) -> TrustedReporter:
+    """Trust a complainant: its DKIM-verified structured reports open cases without a person (issue 14, item 5)."""
+    domain = domain.strip().lower().rstrip(".")
+    if not DOMAIN.match(domain):
+        raise InvalidInput("Give the reporter's mail domain, e.g. spamcop.net.", field="domain")
+    if not name.strip():
+        raise InvalidInput("Name the reporter.", field="name")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                reporter = TrustedReporter.objects.create(
+                    domain=domain, name=name.strip()[:100], note=note.strip()[:500],
+                    added_by=str(getattr(staff, "email", staff)), added_at=clock.now(),
+                )  # fmt: skip
+        except IntegrityError as error:
+            raise InvalidInput(f"{domain} is already trusted.", field="domain") from error
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="abuse.reporter_trusted",
+            target_type="trusted_reporter",
+            target_id=domain,
+            requirement="TOS-ABUSE-1",
+            data={"name": reporter.name, "note": reporter.note},
+        )
+    return reporter
+
+
+def trusted_reporter_remove(*, reporter: TrustedReporter, staff: Any, note: str) -> None:
+    if not note.strip():
+        raise InvalidInput("Say why the reporter is no longer trusted.", field="note")
+    with transaction.atomic():
+        TrustedReporter.objects.filter(pk=reporter.pk).delete()
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="abuse.reporter_untrusted",
+            target_type="trusted_reporter",
+            target_id=reporter.domain,
+            requirement="TOS-ABUSE-1",
+            data={"name": reporter.name, "note": note.strip()[:500]},
+        )

@@ -20,6 +20,12 @@ class AbuseReport(models.Model):
     parser = models.CharField(max_length=16, choices=Parser.choices, default=Parser.NONE)
     parse_error = models.TextField(blank=True)
     needs_triage = models.BooleanField(default=False)
+    trusted = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why its structured findings count as confirmed (a trusted reporter's DKIM pass, staff); "
+        "empty: a person confirms each finding before anything happens.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -195,3 +201,23 @@ class LegalExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} for {self.order_id}"
+
+
+class TrustedReporter(models.Model):
+    """A complainant whose structured reports (ARF, X-ARF) open cases and may lead to automatic measures.
+
+    Matched on a domain our own mail server verified (DKIM or DMARC pass in its Authentication-Results
+    header); the domain's subdomains count too. Anyone else's report waits for a person (issue 14, item 5).
+    """
+
+    domain = models.CharField(max_length=253, unique=True)
+    name = models.CharField(max_length=100)
+    note = models.CharField(max_length=500, blank=True)
+    added_by = models.CharField(max_length=255)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"

@@ -35,6 +35,8 @@ class Finding:
 class Parsed:
     parser: str = Parser.NONE
     reporter: str = ""
+    # Domains our own mail server verified for this message (DKIM or DMARC pass), lower case.
+    verified_domains: list[str] = field(default_factory=list)
     subject: str = ""
     sent_at: dt.datetime | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -227,14 +229,40 @@ def _clean_text(parsed: Parsed) -> Parsed:
     return parsed
 
 
-def parse(raw: bytes) -> Parsed:
-    return _clean_text(_parse(raw))
+AUTH_PASS = re.compile(
+    r"\b(?:dkim\s*=\s*pass\b[^;]*?\bheader\.(?:d|i)\s*=\s*@?(?P<dkim>[A-Za-z0-9.-]+)"
+    r"|dmarc\s*=\s*pass\b[^;]*?\bheader\.from\s*=\s*(?P<dmarc>[A-Za-z0-9.-]+))",
+    re.I,
+)
 
 
-def _parse(raw: bytes) -> Parsed:
+def verified_domains(message: Message, authserv_id: str) -> list[str]:
+    """Domains that DKIM or DMARC verified, read from our own mail server's ``Authentication-Results``.
+
+    Only the topmost header whose authserv-id is ours counts (RFC 8601: our server adds it last, and removes
+    any that a sender forged with our ID); a header from another server says what that server believed.
+    """
+    if not authserv_id:
+        return []
+    for header in message.get_all("Authentication-Results") or []:
+        text = " ".join(str(header).split())
+        server, _, results = text.partition(";")
+        if (server.split() or [""])[0].lower() != authserv_id.lower():
+            continue
+        found = {(m.group("dkim") or m.group("dmarc")).lower().strip(".") for m in AUTH_PASS.finditer(results)}
+        return sorted(found)
+    return []
+
+
+def parse(raw: bytes, *, authserv_id: str = "") -> Parsed:
+    return _clean_text(_parse(raw, authserv_id))
+
+
+def _parse(raw: bytes, authserv_id: str = "") -> Parsed:
     parsed = Parsed()
     try:
         message = email.message_from_bytes(raw, policy=policy.default)
+        parsed.verified_domains = verified_domains(message, authserv_id)
         parsed.subject = str(message.get("Subject", ""))[:255]
         parsed.reporter = parseaddr(str(message.get("From", "")))[1][:255]
         parsed.sent_at = _when(str(message.get("Date", "")))

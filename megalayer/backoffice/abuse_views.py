@@ -3,14 +3,21 @@ and triage, cases with timeline, deadline and actions."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.actions import case_act, event_confirm, report_receive
+from megalayer.abuse.actions import (
+    case_act,
+    event_confirm,
+    report_receive,
+    trusted_reporter_add,
+    trusted_reporter_remove,
+)
 from megalayer.abuse.choices import Source
-from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport
+from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport, TrustedReporter
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
@@ -104,3 +111,29 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "now": clock.now(),
     }
     return render(request, "backoffice/abuse_case.html", context)
+
+
+@staff_required
+def reporters(request: HttpRequest) -> HttpResponse:
+    """Trusted reporters: whose DKIM-verified ARF / X-ARF reports open cases and may lead to automatic measures."""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "remove":
+                reporter = TrustedReporter.objects.filter(pk=request.POST.get("reporter") or 0).first()
+                if reporter is None:
+                    raise Http404("No such reporter.")
+                trusted_reporter_remove(reporter=reporter, staff=request.user, note=request.POST.get("note", ""))
+                messages.success(request, f"{reporter.domain} is no longer trusted.")
+            else:
+                added = trusted_reporter_add(
+                    domain=request.POST.get("domain", ""),
+                    name=request.POST.get("name", ""),
+                    note=request.POST.get("note", ""),
+                    staff=request.user,
+                )
+                messages.success(request, f"{added.domain} is trusted.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect("backoffice:abuse_reporters")
+    context = {"reporters": TrustedReporter.objects.all(), "authserv_id": settings.MEGALAYER_MAIL_AUTHSERV_ID}
+    return render(request, "backoffice/abuse_reporters.html", context)

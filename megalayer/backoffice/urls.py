@@ -44,6 +44,7 @@ urlpatterns = [
     path("abuse/", abuse_views.inbox, name="abuse_inbox"),
     path("abuse/reports/<str:public_id>/", abuse_views.report_detail, name="abuse_report"),
     path("abuse/cases/", abuse_views.cases, name="abuse_cases"),
+    path("abuse/reporters/", abuse_views.reporters, name="abuse_reporters"),
     path("abuse/cases/<str:public_id>/", abuse_views.case_detail, name="abuse_case"),
     path("legal/orders/", legal_views.orders, name="legal_orders"),
     path("legal/orders/<str:public_id>/", legal_views.order_detail, name="legal_order"),

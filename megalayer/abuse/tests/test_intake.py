@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,19 @@ from megalayer.services.models import Service
 
 pytestmark = pytest.mark.django_db
 CORPUS = Path(__file__).parent / "corpus"
+# What the tests' mail server (settings_test: MEGALAYER_MAIL_AUTHSERV_ID) adds to a message whose DKIM
+# signature it verified; the reporters of these samples are trusted (conftest.py), so their structured
+# reports act on their own. abuse/tests/test_trust.py covers the reporters that are not.
+AUTHENTICATED = "Authentication-Results: mx.megalayer.test; dkim=pass header.d={domain}\r\n"
+
+
+def corpus(name: str) -> bytes:
+    """A sample as our mail server delivers it: with its verdict on the sender's DKIM signature on top."""
+    raw = (CORPUS / name).read_bytes()
+    sender = re.search(rb"^From:.*@([A-Za-z0-9.-]+)>", raw, re.M)
+    return AUTHENTICATED.format(domain=sender.group(1).decode() if sender else "").encode() + raw
+
+
 UTC = dt.UTC
 
 
@@ -62,7 +76,8 @@ def network(alice, bob, vps):
 def _mail(body: str, *, subject: str = "Complaint", headers: str = "", date: str = "Wed, 25 Nov 2026 10:00:00 +0000",
           content_type: str = "text/plain; charset=utf-8") -> bytes:  # fmt: skip
     return (
-        f"From: Reporter <reports@complainer.example>\r\nTo: abuse@megalayer.example\r\nSubject: {subject}\r\n"
+        AUTHENTICATED.format(domain="complainer.example")
+        + f"From: Reporter <reports@complainer.example>\r\nTo: abuse@megalayer.example\r\nSubject: {subject}\r\n"
         f"Date: {date}\r\nMessage-ID: <{hashlib.sha1(body.encode()).hexdigest()}@complainer.example>\r\n"
         f"MIME-Version: 1.0\r\n{headers}Content-Type: {content_type}\r\n\r\n{body}"
     ).encode("utf-8", errors="surrogateescape")
@@ -92,11 +107,11 @@ def _xarf(report: dict[str, Any] | str, *, version: str = "3") -> bytes:
 T = dt.datetime
 SAMPLES = [
     # name, raw, parser, [(address, category, confirmed, holder, occurred_at)], triage
-    ("sample arf", (CORPUS / "arf-spam.eml").read_bytes(), "arf",
+    ("sample arf", corpus("arf-spam.eml"), "arf",
      [("203.0.113.45", "spam", True, "alice", T(2026, 11, 24, 7, 58, 41, tzinfo=UTC))], False),
-    ("sample xarf", (CORPUS / "xarf-portscan.eml").read_bytes(), "xarf",
+    ("sample xarf", corpus("xarf-portscan.eml"), "xarf",
      [("198.51.100.23", "scanning", True, "bob", T(2026, 11, 25, 12, 47, 3, tzinfo=UTC))], False),
-    ("sample free text, IPv6", (CORPUS / "freetext-copyright.eml").read_bytes(), "freetext",
+    ("sample free text, IPv6", corpus("freetext-copyright.eml"), "freetext",
      [("2001:db8:4a2::15", "copyright", False, "alice", T(2026, 11, 25, 21, 14, tzinfo=UTC))], True),
     ("arf IPv6", _arf("2001:db8:4a2::99"), "arf",
      [("2001:db8:4a2::99", "spam", True, "bob", T(2026, 11, 24, 7, 58, 41, tzinfo=UTC))], False),
@@ -198,7 +213,7 @@ def test_the_complainant_is_redacted_in_what_the_customer_gets(network):
 
 def test_the_abuse_mailbox_through_the_inbound_hook(network, settings):
     settings.MEGALAYER_INBOUND_MAIL_SECRET = "s"
-    raw = (CORPUS / "xarf-portscan.eml").read_bytes()
+    raw = corpus("xarf-portscan.eml")
     with clock.travel(dt.datetime(2026, 11, 26, 9, 0, tzinfo=UTC)):
         response = Client().post(
             "/api/v1/hooks/inbound-mail", raw, content_type="message/rfc822", HTTP_X_MEGALAYER_SIGNATURE=sign(raw, "s")

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage
-from megalayer.abuse.tests.test_intake import CORPUS, _mail, network  # noqa: F401 - the fixture
+from megalayer.abuse.tests.test_intake import _mail, corpus, network  # noqa: F401 - the fixture
 from megalayer.core import clock
 from megalayer.network.models import NullRoute
 
@@ -41,7 +41,7 @@ def test_staff_paste_a_report_confirm_a_finding_and_act(staff_client, network, d
 
 
 def test_the_customer_answers_in_the_case_and_others_see_nothing(alice, bob, network):  # noqa: F811
-    raw = (CORPUS / "arf-spam.eml").read_bytes()
+    raw = corpus("arf-spam.eml")
     from megalayer.abuse.actions import report_receive
 
     with clock.travel(NOW):
@@ -69,7 +69,7 @@ def test_the_customer_answers_in_the_case_and_others_see_nothing(alice, bob, net
 def test_the_api_takes_reports_and_hides_other_customers_cases(alice, bob, staff, network):  # noqa: F811
     from megalayer.conftest import bearer
 
-    raw = (CORPUS / "xarf-portscan.eml").read_bytes()
+    raw = corpus("xarf-portscan.eml")
     staff_headers = bearer(staff, staff=True)
     with clock.travel(NOW):
         made = Client().post(

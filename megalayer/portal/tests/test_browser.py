@@ -300,6 +300,14 @@ def test_abuse_case_from_the_inbox_to_a_null_route(page, live_server, alice, bob
     assert route.address == "203.0.113.45"
     assert "abuse.null_route" in page.get_by_test_id("case-timeline").inner_text()
     page.screenshot(path=str(ARTIFACTS / "abuse-case-null-routed.png"), full_page=True)
+    # Issue 14, item 5: staff name the reporters whose verified complaints may act on their own.
+    page.goto(f"{live_server.url}/backoffice/abuse/reporters/")
+    page.fill("#domain", "mail-reports.example.net")
+    page.fill("#name", "Mail Reports feedback loop")
+    page.get_by_role("button", name="Trust").click()
+    page.wait_for_load_state()
+    assert "mail-reports.example.net" in page.get_by_test_id("trusted-reporters").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "abuse-trusted-reporters.png"), full_page=True)
 
     sign_in(alice.owner)
     page.goto(f"{live_server.url}/account/abuse/")
