@@ -164,6 +164,7 @@ TASKS: dict[str, dict[str, Any]] = {
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
+    "megalayer.accounts.roles.RoleBackend",  # staff roles → permissions (issue 14, item 6)
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [

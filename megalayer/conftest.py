@@ -191,7 +191,7 @@ def bob(terms_v1: TermsVersion) -> Customer:
 
 @pytest.fixture
 def staff(db: Any) -> User:
-    user = User.objects.create_user("staff@megalayer.test", PASSWORD, is_staff=True)
+    user = User.objects.create_user("staff@megalayer.test", PASSWORD, is_staff=True, staff_roles=["admin"])
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user
 
@@ -227,16 +227,21 @@ def record_sign_in(client: Client, user: User, *, second_factor: Any = None, con
     return client
 
 
-def sign_in_staff(client: Client, user: User) -> Client:
-    """Sign ``user`` in with a password and a second factor (TOTP), which the back office demands (issue 14).
-    The authenticator is made if the user has none."""
+def staff_totp(user: User) -> Any:
+    """The staff member's TOTP authenticator, made if there is none (MFA is mandatory for staff, issue 14)."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if totp is None:
         totp = TOTP.activate(user, generate_totp_secret()).instance
-    return record_sign_in(client, user, second_factor=totp)
+    return totp
+
+
+def sign_in_staff(client: Client, user: User) -> Client:
+    """Sign ``user`` in with a password and a second factor (TOTP), which the back office demands (issue 14).
+    The authenticator is made if the user has none."""
+    return record_sign_in(client, user, second_factor=staff_totp(user))
 
 
 @pytest.fixture
@@ -246,6 +251,8 @@ def staff_client(staff: User) -> Client:
 
 def bearer(user: User, scope: str = "write", staff: bool = False) -> dict[str, Any]:
     # Until revoked: tests travel to pinned dates, which a 90-day token made today would not reach.
+    if staff:
+        staff_totp(user)  # staff tokens need a second factor on the account
     issued = token_create(user=user, name="test", scope=scope, staff=staff, expires_in_days=None)
     return {"HTTP_AUTHORIZATION": f"Bearer {issued.plaintext}"}
 

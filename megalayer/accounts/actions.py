@@ -12,6 +12,8 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
+from megalayer.accounts.queries import has_second_factor
+from megalayer.accounts.roles import ROLES
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, NotFound
@@ -123,6 +125,8 @@ def token_create(
         raise InvalidInput("Give the token a name.", field="name")
     if staff and not user.is_staff:
         raise Forbidden("Only staff members can hold staff tokens.")
+    if staff and not has_second_factor(user):  # issue 14, item 6: MFA is mandatory for every staff account
+        raise Forbidden("Staff tokens need two-factor authentication on the account: set it up first.")
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
     now = clock.now()
@@ -187,10 +191,21 @@ def user_password_changed(*, user: User) -> None:
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
 
 
-def staff_create(*, email: str, password: str, full_name: str = "", actor: Actor) -> User:
-    """Create a staff login (the demo and the operator's first user)."""
+def staff_create(
+    *,
+    email: str,
+    password: str,
+    full_name: str = "",
+    actor: Actor,
+    roles: tuple[str, ...] = ("admin",),
+    superuser: bool = False,
+) -> User:
+    """Create a staff login with its roles (``accounts/roles.py``); a superuser also opens the Django admin."""
+    _known_roles(roles)
     with transaction.atomic():
-        user = User.objects.create_user(email, password, is_staff=True, is_superuser=True, full_name=full_name)
+        user = User.objects.create_user(
+            email, password, is_staff=True, is_superuser=superuser, full_name=full_name, staff_roles=list(roles)
+        )
         user_password_changed(user=user)
         audit_record(
             actor=actor,
@@ -198,8 +213,35 @@ def staff_create(*, email: str, password: str, full_name: str = "", actor: Actor
             target_type="user",
             target_id=str(user.pk),
             requirement="TOS-SEC-1",
-            data={"email": user.email},
+            data={"email": user.email, "roles": list(roles), "superuser": superuser},
         )
+    return user
+
+
+def _known_roles(roles: list[str] | tuple[str, ...]) -> None:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise InvalidInput(f"Unknown role(s): {', '.join(sorted(unknown))}.", field="roles")
+
+
+def staff_roles_set(*, user: User, roles: list[str], actor: Actor) -> User:
+    """Give a staff member exactly these roles; audited with what they had before."""
+    _known_roles(roles)
+    if not user.is_staff:
+        raise InvalidInput("Only staff members have roles.", field="user")
+    chosen = sorted(set(roles))
+    with transaction.atomic():
+        before = list(User.objects.select_for_update().values_list("staff_roles", flat=True).get(pk=user.pk))
+        User.objects.filter(pk=user.pk).update(staff_roles=chosen)
+        audit_record(
+            actor=actor,
+            action="staff.roles_set",
+            target_type="user",
+            target_id=str(user.pk),
+            requirement="TOS-SEC-1",
+            data={"email": user.email, "before": before, "after": chosen},
+        )
+    user.refresh_from_db()
     return user
 
 

@@ -40,6 +40,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_bounced_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when mail to this address bounced; cleared on re-verification."
     )
+    staff_roles = models.JSONField(
+        default=list, blank=True, help_text="A staff member's roles (accounts/roles.py): what they may do."
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.mfa.models import Authenticator
 from django.db.models import Q, QuerySet
 
 from megalayer.accounts.models import Customer
@@ -32,3 +35,11 @@ def customers_search(query: str) -> QuerySet[Customer]:
         | Q(billing_profile__name__icontains=query)
         | Q(billing_profile__organisation__icontains=query)
     )
+
+
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def has_second_factor(user: Any) -> bool:
+    """Whether the account has an authenticator app or a security key (recovery codes alone do not count)."""
+    return bool(Authenticator.objects.filter(user=user, type__in=SECOND_FACTORS).exists())

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from megalayer.core.errors import DomainError, RateLimited
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+MISSING_PERMISSION_HEADER = "X-Megalayer-Missing-Permission"
 
 
 def problem_response(
@@ -34,7 +35,10 @@ def problem_response(
 
 def problem_from_domain_error(error: DomainError) -> HttpResponse:
     errors = [{"field": error.field, "message": error.detail}] if error.field else None
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+    missing = getattr(error, "missing_permission", None)
+    if missing:  # a staff role lacks it (accounts/roles.py): said in a header, whatever the status
+        headers[MISSING_PERMISSION_HEADER] = missing
     return problem_response(
         status=error.status,
         slug=error.type_slug,

@@ -23,7 +23,7 @@ from megalayer.core import clock
 from megalayer.core.errors import DomainError
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def inbox(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         raw = request.POST.get("raw", "").encode()
@@ -49,7 +49,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     report = AbuseReport.objects.filter(public_id=public_id).first()
     if report is None:
@@ -66,7 +66,7 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/abuse_report.html", {"report": report, "events": events, "raw": raw})
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def cases(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     rows = AbuseCase.objects.select_related("customer__owner", "service")
@@ -80,7 +80,7 @@ def cases(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     case = AbuseCase.objects.select_related("customer__owner", "service").filter(public_id=public_id).first()
     if case is None:
@@ -113,7 +113,7 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/abuse_case.html", context)
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def reporters(request: HttpRequest) -> HttpResponse:
     """Trusted reporters: whose DKIM-verified ARF / X-ARF reports open cases and may lead to automatic measures."""
     if request.method == "POST":

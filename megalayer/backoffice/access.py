@@ -19,8 +19,18 @@ from urllib.parse import urlencode
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseForbidden,
+    HttpResponseNotFound,
+    HttpResponseRedirect,
+)
 from django.urls import reverse
+
+from megalayer.abuse.legal import LEGAL_PERMISSION
+from megalayer.accounts.roles import ANY_STAFF, PERMISSIONS, staff_may
 
 
 def signed_in_with_second_factor(request: HttpRequest) -> bool:
@@ -46,19 +56,48 @@ def staff_gate(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def staff_required[**P, R: HttpResponseBase](view: Callable[P, R]) -> Callable[P, R | HttpResponse]:
-    """The back office's door: see the module docstring."""
+DENIED_HEADER = "X-Megalayer-Missing-Permission"
 
-    @wraps(view)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
-        request = args[0]
-        assert isinstance(request, HttpRequest)
-        refused = staff_gate(request)
-        if refused is not None:
-            return refused
-        return view(*args, **kwargs)
 
-    return guarded
+def _denied(request: HttpRequest, permission: str) -> HttpResponse:
+    """403 naming the missing permission; legal pages answer 404 (their existence is not shown)."""
+    if permission == LEGAL_PERMISSION:
+        response: HttpResponse = HttpResponseNotFound("Not found.")
+    else:
+        description = PERMISSIONS.get(permission, permission)
+        response = HttpResponseForbidden(f"Your roles do not include this: {description} ({permission}).")
+    response[DENIED_HEADER] = permission
+    return response
+
+
+def staff_required[**P, R: HttpResponseBase](
+    permission: str, *, post: str | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R | HttpResponse]]:
+    """The back office's door (see the module docstring), then the permission the page needs: ``permission``
+    to open it, ``post`` (when given) to change something with it. The declaration stays on the view
+    (``staff_permissions``) for the role matrix test."""
+    for needed in (permission, post):
+        if needed is not None and needed != ANY_STAFF and needed not in PERMISSIONS:
+            raise ValueError(f"undeclared staff permission {needed!r} (accounts/roles.py)")
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R | HttpResponse]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+            request = args[0]
+            assert isinstance(request, HttpRequest)
+            refused = staff_gate(request)
+            if refused is not None:
+                return refused
+            needed = [permission, post] if post is not None and request.method == "POST" else [permission]
+            missing = next((p for p in needed if p is not None and not staff_may(request.user, p)), None)
+            if missing is not None:
+                return _denied(request, missing)
+            return view(*args, **kwargs)
+
+        guarded.staff_permissions = (permission, post or permission)  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
 
 
 class MfaAdminSite(admin.AdminSite):

@@ -15,7 +15,7 @@ from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 
 
-@staff_required
+@staff_required("accounts.manage_catalog")
 def affiliates(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:

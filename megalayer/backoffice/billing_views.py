@@ -51,7 +51,7 @@ def _form_error(form: forms.Form, error: DomainError) -> None:
     form.add_error(field if field in form.fields else None, error.detail)
 
 
-@staff_required
+@staff_required("accounts.view_billing")
 def invoices(request: HttpRequest) -> HttpResponse:
     query, status = request.GET.get("q", ""), request.GET.get("status", "")
     page = Paginator(invoices_search(query, status), 25).get_page(request.GET.get("page"))
@@ -68,7 +68,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.view_billing", post="accounts.manage_billing")
 def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = Invoice.objects.select_related("customer__owner").filter(public_id=public_id).first()
     if invoice is None:
@@ -100,7 +100,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/invoice_detail.html", context)
 
 
-@staff_required
+@staff_required("accounts.view_billing")
 @framed_by_own_pages
 def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     invoice = Invoice.objects.filter(public_id=public_id).first()
@@ -109,7 +109,7 @@ def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
     return HttpResponse(invoice_html(invoice, request))
 
 
-@staff_required
+@staff_required("accounts.view_billing", post="accounts.manage_billing")
 def payments(request: HttpRequest) -> HttpResponse:
     form = TransferForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -134,7 +134,7 @@ def payments(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/payments.html", {"page": page, "form": form})
 
 
-@staff_required
+@staff_required("accounts.view_billing", post="accounts.manage_billing")
 def tax_rates(request: HttpRequest) -> HttpResponse:
     form = TaxRateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -148,7 +148,7 @@ def tax_rates(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/tax_rates.html", {"rates": TaxRate.objects.all(), "form": form})
 
 
-@staff_required
+@staff_required("accounts.view_billing")
 def customer_ledger(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
     if customer is None:

@@ -41,7 +41,7 @@ class OrderForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-@staff_required
+@staff_required("abuse.legal")
 def orders(request: HttpRequest) -> HttpResponse:
     _gate(request)
     form = OrderForm(request.POST or None, request.FILES or None)
@@ -72,7 +72,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/legal_orders.html", {"orders": LegalOrder.objects.all()[:100], "form": form})
 
 
-@staff_required
+@staff_required("abuse.legal")
 def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     _gate(request)
     order = LegalOrder.objects.filter(public_id=public_id).select_related("customer__owner", "service").first()
@@ -104,7 +104,7 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/legal_order.html", {"order": order, "exports": order.exports.all()})
 
 
-@staff_required
+@staff_required("abuse.legal")
 def order_document(request: HttpRequest, public_id: str) -> FileResponse:
     _gate(request)
     order = LegalOrder.objects.filter(public_id=public_id).first()
@@ -113,7 +113,7 @@ def order_document(request: HttpRequest, public_id: str) -> FileResponse:
     return document_response(order)
 
 
-@staff_required
+@staff_required("abuse.legal")
 def hold_records(request: HttpRequest, public_id: str) -> FileResponse:
     """The records snapshot a hold took: personal data of possibly several customers, so legal staff only."""
     _gate(request)
@@ -123,7 +123,7 @@ def hold_records(request: HttpRequest, public_id: str) -> FileResponse:
     return FileResponse(hold.records.open("rb"), as_attachment=True, filename=f"{hold.public_id}-records.zip")
 
 
-@staff_required
+@staff_required("abuse.legal")
 def export_download(request: HttpRequest, public_id: str) -> FileResponse:
     _gate(request)
     export = LegalExport.objects.filter(public_id=public_id).first()
@@ -140,7 +140,7 @@ def _date_end(value: str) -> dt.datetime | None:
     return dt.datetime.combine(dt.date.fromisoformat(value), dt.time.max, tzinfo=dt.UTC).replace(microsecond=0)
 
 
-@staff_required
+@staff_required("accounts.manage_holds")
 def holds(request: HttpRequest) -> HttpResponse:
     from megalayer.abuse.holds import legal_hold_place, legal_hold_renew
     from megalayer.accounts.models import Customer

@@ -69,7 +69,7 @@ class HostForm(forms.Form):
     capacity_disk_gb = numbers.IntegerField(min_value=1)
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def hosts(request: HttpRequest) -> HttpResponse:
     rows = (
         Host.objects.select_related("location")
@@ -79,7 +79,7 @@ def hosts(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/hosts.html", {"hosts": rows})
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
     host = Host.objects.filter(public_id=public_id).first() if public_id else None
     if public_id and host is None:
@@ -127,7 +127,7 @@ def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     host = Host.objects.select_related("location").filter(public_id=public_id).first()
     if host is None:
@@ -167,7 +167,7 @@ class PrefixForm(forms.Form):
     gateway = forms.CharField(max_length=64, required=False)
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def prefixes(request: HttpRequest) -> HttpResponse:
     form = PrefixForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -221,7 +221,7 @@ def _who_held(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def operations(request: HttpRequest) -> HttpResponse:
     status, query = request.GET.get("status", ""), request.GET.get("q", "").strip()
     if request.method == "POST":
@@ -271,7 +271,7 @@ class NullRouteForm(forms.Form):
     case_reference = forms.CharField(max_length=64, required=False)
 
 
-@staff_required
+@staff_required("accounts.manage_abuse")
 def null_routes(request: HttpRequest) -> HttpResponse:
     form = NullRouteForm(request.POST or None if request.POST.get("action") == "start" else None)
     actor = Actor.for_user(request.user)
@@ -304,7 +304,7 @@ def null_routes(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/null_routes.html", {"form": form, "active": active, "ended": ended})
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def attack_alarms(request: HttpRequest) -> HttpResponse:
     from megalayer.notices.models import AttackAlarm
 
@@ -343,7 +343,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
-@staff_required
+@staff_required("accounts.manage_machines")
 def network_notices(request: HttpRequest) -> HttpResponse:
     from megalayer.notices.models import NetworkNotice
     from megalayer.notices.network import network_notice_publish, network_notice_update

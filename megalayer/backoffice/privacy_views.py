@@ -18,7 +18,7 @@ from megalayer.privacy.models import ErasureRequest
 from megalayer.privacy.views_shared import export_response
 
 
-@staff_required
+@staff_required("accounts.manage_holds")
 def erasures(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     rows = ErasureRequest.objects.select_related("customer__owner")
@@ -29,7 +29,7 @@ def erasures(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/erasures.html", context)
 
 
-@staff_required
+@staff_required("accounts.manage_holds")
 def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     """POST only: ``export`` (the zip), ``schedule`` or ``cancel`` (with a note)."""
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()

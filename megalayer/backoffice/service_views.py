@@ -75,7 +75,7 @@ def dashboard_charts() -> list[object]:
     ]
 
 
-@staff_required
+@staff_required("accounts.view_customers")
 def services(request: HttpRequest) -> HttpResponse:
     query, status = request.GET.get("q", "").strip(), request.GET.get("status", "")
     rows = Service.objects.select_related("customer__owner", "product__location")
@@ -121,7 +121,7 @@ class EnforcementForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded in the audit log.")
 
 
-@staff_required
+@staff_required("accounts.view_customers", post="accounts.manage_services")
 def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     service = Service.objects.select_related("customer__owner", "product").filter(public_id=public_id).first()
     if service is None:
@@ -172,7 +172,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.manage_services")
 def review_queue(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         order = Order.objects.filter(public_id=request.POST.get("order", "")).first()
@@ -204,13 +204,13 @@ class MigrateForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Sent to every affected customer.")
 
 
-@staff_required
+@staff_required("accounts.manage_catalog")
 def products(request: HttpRequest) -> HttpResponse:
     rows = Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
     return render(request, "backoffice/products.html", {"products": rows})
 
 
-@staff_required
+@staff_required("accounts.manage_catalog")
 def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     from megalayer.catalog.actions import price_version_add
 
@@ -274,7 +274,7 @@ class CouponForm(forms.Form):
     )
 
 
-@staff_required
+@staff_required("accounts.manage_catalog")
 def coupons(request: HttpRequest) -> HttpResponse:
     from megalayer.catalog.actions import coupon_create
     from megalayer.catalog.models import Coupon

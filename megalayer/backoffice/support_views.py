@@ -20,7 +20,7 @@ from megalayer.support.queries import departments, ticket_search, visible_messag
 from megalayer.support.views_shared import attachment_response, uploads_from
 
 
-@staff_required
+@staff_required("accounts.manage_tickets")
 def tickets(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     status, department, mine = request.GET.get("status", ""), request.GET.get("department", ""), request.GET.get("mine")
@@ -49,7 +49,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/tickets.html", context)
 
 
-@staff_required
+@staff_required("accounts.manage_tickets")
 def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     ticket = (
         Ticket.objects.select_related("customer__owner", "department", "service", "assignee")
@@ -102,7 +102,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/ticket_detail.html", context)
 
 
-@staff_required
+@staff_required("accounts.manage_tickets")
 def ticket_attachment(request: HttpRequest, public_id: str, attachment_id: str) -> FileResponse:
     attachment = Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=public_id).first()
     if attachment is None:

@@ -8,6 +8,7 @@ from megalayer.backoffice import (
     machine_views,
     privacy_views,
     service_views,
+    staff_views,
     support_views,
     views,
 )
@@ -29,6 +30,7 @@ urlpatterns = [
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),
     path("audit/", views.audit_log, name="audit"),
+    path("staff/", staff_views.staff_members, name="staff"),
     path("mail/", views.mail_templates, name="mail_templates"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from megalayer.abuse.holds import hold_over_customer
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
+from megalayer.accounts.roles import ANY_STAFF
 from megalayer.affiliates.models import Referral
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
@@ -31,7 +32,7 @@ from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.queries import current_version, terms_diff
 
 
-@staff_required
+@staff_required(ANY_STAFF)
 def home(request: HttpRequest) -> HttpResponse:
     since = clock.now() - dt.timedelta(days=30)
     context = {
@@ -46,7 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/home.html", context)
 
 
-@staff_required
+@staff_required("accounts.view_customers")
 def customers(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     unreachable = bool(request.GET.get("unreachable"))
@@ -63,7 +64,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/customers.html", context)
 
 
-@staff_required
+@staff_required("accounts.view_customers")
 def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
     if customer is None:
@@ -83,13 +84,13 @@ def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "backoffice/customer_detail.html", context)
 
 
-@staff_required
+@staff_required("accounts.manage_terms")
 def terms_list(request: HttpRequest) -> HttpResponse:
     versions = TermsVersion.objects.annotate(accepted=Count("acceptances"))
     return render(request, "backoffice/terms_list.html", {"versions": versions, "current": current_version()})
 
 
-@staff_required
+@staff_required("accounts.manage_terms")
 def terms_publish_view(request: HttpRequest) -> HttpResponse:
     """Two steps: 'Preview' shows the diff against the version in force; 'Publish' publishes."""
     latest = TermsVersion.objects.order_by("-number").first()
@@ -123,7 +124,7 @@ def terms_publish_view(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/terms_publish.html", {"form": form, "diff": diff, "latest": latest})
 
 
-@staff_required
+@staff_required("accounts.view_audit")
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "").strip() for key in ("action", "requirement", "target_id", "actor")}
     events = audit_search(**filters)
@@ -137,7 +138,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required("accounts.manage_terms")
 def mail_templates(request: HttpRequest) -> HttpResponse:
     """Every notice kind with its latest real message: preview (text and HTML, one shared layout) and a
     test send of that message to the staff member's own address."""

@@ -16,12 +16,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     banner: dict[str, str] | None = None
     current = current_version()
     if user is not None and user.is_authenticated and user.is_staff:
-        items = [
-            {"label": "Customers", "url": reverse("backoffice:customers")},
-            {"label": "Invoices", "url": reverse("backoffice:invoices")},
-            {"label": "Terms", "url": reverse("backoffice:terms")},
-            {"label": "Audit log", "url": reverse("backoffice:audit")},
+        staff_items = [
+            ("Customers", "backoffice:customers", "accounts.view_customers"),
+            ("Invoices", "backoffice:invoices", "accounts.view_billing"),
+            ("Terms", "backoffice:terms", "accounts.manage_terms"),
+            ("Audit log", "backoffice:audit", "accounts.view_audit"),
         ]
+        # Only what the staff member's roles open (issue 14, item 6).
+        items = [{"label": label, "url": reverse(name)} for label, name, needed in staff_items if user.has_perm(needed)]
     elif user is not None and user.is_authenticated:
         items = [
             {"label": "Dashboard", "url": reverse("portal:dashboard")},

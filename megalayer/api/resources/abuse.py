@@ -13,7 +13,7 @@ from megalayer.abuse.choices import Source
 from megalayer.abuse.holds import legal_hold_place, legal_hold_release, legal_hold_renew
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.accounts.models import Customer
-from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import _customer
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
@@ -143,6 +143,7 @@ def _hold_out(hold: LegalHold) -> HoldOut:
 
 @staff_router.post(
     "/staff/abuse/reports",
+    auth=staff_auth("accounts.manage_abuse"),
     response={201: ReportOut, 200: ReportOut, **ERRORS},
     summary="Submit a raw report (RFC 5322 or text); stored unchanged, then parsed and attributed",
     openapi_extra={
@@ -155,7 +156,12 @@ def staff_abuse_report(request: HttpRequest) -> Status[ReportOut]:
     return Status(201 if created else 200, _report_out(report))
 
 
-@staff_router.get("/staff/abuse/reports", response={200: list[ReportOut], **ERRORS}, summary="Abuse reports")
+@staff_router.get(
+    "/staff/abuse/reports",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: list[ReportOut], **ERRORS},
+    summary="Abuse reports",
+)
 def staff_abuse_reports(request: HttpRequest, triage: bool = False) -> list[ReportOut]:
     rows = AbuseReport.objects.defer("raw")
     if triage:
@@ -163,7 +169,12 @@ def staff_abuse_reports(request: HttpRequest, triage: bool = False) -> list[Repo
     return [_report_out(r) for r in rows[:100]]
 
 
-@staff_router.get("/staff/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Abuse cases")
+@staff_router.get(
+    "/staff/abuse/cases",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: list[CaseOut], **ERRORS},
+    summary="Abuse cases",
+)
 def staff_abuse_cases(request: HttpRequest, status: str = "") -> list[CaseOut]:
     rows = AbuseCase.objects.select_related("service")
     if status:
@@ -171,12 +182,22 @@ def staff_abuse_cases(request: HttpRequest, status: str = "") -> list[CaseOut]:
     return [_case_out(c) for c in rows[:200]]
 
 
-@staff_router.get("/staff/legal-holds", response={200: list[HoldOut], **ERRORS}, summary="Legal holds")
+@staff_router.get(
+    "/staff/legal-holds",
+    auth=staff_auth("accounts.manage_holds"),
+    response={200: list[HoldOut], **ERRORS},
+    summary="Legal holds",
+)
 def staff_legal_holds(request: HttpRequest) -> list[HoldOut]:
     return [_hold_out(h) for h in LegalHold.objects.select_related("service", "customer")[:200]]
 
 
-@staff_router.post("/staff/legal-holds", response={201: HoldOut, **ERRORS}, summary="Place a legal hold (TOS-HOLD-1)")
+@staff_router.post(
+    "/staff/legal-holds",
+    auth=staff_auth("accounts.manage_holds"),
+    response={201: HoldOut, **ERRORS},
+    summary="Place a legal hold (TOS-HOLD-1)",
+)
 def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[HoldOut]:
     require_write(request)
     service = customer = None
@@ -203,6 +224,7 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[Hold
 
 @staff_router.post(
     "/staff/legal-holds/{hold_id}/renew",
+    auth=staff_auth("accounts.manage_holds"),
     response={200: HoldOut, **ERRORS},
     summary="Renew a standing legal hold to a later end, or until released",
 )
@@ -214,7 +236,10 @@ def staff_legal_hold_renew(request: HttpRequest, hold_id: str, payload: RenewIn)
 
 
 @staff_router.post(
-    "/staff/legal-holds/{hold_id}/release", response={200: HoldOut, **ERRORS}, summary="Release a legal hold"
+    "/staff/legal-holds/{hold_id}/release",
+    auth=staff_auth("accounts.manage_holds"),
+    response={200: HoldOut, **ERRORS},
+    summary="Release a legal hold",
 )
 def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> HoldOut:
     require_write(request)

@@ -11,7 +11,7 @@ from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
-from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, money_out
 from megalayer.api.schemas import Problem
@@ -65,12 +65,22 @@ def _customer_out(customer: Customer) -> CustomerOut:
     )
 
 
-@router.get("/staff/customers", response={200: CustomerPage, **ERRORS}, summary="Customers (search: e-mail, name, id)")
+@router.get(
+    "/staff/customers",
+    auth=staff_auth("accounts.view_customers"),
+    response={200: CustomerPage, **ERRORS},
+    summary="Customers (search: e-mail, name, id)",
+)
 def staff_customers(request: HttpRequest, q: str = "", cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
     return paginate(customers_search(q), cursor=cursor, limit=limit, render=_customer_out)
 
 
-@router.get("/staff/customers/{customer_id}", response={200: CustomerDetailOut, **ERRORS}, summary="A customer")
+@router.get(
+    "/staff/customers/{customer_id}",
+    auth=staff_auth("accounts.view_customers"),
+    response={200: CustomerDetailOut, **ERRORS},
+    summary="A customer",
+)
 def staff_customer(request: HttpRequest, customer_id: str) -> CustomerDetailOut:
     from django.db.models import Count
 
@@ -142,6 +152,7 @@ def _event_out(event: AuditEvent) -> AuditEventOut:
 
 @router.get(
     "/staff/audit",
+    auth=staff_auth("accounts.view_audit"),
     response={200: AuditPage, **ERRORS},
     summary="The audit trail, newest first; filter by action prefix, requirement, target or actor",
 )
@@ -159,7 +170,10 @@ def staff_audit(
 
 
 @router.get(
-    "/staff/audit/verify", response={200: VerifyOut, **ERRORS}, summary="Walk the hash chain; name the first break"
+    "/staff/audit/verify",
+    auth=staff_auth("accounts.view_audit"),
+    response={200: VerifyOut, **ERRORS},
+    summary="Walk the hash chain; name the first break",
 )
 def staff_audit_verify(request: HttpRequest) -> VerifyOut:
     result = audit_verify()
@@ -179,7 +193,12 @@ class PublishedOut(Schema):
     effective_at: dt.datetime
 
 
-@router.post("/staff/terms", response={201: PublishedOut, **ERRORS}, summary="Publish a new version of the Terms")
+@router.post(
+    "/staff/terms",
+    auth=staff_auth("accounts.manage_terms"),
+    response={201: PublishedOut, **ERRORS},
+    summary="Publish a new version of the Terms",
+)
 def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> Status[PublishedOut]:
     require_write(request)
     version = terms_publish(

@@ -8,7 +8,7 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
 from megalayer.api.schemas import Problem
 from megalayer.billing.actions import refund_issue
@@ -40,6 +40,7 @@ class RefundOut(Schema):
 
 @router.post(
     "/staff/refunds",
+    auth=staff_auth("accounts.manage_billing"),
     response={201: RefundOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
     summary="Refund part or all of a paid invoice",
 )

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
-from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
@@ -110,7 +110,12 @@ def _null_route_out(route: NullRoute) -> NullRouteOut:
     )
 
 
-@router.get("/staff/operations", response={200: OperationPage, **ERRORS}, summary="Operations, newest first")
+@router.get(
+    "/staff/operations",
+    auth=staff_auth("accounts.manage_machines"),
+    response={200: OperationPage, **ERRORS},
+    summary="Operations, newest first",
+)
 def staff_operations(
     request: HttpRequest, status: str = "", cursor: Cursor = None, limit: Limit = 25
 ) -> dict[str, object]:
@@ -123,7 +128,10 @@ def staff_operations(
 
 
 @router.post(
-    "/staff/operations/{operation_id}/retry", response={200: StaffOperationOut, **ERRORS}, summary="Retry a failed one"
+    "/staff/operations/{operation_id}/retry",
+    auth=staff_auth("accounts.manage_machines"),
+    response={200: StaffOperationOut, **ERRORS},
+    summary="Retry a failed one",
 )
 def staff_operation_retry(request: HttpRequest, operation_id: str) -> StaffOperationOut:
     require_write(request)
@@ -132,6 +140,7 @@ def staff_operation_retry(request: HttpRequest, operation_id: str) -> StaffOpera
 
 @router.post(
     "/staff/operations/{operation_id}/cancel",
+    auth=staff_auth("accounts.manage_machines"),
     response={200: StaffOperationOut, **ERRORS},
     summary="Withdraw one that has not run (a reinstall's fee is refunded)",
 )
@@ -140,7 +149,12 @@ def staff_operation_cancel(request: HttpRequest, operation_id: str) -> StaffOper
     return staff_operation_out(operation_cancel(operation=_operation(operation_id), staff=request.user))
 
 
-@router.get("/staff/hosts", response={200: list[HostOut], **ERRORS}, summary="Hypervisor hosts")
+@router.get(
+    "/staff/hosts",
+    auth=staff_auth("accounts.manage_machines"),
+    response={200: list[HostOut], **ERRORS},
+    summary="Hypervisor hosts",
+)
 def staff_hosts(request: HttpRequest) -> list[HostOut]:
     out = []
     for host in Host.objects.select_related("location"):
@@ -164,7 +178,12 @@ def staff_hosts(request: HttpRequest) -> list[HostOut]:
     return out
 
 
-@router.get("/staff/ip/null-routes", response={200: list[NullRouteOut], **ERRORS}, summary="Null routes in force")
+@router.get(
+    "/staff/ip/null-routes",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: list[NullRouteOut], **ERRORS},
+    summary="Null routes in force",
+)
 def staff_null_routes(request: HttpRequest, include_ended: bool = False) -> list[NullRouteOut]:
     rows = NullRoute.objects.all() if include_ended else NullRoute.objects.filter(ended_at__isnull=True)
     return [_null_route_out(r) for r in rows[:500]]
@@ -172,6 +191,7 @@ def staff_null_routes(request: HttpRequest, include_ended: bool = False) -> list
 
 @router.post(
     "/staff/ip/null-routes",
+    auth=staff_auth("accounts.manage_abuse"),
     response={201: NullRouteOut, **ERRORS},
     summary="Null-route an address (BGP blackhole, RFC 7999)",
 )
@@ -187,7 +207,12 @@ def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> Status
     return Status(201, _null_route_out(route))
 
 
-@router.post("/staff/ip/null-routes/{address}/end", response={200: NullRouteOut, **ERRORS}, summary="Lift a null route")
+@router.post(
+    "/staff/ip/null-routes/{address}/end",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: NullRouteOut, **ERRORS},
+    summary="Lift a null route",
+)
 def staff_null_route_end(request: HttpRequest, address: str, payload: NullRouteEndIn) -> NullRouteOut:
     require_write(request)
     return _null_route_out(null_route_end(address=address, actor=Actor.for_user(request.user), note=payload.note))
@@ -236,7 +261,12 @@ def _notice_out(notice: Any) -> NetworkNoticeOut:
     )
 
 
-@router.get("/staff/network-notices", response={200: list[NetworkNoticeOut], **ERRORS}, summary="Network notices")
+@router.get(
+    "/staff/network-notices",
+    auth=staff_auth("accounts.manage_machines"),
+    response={200: list[NetworkNoticeOut], **ERRORS},
+    summary="Network notices",
+)
 def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
     from megalayer.notices.models import NetworkNotice
 
@@ -245,6 +275,7 @@ def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
 
 @router.post(
     "/staff/network-notices",
+    auth=staff_auth("accounts.manage_machines"),
     response={201: NetworkNoticeOut, **ERRORS},
     summary="Publish a maintenance or incident notice; affected customers are e-mailed once (TOS-NET-2)",
 )
@@ -283,6 +314,7 @@ def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn)
 
 @router.post(
     "/staff/network-notices/{notice_id}/updates",
+    auth=staff_auth("accounts.manage_machines"),
     response={201: NetworkNoticeOut, **ERRORS},
     summary="Append an update or the resolution; e-mailed to everyone told",
 )
@@ -355,6 +387,7 @@ def _legal_order(request: HttpRequest, order_id: str) -> Any:
 
 @router.get(
     "/staff/legal-orders",
+    auth=staff_auth("abuse.legal"),
     response={200: list[LegalOrderOut], **ERRORS},
     summary="Legal orders (staff with the legal permission; 404 for others)",
 )
@@ -378,6 +411,7 @@ class LegalOrderIn(Schema):
 
 @router.post(
     "/staff/legal-orders",
+    auth=staff_auth("abuse.legal"),
     response={201: LegalOrderOut, **ERRORS},
     summary="Record a legal order (legal permission); its document is sent to /document",
 )
@@ -407,6 +441,7 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Sta
 
 @router.post(
     "/staff/legal-orders/{order_id}/document",
+    auth=staff_auth("abuse.legal"),
     response={201: LegalOrderOut, **ERRORS},
     summary="Attach the order's document (multipart, field 'document'); once attached it is never replaced (409)",
 )
@@ -423,6 +458,7 @@ def staff_legal_order_document_attach(
 
 @router.get(
     "/staff/legal-orders/{order_id}/document",
+    auth=staff_auth("abuse.legal"),
     response={200: None, **ERRORS},
     summary="Download the order's document",
     openapi_extra={"responses": {200: {"content": {"application/octet-stream": {}}, "description": "file"}}},

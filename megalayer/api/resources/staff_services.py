@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from megalayer.api.auth import StaffTokenAuth, require_write
+from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.services import OrderOut, ServiceOut, _order_out, service_out
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
@@ -44,7 +44,12 @@ def _service(service_id: str) -> Service:
     return service
 
 
-@router.post("/staff/orders/{order_id}/approve", response={200: OrderOut, **ERRORS}, summary="Approve a reviewed order")
+@router.post(
+    "/staff/orders/{order_id}/approve",
+    auth=staff_auth("accounts.manage_services"),
+    response={200: OrderOut, **ERRORS},
+    summary="Approve a reviewed order",
+)
 def staff_order_approve(request: HttpRequest, order_id: str) -> OrderOut:
     require_write(request)
     return _order_out(order_approve(order=_order(order_id), staff=request.user))
@@ -52,6 +57,7 @@ def staff_order_approve(request: HttpRequest, order_id: str) -> OrderOut:
 
 @router.post(
     "/staff/orders/{order_id}/reject",
+    auth=staff_auth("accounts.manage_services"),
     response={200: OrderOut, **ERRORS},
     summary="Refuse an order; what was paid returns to the balance (TOS-REFUSE-1)",
 )
@@ -60,7 +66,12 @@ def staff_order_reject(request: HttpRequest, order_id: str, payload: DecisionIn)
     return _order_out(order_reject(order=_order(order_id), staff=request.user, note=payload.note))
 
 
-@router.post("/staff/services/{service_id}/suspend", response={200: ServiceOut, **ERRORS}, summary="Suspend a service")
+@router.post(
+    "/staff/services/{service_id}/suspend",
+    auth=staff_auth("accounts.manage_services"),
+    response={200: ServiceOut, **ERRORS},
+    summary="Suspend a service",
+)
 def staff_service_suspend(request: HttpRequest, service_id: str, payload: EnforcementIn) -> ServiceOut:
     require_write(request)
     service = service_suspend(
@@ -74,7 +85,10 @@ def staff_service_suspend(request: HttpRequest, service_id: str, payload: Enforc
 
 
 @router.post(
-    "/staff/services/{service_id}/unsuspend", response={200: ServiceOut, **ERRORS}, summary="Lift a suspension"
+    "/staff/services/{service_id}/unsuspend",
+    auth=staff_auth("accounts.manage_services"),
+    response={200: ServiceOut, **ERRORS},
+    summary="Lift a suspension",
 )
 def staff_service_unsuspend(request: HttpRequest, service_id: str, payload: EnforcementIn) -> ServiceOut:
     require_write(request)
@@ -89,6 +103,7 @@ def staff_service_unsuspend(request: HttpRequest, service_id: str, payload: Enfo
 
 @router.post(
     "/staff/services/{service_id}/terminate",
+    auth=staff_auth("accounts.manage_services"),
     response={200: ServiceOut, **ERRORS},
     summary="Terminate a service and delete its data",
 )

@@ -3,6 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.conftest import staff_totp
 from megalayer.core.models import ScheduledRun
 from megalayer.core.scheduler import schedule_tick
 from megalayer.terms.models import TermsAcceptance, TermsVersion
@@ -71,6 +72,10 @@ def test_token_create_prints_a_working_token_once(alice, staff, capsys):
     assert token not in (stored.secret_hash, stored.prefix)
     with pytest.raises(CommandError, match="Only staff members"):
         call_command("token", "create", "--email", "alice@example.com", "--staff")
+    with pytest.raises(CommandError, match="Staff tokens need two-factor authentication"):
+        call_command("token", "create", "--email", "staff@megalayer.test", "--staff")
+    assert not ApiToken.objects.filter(user=staff).exists()
+    staff_totp(staff)
     call_command("token", "create", "--email", "staff@megalayer.test", "--staff")
     assert ApiToken.objects.get(user=staff).is_staff_token
     with pytest.raises(CommandError, match="no user"):

@@ -93,7 +93,14 @@ def load_demo() -> None:
     version = TermsVersion.objects.order_by("number").first()
     assert version is not None
     if not User.objects.filter(email=STAFF[0]).exists():
-        staff = staff_create(email=STAFF[0], password=STAFF[1], full_name=STAFF[2], actor=system)
+        staff = staff_create(
+            email=STAFF[0],
+            password=STAFF[1],
+            full_name=STAFF[2],
+            actor=system,
+            roles=("admin", "legal"),
+            superuser=True,
+        )
         EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
         TOTP.activate(staff, DEMO_STAFF_TOTP_SECRET)
     for email, password, name, billing in CUSTOMERS:
