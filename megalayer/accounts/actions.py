@@ -202,6 +202,8 @@ def staff_create(
 ) -> User:
     """Create a staff login with its roles (``accounts/roles.py``); a superuser also opens the Django admin."""
     _known_roles(roles)
+    if User.objects.filter(email__iexact=email.strip()).exists():
+        raise InvalidInput("An account with this e-mail address exists already.", field="email")
     with transaction.atomic():
         user = User.objects.create_user(
             email, password, is_staff=True, is_superuser=superuser, full_name=full_name, staff_roles=list(roles)

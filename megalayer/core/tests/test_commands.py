@@ -100,3 +100,21 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
     ]
     assert second == []
     assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 11
+
+
+def test_staff_create_and_roles_from_the_command_line(capsys):
+    from megalayer.accounts.models import User
+
+    call_command("staff", "create", "--email", "ops@megalayer.test", "--name", "Ops", "--roles", "operations,support")
+    printed = capsys.readouterr().out
+    member = User.objects.get(email="ops@megalayer.test")
+    password = printed.split("first password ")[1].split(" ")[0]
+    assert member.check_password(password)
+    assert (member.is_staff, member.is_superuser, member.staff_roles) == (True, False, ["operations", "support"])
+    with pytest.raises(CommandError, match="Unknown role"):
+        call_command("staff", "roles", "--email", "ops@megalayer.test", "--roles", "operations,root")
+    assert User.objects.get(pk=member.pk).staff_roles == ["operations", "support"]
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("staff", "create", "--email", "OPS@megalayer.test", "--roles", "support")
+    call_command("staff", "roles", "--email", "ops@megalayer.test", "--roles", "billing")
+    assert capsys.readouterr().out.strip() == "ops@megalayer.test: roles billing"
