@@ -6,6 +6,7 @@ production is set by environment variables (see ``.env.example``).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import dj_database_url
@@ -290,6 +291,17 @@ if "sandbox" in MEGALAYER_GATEWAYS and not DEBUG:  # issue 14, item 14: fake mon
         "MEGALAYER_GATEWAYS names 'sandbox', which approves fake payments: it is for the demo "
         "(MEGALAYER_DEBUG=1) only. Use stripe and/or manual in production."
     )
+# Four eyes (issue 14, item 6): a staff refund above this amount, per currency, waits for a second staff
+# member's approval; a currency not listed always does. "USD:100,EUR:100".
+MEGALAYER_REFUND_APPROVAL_ABOVE: dict[str, Decimal] = {
+    code.strip().upper(): Decimal(amount)
+    for code, _, amount in (
+        item.partition(":")
+        for item in env.string_list(
+            "MEGALAYER_REFUND_APPROVAL_ABOVE", ["USD:100", "EUR:100", "GBP:100", "HKD:800", "SGD:150", "JPY:15000"]
+        )
+    )
+}
 MEGALAYER_PROVIDER_COUNTRY = env.string("MEGALAYER_PROVIDER_COUNTRY", "HK")
 MEGALAYER_VAT_CHECKER = env.string("MEGALAYER_VAT_CHECKER", "")
 STRIPE_SECRET_KEY = env.string("STRIPE_SECRET_KEY", "")

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from megalayer.abuse.models import LegalHold
+from megalayer.accounts.approvals import approval_request
+from megalayer.accounts.models import Approval
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
@@ -269,3 +271,23 @@ def legal_hold_release(*, hold: LegalHold, staff: Any, note: str) -> LegalHold:
         )
     hold.refresh_from_db()
     return hold
+
+
+def legal_hold_release_request(*, hold: LegalHold, staff: Any, note: str) -> Approval:
+    """Ending a hold frees evidence for deletion: it waits for a second staff member (four eyes, issue 14)."""
+    if not note.strip():
+        raise InvalidInput("Say why the hold ends.", field="note")
+    if hold.released_at is not None:
+        raise NotFound("This hold is not standing.")
+    return approval_request(
+        kind="abuse.hold_release",
+        payload={"hold": hold.public_id, "note": note.strip()},
+        summary=f"Release legal hold {hold.public_id} ({note.strip()[:120]})",
+        staff=staff,
+    )
+
+
+def hold_release_execute(approval: Approval) -> str:
+    hold = LegalHold.objects.get(public_id=approval.payload["hold"])
+    legal_hold_release(hold=hold, staff=approval.requested_by, note=approval.payload["note"])
+    return hold.public_id

@@ -170,3 +170,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class Approval(models.Model):
+    """A staff action that needs a second staff member (four eyes, issue 14 item 6): asked by one, decided by
+    another who holds the permission it needs; carried out only when approved (``accounts/approvals.py``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second staff member"
+        APPROVED = "approved", "Approved and carried out"
+        REJECTED = "rejected", "Rejected"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("apr"), editable=False)
+    kind = models.CharField(max_length=40)
+    summary = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    result = models.CharField(max_length=100, blank=True, help_text="What was carried out, e.g. the refund's ID.")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.summary}"

@@ -11,9 +11,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.models import Customer
+from megalayer.accounts.models import Approval, Customer
 from megalayer.backoffice.access import staff_required
-from megalayer.billing.actions import manual_payment_record, refund_issue, tax_rate_save
+from megalayer.billing.actions import manual_payment_record, tax_rate_save
+from megalayer.billing.approvals import refund_request
 from megalayer.billing.choices import InvoiceStatus, RefundDestination, RefundReason
 from megalayer.billing.models import Invoice, Payment, Refund, TaxRate
 from megalayer.billing.pdf import invoice_html
@@ -77,7 +78,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            refund_issue(
+            done = refund_request(
                 invoice=invoice,
                 amount=Money(data["amount"], invoice.currency),
                 reason=data["reason"],
@@ -89,7 +90,12 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         except DomainError as error:
             _form_error(form, error)
         else:
-            messages.success(request, "Refund issued; the customer was notified.")
+            if isinstance(done, Approval):
+                messages.success(
+                    request, f"Above the limit: refund asked for ({done.public_id}); a second staff member approves it."
+                )
+            else:
+                messages.success(request, "Refund issued; the customer was notified.")
             return redirect("backoffice:invoice_detail", public_id=invoice.public_id)
     context = {
         "invoice": invoice,

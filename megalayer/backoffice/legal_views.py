@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.holds import legal_hold_release
+from megalayer.abuse.holds import legal_hold_release_request
 from megalayer.abuse.legal import (
     document_response,
     legal_export,
@@ -179,8 +179,11 @@ def holds(request: HttpRequest) -> HttpResponse:
                 until = f"{renewed.ends_at:%Y-%m-%d}" if renewed.ends_at else "released"
                 messages.success(request, f"Hold {hold.public_id} renewed until {until}.")
             else:
-                legal_hold_release(hold=hold, staff=request.user, note=note)
-                messages.success(request, "Hold released; deferred deletions run at the next automation run.")
+                asked = legal_hold_release_request(hold=hold, staff=request.user, note=note)
+                messages.success(
+                    request,
+                    f"Release asked for ({asked.public_id}): a second staff member approves it under Approvals.",
+                )
     except ValueError:
         messages.error(request, "Give the end as a date.")
     except DomainError as error:

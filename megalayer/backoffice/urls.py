@@ -3,6 +3,7 @@ from django.urls import path
 from megalayer.backoffice import (
     abuse_views,
     affiliate_views,
+    approval_views,
     billing_views,
     legal_views,
     machine_views,
@@ -31,6 +32,7 @@ urlpatterns = [
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),
     path("audit/", views.audit_log, name="audit"),
     path("staff/", staff_views.staff_members, name="staff"),
+    path("approvals/", approval_views.approvals, name="approvals"),
     path("mail/", views.mail_templates, name="mail_templates"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),
     path("billing/invoices/<str:public_id>/", billing_views.invoice_detail, name="invoice_detail"),

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from megalayer.abuse.holds import LegalHoldStops, legal_hold_place, legal_hold_release
+from megalayer.accounts.models import Approval, User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
@@ -185,9 +186,23 @@ def test_staff_place_and_release_a_hold_in_the_back_office(
     legal_client = Client()
     sign_in_staff(legal_client, lawyer)
     assert legal_client.get(records).getvalue() == hold.records.open("rb").read()
+    # Four eyes (issue 14, item 6): the release waits for a second staff member; the asker cannot approve it.
     staff_client.post("/backoffice/legal/holds/", {"hold": hold.public_id, "note": "over"})
     hold.refresh_from_db()
+    assert hold.released_at is None
+    asked = Approval.objects.get(kind="abuse.hold_release")
+    own = staff_client.post("/backoffice/approvals/", {"approval": asked.public_id, "decision": "approve"}, follow=True)
+    assert "A second staff member must decide" in own.content.decode()
+    hold.refresh_from_db()
+    assert hold.released_at is None
+    second = User.objects.create_user("second@megalayer.test", "x" * 16, is_staff=True, staff_roles=["legal"])
+    second_client = sign_in_staff(Client(), second)
+    second_client.post("/backoffice/approvals/", {"approval": asked.public_id, "decision": "approve"})
+    hold.refresh_from_db()
     assert hold.released_at is not None
+    assert hold.released_by == "staff@megalayer.test"
+    granted = AuditEvent.objects.get(action="approval.approved")
+    assert (granted.data["requested_by"], granted.data["decided_by"]) == ("staff@megalayer.test", second.email)
     bad = staff_client.post(
         "/backoffice/legal/holds/", {"action": "place", "service": "srv_nope", "reason": "x"}, follow=True
     )
@@ -271,8 +286,20 @@ def test_holds_through_the_staff_api(alice, vps, staff, django_capture_on_commit
         "application/json", **headers,
     )  # fmt: skip
     assert (renew.status_code, renew.json()["errors"][0]["field"]) == (422, "ends_at")  # already until released
-    released = Client().post(
+    asked = Client().post(
         f"/api/v1/staff/legal-holds/{out['id']}/release", json.dumps({"note": "closed"}), "application/json", **headers
     )
-    assert released.json()["released_at"] is not None
+    assert (asked.status_code, asked.json()["status"], asked.json()["kind"]) == (202, "pending", "abuse.hold_release")
+    assert LegalHold.objects.get().released_at is None
+    own = Client().post(
+        f"/api/v1/staff/approvals/{asked.json()['id']}/approve", json.dumps({}), "application/json", **headers
+    )
+    assert own.status_code == 403
+    second = User.objects.create_user("second@megalayer.test", "x" * 16, is_staff=True, staff_roles=["legal"])
+    approved = Client().post(
+        f"/api/v1/staff/approvals/{asked.json()['id']}/approve", json.dumps({}), "application/json",
+        **bearer(second, staff=True),
+    )  # fmt: skip
+    assert (approved.status_code, approved.json()["status"]) == (200, "approved")
+    assert LegalHold.objects.get().released_at is not None
     assert LegalHold.objects.count() == 1

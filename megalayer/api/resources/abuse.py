@@ -10,11 +10,12 @@ from ninja import Field, Router, Schema, Status
 
 from megalayer.abuse.actions import case_answer, report_receive
 from megalayer.abuse.choices import Source
-from megalayer.abuse.holds import legal_hold_place, legal_hold_release, legal_hold_renew
+from megalayer.abuse.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.accounts.models import Customer
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import _customer
+from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.services.models import Service
@@ -238,12 +239,13 @@ def staff_legal_hold_renew(request: HttpRequest, hold_id: str, payload: RenewIn)
 @staff_router.post(
     "/staff/legal-holds/{hold_id}/release",
     auth=staff_auth("accounts.manage_holds"),
-    response={200: HoldOut, **ERRORS},
-    summary="Release a legal hold",
+    response={202: ApprovalOut, **ERRORS},
+    summary="Ask to release a legal hold: a second staff member approves it (four eyes)",
 )
-def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> HoldOut:
+def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> Status[ApprovalOut]:
     require_write(request)
-    return _hold_out(legal_hold_release(hold=_hold(hold_id), staff=request.user, note=payload.note))
+    asked = legal_hold_release_request(hold=_hold(hold_id), staff=request.user, note=payload.note)
+    return Status(202, approval_out(asked))
 
 
 @router.get("/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Complaints about your services")

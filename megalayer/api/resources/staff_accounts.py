@@ -9,8 +9,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.accounts.models import Customer
+from megalayer.accounts.approvals import approval_decide
+from megalayer.accounts.models import Approval, Customer
 from megalayer.accounts.queries import customers_search
+from megalayer.accounts.roles import ANY_STAFF
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, money_out
@@ -211,3 +213,74 @@ def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> Status[Publis
         published_by=request.user,
     )
     return Status(201, PublishedOut(version=version.number, effective_at=version.effective_at))
+
+
+class ApprovalOut(Schema):
+    id: str
+    kind: str
+    summary: str
+    status: str
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    note: str
+    result: str
+
+
+class DecisionIn(Schema):
+    note: str = Field(default="", max_length=500)
+
+
+def approval_out(approval: Approval) -> ApprovalOut:
+    return ApprovalOut(
+        id=approval.public_id,
+        kind=approval.kind,
+        summary=approval.summary,
+        status=approval.status,
+        requested_by=approval.requested_by.email,
+        requested_at=approval.requested_at,
+        decided_by=approval.decided_by.email if approval.decided_by else None,
+        decided_at=approval.decided_at,
+        note=approval.note,
+        result=approval.result,
+    )
+
+
+@router.get(
+    "/staff/approvals",
+    auth=staff_auth(ANY_STAFF),
+    response={200: list[ApprovalOut], **ERRORS},
+    summary="Requests waiting for a second staff member (four eyes), newest first",
+)
+def staff_approvals(request: HttpRequest, status: str = "pending") -> list[ApprovalOut]:
+    rows = Approval.objects.select_related("requested_by", "decided_by").filter(status=status)[:200]
+    return [approval_out(a) for a in rows]
+
+
+def _decide(request: HttpRequest, approval_id: str, payload: DecisionIn, *, approve: bool) -> ApprovalOut:
+    require_write(request)
+    approval = Approval.objects.filter(public_id=approval_id).first()
+    if approval is None:
+        raise NotFound("No such request.")
+    return approval_out(approval_decide(approval=approval, staff=request.user, approve=approve, note=payload.note))
+
+
+@router.post(
+    "/staff/approvals/{approval_id}/approve",
+    auth=staff_auth(ANY_STAFF),
+    response={200: ApprovalOut, **ERRORS},
+    summary="Approve, and so carry out, another staff member's request (needs the request's permission)",
+)
+def staff_approval_approve(request: HttpRequest, approval_id: str, payload: DecisionIn) -> ApprovalOut:
+    return _decide(request, approval_id, payload, approve=True)
+
+
+@router.post(
+    "/staff/approvals/{approval_id}/reject",
+    auth=staff_auth(ANY_STAFF),
+    response={200: ApprovalOut, **ERRORS},
+    summary="Reject another staff member's request (a note says why)",
+)
+def staff_approval_reject(request: HttpRequest, approval_id: str, payload: DecisionIn) -> ApprovalOut:
+    return _decide(request, approval_id, payload, approve=False)

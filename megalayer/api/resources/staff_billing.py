@@ -8,10 +8,12 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from megalayer.accounts.models import Approval
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
+from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
-from megalayer.billing.actions import refund_issue
+from megalayer.billing.approvals import refund_request
 from megalayer.billing.choices import RefundDestination, RefundReason
 from megalayer.billing.models import Invoice
 from megalayer.core.errors import NotFound
@@ -41,15 +43,23 @@ class RefundOut(Schema):
 @router.post(
     "/staff/refunds",
     auth=staff_auth("accounts.manage_billing"),
-    response={201: RefundOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
-    summary="Refund part or all of a paid invoice",
+    response={
+        201: RefundOut,
+        202: ApprovalOut,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: Problem,
+        422: Problem,
+    },
+    summary="Refund part or all of a paid invoice (above the limit: 202, waiting for a second staff member)",
 )
-def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut]:
+def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut] | Status[ApprovalOut]:
     require_write(request)
     invoice = Invoice.objects.filter(public_id=payload.invoice).first()
     if invoice is None:
         raise NotFound("No such invoice.")
-    refund = refund_issue(
+    refund = refund_request(
         invoice=invoice,
         amount=Money(payload.amount.amount, payload.amount.currency),
         reason=payload.reason,
@@ -58,6 +68,8 @@ def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut]:
         staff=request.user,
         idempotency_key=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}",
     )
+    if isinstance(refund, Approval):
+        return Status(202, approval_out(refund))
     return Status(
         201,
         RefundOut(
