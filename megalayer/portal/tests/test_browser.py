@@ -408,3 +408,32 @@ def test_api_docs_and_the_framed_invoice_work_under_the_content_security_policy(
     assert heading.evaluate("h => getComputedStyle(h).color") == "rgb(11, 92, 173)"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "invoice-framed.png"), full_page=True)
+
+
+def test_a_second_staff_member_approves_a_large_refund_in_the_browser(page, live_server, alice, staff):
+    """Issue 14, item 6 (four eyes): the request waits on the Approvals page; a billing member approves it."""
+    from megalayer.accounts.models import Approval
+    from megalayer.billing.approvals import refund_request
+    from megalayer.billing.models import Refund
+    from megalayer.billing.tests.conftest import fund, issued_invoice
+    from megalayer.core.money import Money
+
+    fund(alice, "500.00")
+    invoice = issued_invoice(alice, "500.00")
+    refund_request(
+        invoice=invoice, amount=Money.of("250.00", "USD"), reason="provider_outage", note="HKG outage",
+        destination="balance", staff=staff, idempotency_key="browser-four-eyes",
+    )  # fmt: skip
+    billing = User.objects.create_user("billing@megalayer.test", "x" * 16, is_staff=True, staff_roles=["billing"])
+    _sign_in(page, live_server, billing)
+    page.goto(f"{live_server.url}/backoffice/approvals/")
+    rows = page.get_by_test_id("approvals")
+    assert "Refund 250.00 USD on invoice" in rows.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "approvals-waiting.png"), full_page=True)
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+    assert "approved and carried out" in page.content()
+    assert Approval.objects.get().status == "approved"
+    assert Refund.objects.get().amount == Money.of("250.00", "USD").amount
+    page.screenshot(path=str(ARTIFACTS / "approvals-approved.png"), full_page=True)
