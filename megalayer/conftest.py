@@ -191,7 +191,12 @@ def bob(terms_v1: TermsVersion) -> Customer:
 
 @pytest.fixture
 def staff(db: Any) -> User:
-    user = User.objects.create_user("staff@megalayer.test", PASSWORD, is_staff=True, staff_roles=["admin"])
+    return make_staff("staff@megalayer.test", "admin")
+
+
+def make_staff(email: str, *roles: str) -> User:
+    """A staff member with these roles (accounts/roles.py) and a verified address; no second factor yet."""
+    user = User.objects.create_user(email, PASSWORD, is_staff=True, staff_roles=list(roles))
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     return user
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.accounts.models import Approval
-from megalayer.accounts.roles import PERMISSIONS, staff_may
+from megalayer.accounts.roles import declared, staff_may
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
@@ -33,9 +33,7 @@ KINDS: dict[str, ApprovalKind] = {}
 
 
 def approval_kind_register(kind: str, *, permission: str, execute: Callable[[Approval], str], requirement: str) -> None:
-    if permission not in PERMISSIONS:
-        raise ValueError(f"undeclared staff permission {permission!r}")
-    KINDS[kind] = ApprovalKind(permission=permission, execute=execute, requirement=requirement)
+    KINDS[kind] = ApprovalKind(permission=declared(permission), execute=execute, requirement=requirement)
 
 
 def approval_request(*, kind: str, payload: dict[str, Any], summary: str, staff: Any) -> Approval:

@@ -55,6 +55,24 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
+# A refusal for a missing permission says which one in this header (pages and API alike), so tools and the
+# role matrix test tell "not allowed" from "allowed, but no such object".
+MISSING_PERMISSION_HEADER = "X-Megalayer-Missing-Permission"
+# Legal matters are need-to-know: refused as "not found", not "forbidden" (abuse/legal.py).
+HIDDEN_PERMISSIONS = frozenset({"abuse.legal"})
+
+
+def declared(permission: str) -> str:
+    """``permission`` if it is one of ``PERMISSIONS`` (or ``ANY_STAFF``): a typo fails at import, not at request."""
+    if permission != ANY_STAFF and permission not in PERMISSIONS:
+        raise ValueError(f"undeclared staff permission {permission!r} (accounts/roles.py)")
+    return permission
+
+
+def refusal(permission: str) -> str:
+    return f"Your roles do not include this: {PERMISSIONS.get(permission, permission)} ({permission})."
+
+
 def role_permissions(roles: list[str] | tuple[str, ...]) -> set[str]:
     granted: set[str] = set()
     for role in roles:

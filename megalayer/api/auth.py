@@ -7,11 +7,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from megalayer.abuse.legal import LEGAL_PERMISSION
 from megalayer.accounts.actions import token_authenticate
 from megalayer.accounts.models import ApiToken
 from megalayer.accounts.queries import has_second_factor
-from megalayer.accounts.roles import ANY_STAFF, PERMISSIONS, staff_may
+from megalayer.accounts.roles import HIDDEN_PERMISSIONS, declared, refusal, staff_may
 from megalayer.api.throttling import count_refused_token
 from megalayer.core.errors import Forbidden, NotFound
 from megalayer.terms.actions import terms_record_continued_use
@@ -36,7 +35,7 @@ class MissingPermission(Forbidden):
     title = "Missing permission"
 
     def __init__(self, permission: str) -> None:
-        super().__init__(f"Your roles do not include this: {PERMISSIONS.get(permission, permission)} ({permission}).")
+        super().__init__(refusal(permission))
         self.missing_permission = permission
 
 
@@ -58,9 +57,7 @@ class StaffTokenAuth(TokenAuth):
 
     def __init__(self, permission: str | None = None) -> None:
         super().__init__()
-        if permission is not None and permission != ANY_STAFF and permission not in PERMISSIONS:
-            raise ValueError(f"undeclared staff permission {permission!r} (accounts/roles.py)")
-        self.permission = permission
+        self.permission = permission if permission is None else declared(permission)
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         api_token = super().authenticate(request, token)
@@ -71,7 +68,7 @@ class StaffTokenAuth(TokenAuth):
         if not has_second_factor(api_token.user):  # removed since the token was made
             raise Forbidden("Staff accounts need two-factor authentication: set it up again to use staff tokens.")
         if self.permission is not None and not staff_may(api_token.user, self.permission):
-            if self.permission == LEGAL_PERMISSION:
+            if self.permission in HIDDEN_PERMISSIONS:
                 raise HiddenLegalMatter(self.permission)
             raise MissingPermission(self.permission)
         return api_token

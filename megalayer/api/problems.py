@@ -7,10 +7,10 @@ from typing import Any
 
 from django.http import HttpResponse
 
+from megalayer.accounts.roles import MISSING_PERMISSION_HEADER
 from megalayer.core.errors import DomainError, RateLimited
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-MISSING_PERMISSION_HEADER = "X-Megalayer-Missing-Permission"
 
 
 def problem_response(

@@ -30,7 +30,7 @@ from megalayer.api.resources import (
     tickets,
 )
 from megalayer.api.throttling import AddressThrottle, TokenThrottle
-from megalayer.core.errors import DomainError
+from megalayer.core.errors import DomainError, RateLimited
 
 api = MegalayerAPI(
     title="Megalayer API",
@@ -98,14 +98,10 @@ def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 
 @api.exception_handler(Throttled)
 def on_throttled(request: HttpRequest, error: Throttled) -> HttpResponse:
+    """ninja's throttles, answered as every other 429 of the platform (the sign-in lockout's too)."""
     wait = max(math.ceil(error.wait or 1), 1)
-    return problem_response(
-        status=429,
-        slug="rate-limited",
-        title="Too many requests",
-        detail=f"The API's rate limit is reached; try again in {wait} seconds.",
-        headers={"Retry-After": str(wait)},
-    )
+    limited = RateLimited(f"The API's rate limit is reached; try again in {wait} seconds.", retry_after=wait)
+    return problem_from_domain_error(limited)
 
 
 @api.exception_handler(PermissionDenied)

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
-from allauth.mfa.models import Authenticator
 from django.contrib import admin, messages
 from django.http import (
     HttpRequest,
@@ -29,8 +28,8 @@ from django.http import (
 )
 from django.urls import reverse
 
-from megalayer.abuse.legal import LEGAL_PERMISSION
-from megalayer.accounts.roles import ANY_STAFF, PERMISSIONS, staff_may
+from megalayer.accounts.queries import has_second_factor
+from megalayer.accounts.roles import HIDDEN_PERMISSIONS, MISSING_PERMISSION_HEADER, declared, refusal, staff_may
 
 
 def signed_in_with_second_factor(request: HttpRequest) -> bool:
@@ -47,8 +46,7 @@ def staff_gate(request: HttpRequest) -> HttpResponse | None:
     user = request.user
     if not user.is_authenticated or not user.is_active or not user.is_staff:
         return _to("account_login", request)
-    second_factors = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
-    if not Authenticator.objects.filter(user=user, type__in=second_factors).exists():
+    if not has_second_factor(user):
         messages.warning(request, "Staff accounts need two-factor authentication: set it up to continue.")
         return _to("mfa_activate_totp", request)
     if not signed_in_with_second_factor(request):
@@ -56,17 +54,13 @@ def staff_gate(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-DENIED_HEADER = "X-Megalayer-Missing-Permission"
-
-
 def _denied(request: HttpRequest, permission: str) -> HttpResponse:
     """403 naming the missing permission; legal pages answer 404 (their existence is not shown)."""
-    if permission == LEGAL_PERMISSION:
+    if permission in HIDDEN_PERMISSIONS:
         response: HttpResponse = HttpResponseNotFound("Not found.")
     else:
-        description = PERMISSIONS.get(permission, permission)
-        response = HttpResponseForbidden(f"Your roles do not include this: {description} ({permission}).")
-    response[DENIED_HEADER] = permission
+        response = HttpResponseForbidden(refusal(permission))
+    response[MISSING_PERMISSION_HEADER] = permission
     return response
 
 
@@ -76,9 +70,9 @@ def staff_required[**P, R: HttpResponseBase](
     """The back office's door (see the module docstring), then the permission the page needs: ``permission``
     to open it, ``post`` (when given) to change something with it. The declaration stays on the view
     (``staff_permissions``) for the role matrix test."""
-    for needed in (permission, post):
-        if needed is not None and needed != ANY_STAFF and needed not in PERMISSIONS:
-            raise ValueError(f"undeclared staff permission {needed!r} (accounts/roles.py)")
+    declared(permission)
+    if post is not None:
+        declared(post)
 
     def decorate(view: Callable[P, R]) -> Callable[P, R | HttpResponse]:
         @wraps(view)

@@ -7,20 +7,16 @@ import json
 import pytest
 from django.test import Client
 
-from megalayer.accounts.models import Approval, User
+from megalayer.accounts.models import Approval
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.models import Refund
 from megalayer.billing.tests.conftest import fund, issued_invoice
-from megalayer.conftest import PASSWORD, bearer, sign_in_staff
+from megalayer.conftest import bearer, make_staff, sign_in_staff
 from megalayer.core.money import Money
 from megalayer.ledger.queries import customer_balance
 
 pytestmark = pytest.mark.django_db
 REFUND = {"reason": "provider_outage", "destination": "balance", "note": "HKG outage"}
-
-
-def _member(email: str, *roles: str) -> User:
-    return User.objects.create_user(email, PASSWORD, is_staff=True, staff_roles=list(roles))
 
 
 @pytest.fixture
@@ -50,12 +46,12 @@ def test_above_the_limit_it_waits_and_only_a_second_billing_member_carries_it_ou
         "/backoffice/approvals/", {"approval": approval.public_id, "decision": "approve"}, follow=True
     )
     assert "A second staff member must decide" in own.content.decode()
-    support = sign_in_staff(Client(), _member("support@megalayer.test", "support"))
+    support = sign_in_staff(Client(), make_staff("support@megalayer.test", "support"))
     refused = support.post(
         "/backoffice/approvals/", {"approval": approval.public_id, "decision": "approve"}, follow=True
     )
     assert "Your roles do not allow deciding this." in refused.content.decode()
-    billing = sign_in_staff(Client(), _member("billing@megalayer.test", "billing"))
+    billing = sign_in_staff(Client(), make_staff("billing@megalayer.test", "billing"))
     unexplained = billing.post(
         "/backoffice/approvals/", {"approval": approval.public_id, "decision": "reject"}, follow=True
     )
@@ -88,7 +84,7 @@ def test_an_approved_refund_the_rules_refuse_stays_pending_with_nothing_done(sta
     )  # more than was paid
     assert isinstance(asked, Approval)
     with pytest.raises(DomainError):
-        approval_decide(approval=asked, staff=_member("billing@megalayer.test", "billing"), approve=True)
+        approval_decide(approval=asked, staff=make_staff("billing@megalayer.test", "billing"), approve=True)
     asked.refresh_from_db()
     assert asked.status == "pending"
     assert not Refund.objects.exists()
@@ -103,7 +99,7 @@ def test_through_the_staff_api_a_large_refund_answers_202_and_waits(staff, alice
     assert not Refund.objects.exists()
     listed = Client().get("/api/v1/staff/approvals", **bearer(staff, staff=True)).json()
     assert [a["id"] for a in listed] == [asked.json()["id"]]
-    second = bearer(_member("billing@megalayer.test", "billing"), staff=True)
+    second = bearer(make_staff("billing@megalayer.test", "billing"), staff=True)
     rejected = Client().post(
         f"/api/v1/staff/approvals/{asked.json()['id']}/reject", json.dumps({"note": "not our fault"}),
         content_type="application/json", **second,
