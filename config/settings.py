@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
+    "megalayer.cli",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+MEGALAYER_SCHEDULE = "config.schedule.SCHEDULE"  # the periodic jobs (core.scheduler reads them from here)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from email.message import EmailMessage
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from megalayer.accounts.actions import user_sign_in_close
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.notices.inbound import addressed_to
 from megalayer.terms.queries import policy_at, version_number_at
 
 DESK = Actor.system("abuse desk")
@@ -37,6 +39,15 @@ def redact(text: str) -> str:
     if not settings.MEGALAYER_ABUSE_REDACT:
         return text
     return PHONE.sub("[redacted]", EMAIL.sub("[redacted e-mail]", text))
+
+
+def abuse_mailbox(raw: bytes, message: EmailMessage) -> str | None:
+    """The abuse desk's mailbox (``notices.inbound.mailboxes``): complaints to the abuse address are stored
+    unchanged, then parsed (TOS-ABUSE-1)."""
+    if not addressed_to(message, settings.MEGALAYER_ABUSE_ADDRESS):
+        return None
+    report, _ = report_receive(raw=raw, source=Source.MAIL)
+    return f"abuse report {report.public_id}"
 
 
 def report_receive(*, raw: bytes, source: str) -> tuple[AbuseReport, bool]:

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.terms.choices import AbuseCategory as Category
 
-class Category(models.TextChoices):
-    POLITICAL = "political", "Sensitive political use"
-    HACKING = "hacking", "Hacking / malware"
-    PHISHING = "phishing", "Phishing / fraud"
-    ILLEGAL_CONTENT = "illegal_content", "Illegal content"
-    COPYRIGHT = "copyright", "Copyright infringement"
-    SPAM = "spam", "Spam"
-    RETALIATION = "retaliation", "Activity drawing retaliation"
-    CRIME = "crime", "Other crimes"
-    DOS = "dos", "Denial of service"
-    SCANNING = "scanning", "Scanning"
-    BRUTE_FORCE = "brute_force", "Brute force"
-    NETWORK = "network", "Network interference"
-    PYRAMID = "pyramid", "Pyramid scheme"
-    OTHER = "other", "Other"
+__all__ = ["OPEN_CASE_STATUSES", "CaseStatus", "Category", "Parser", "Source"]
 
 
 class Source(models.TextChoices):

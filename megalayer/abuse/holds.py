@@ -16,18 +16,14 @@ from megalayer.accounts.approvals import approval_request
 from megalayer.accounts.models import Approval
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound
 
 
-class LegalHoldStops(RuleRefused):
-    """A deletion that a legal hold forbids."""
+class LegalHoldStops(DeletionHeld):
+    """A deletion that this legal hold forbids."""
 
     def __init__(self, hold: LegalHold) -> None:
-        super().__init__(
-            f"Legal hold {hold.public_id} preserves this ({hold.reason}); nothing under it is deleted.",
-            rule="legal-hold",
-            requirement="TOS-HOLD-1",
-        )
+        super().__init__(hold_id=hold.public_id, reason=hold.reason)
         self.hold = hold
 
 
@@ -58,8 +54,17 @@ def hold_over_customer(customer: Any, now: dt.datetime | None = None) -> LegalHo
 
 
 def ensure_not_held(service: Any) -> None:
-    """The termination boundary: raise ``LegalHoldStops`` when a standing hold covers the service."""
+    """The termination boundary (``services.hooks.deletion_guard``): raise ``LegalHoldStops`` when a standing
+    hold covers the service."""
     hold = holds_for_service(service).order_by("placed_at").first()
+    if hold is not None:
+        raise LegalHoldStops(hold)
+
+
+def ensure_customer_not_held(customer: Any, now: dt.datetime) -> None:
+    """The erasure boundary (``privacy.hooks.erasure_guard``): raise ``LegalHoldStops`` when a standing hold
+    keeps anything of the customer."""
+    hold = hold_over_customer(customer, now)
     if hold is not None:
         raise LegalHoldStops(hold)
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
+from megalayer.accounts import hooks
 from megalayer.accounts.actions import user_password_changed
 
 # A browser that has signed in to an account before carries this signed cookie; its failures do not count
@@ -42,19 +43,19 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         They are then stored, retried and visible in the client area like every
         other notice (TOS-EMAIL-2), instead of being sent inline by the request.
         """
-        from megalayer.notices.actions import notice_account_mail
-
         message = self.render_mail(template_prefix, email, context)
         html = ""
         for alternative in getattr(message, "alternatives", []):
             if alternative[1] == "text/html":
                 html = str(alternative[0])
-        notice_account_mail(
-            template_prefix=template_prefix,
-            email=email,
-            subject=str(message.subject),
-            body_text=str(message.body),
-            body_html=html,
+        hooks.account_mail.one(
+            hooks.AccountMail(
+                template_prefix=template_prefix,
+                email=email,
+                subject=str(message.subject),
+                body_text=str(message.body),
+                body_html=html,
+            )
         )
 
     def set_password(self, user: Any, password: str) -> None:

@@ -2,6 +2,8 @@ from typing import Any
 
 from django.apps import AppConfig
 
+from megalayer.accounts import hooks
+
 
 class AccountsConfig(AppConfig):
     name = "megalayer.accounts"
@@ -17,12 +19,8 @@ class AccountsConfig(AppConfig):
 
 def _address_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:
     """A re-verified address works again (TOS-EMAIL-1)."""
-    from megalayer.notices.bounces import email_bounce_clear
-
-    email_bounce_clear(user=email_address.user)
+    hooks.address_confirmed.call(email_address.user)
 
 
 def _address_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    from megalayer.notices.bounces import email_bounce_clear
-
-    email_bounce_clear(user=user)
+    hooks.address_confirmed.call(user)

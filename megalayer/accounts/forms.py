@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
+from megalayer.accounts import hooks
 from megalayer.accounts.actions import customer_signup_complete
 from megalayer.accounts.models import BillingProfile, User
 from megalayer.core import numbers
@@ -49,21 +50,12 @@ class SignupForm(forms.Form):
             )
         return shown
 
-    @staticmethod
-    def _record_referral(request: HttpRequest, customer: Any) -> None:
-        """The referral link's signed cookie, if the visitor came by one (TOS-AFF-1)."""
-        from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_SALT, referral_record
-
-        code = request.get_signed_cookie(REFERRAL_COOKIE, default="", salt=REFERRAL_SALT)
-        if code:
-            referral_record(referred=customer, code=code)
-
     def signup(self, request: HttpRequest, user: User) -> None:
         user.full_name = self.cleaned_data["full_name"]
         user.save(update_fields=["full_name"])
         info = request_info(request)
         customer = customer_signup_complete(user=user, signup_ip=info.ip_address)
-        self._record_referral(request, customer)
+        hooks.signed_up.call(request, customer)
         version = TermsVersion.objects.get(number=self.cleaned_data["terms_version"])
         terms_accept(user=user, version=version, method=TermsAcceptance.Method.SIGNUP, request_info=info)
 

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpResponse
 
 from megalayer.accounts.roles import MISSING_PERMISSION_HEADER
 from megalayer.core.errors import DomainError, RateLimited
+from megalayer.core.problems import PROBLEM_CONTENT_TYPE, problem_response
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-def problem_response(
-    *,
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> HttpResponse:
-    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = errors
-    body.update({key: value for key, value in extra.items() if value is not None})
-    response = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+__all__ = ["PROBLEM_CONTENT_TYPE", "field_errors_from_validation", "problem_from_domain_error", "problem_response"]
 
 
 def problem_from_domain_error(error: DomainError) -> HttpResponse:

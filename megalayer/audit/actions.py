@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from megalayer.audit import hooks
 from megalayer.audit.models import AuditChainHead, AuditEvent
 from megalayer.core import clock
 
@@ -69,9 +70,7 @@ def audit_record(
     hash are decided by one writer at a time on every database.
     """
     if terms_version is None:
-        from megalayer.terms.queries import version_number_at
-
-        terms_version = version_number_at(clock.now())
+        terms_version = next(iter(hooks.terms_version_at.call(clock.now())), None)
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
             id=1, defaults={"last_hash": GENESIS_HASH, "last_event_id": 0}

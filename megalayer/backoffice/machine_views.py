@@ -346,7 +346,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 @staff_required("accounts.manage_machines")
 def network_notices(request: HttpRequest) -> HttpResponse:
     from megalayer.notices.models import NetworkNotice
-    from megalayer.notices.network import network_notice_publish, network_notice_update
+    from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
     from megalayer.services.models import Service
 
     form = NetworkNoticeForm(request.POST if request.POST.get("action") == "publish" else None)

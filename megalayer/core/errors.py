@@ -48,6 +48,20 @@ class RuleRefused(DomainError):
         self.type_slug = rule
 
 
+class DeletionHeld(RuleRefused):
+    """A deletion that a legal hold forbids (TOS-HOLD-1). Raised by the abuse desk's receivers of the
+    deletion guards (``services.hooks``, ``privacy.hooks``), caught by the apps below it by this name."""
+
+    def __init__(self, *, hold_id: str, reason: str) -> None:
+        super().__init__(
+            f"Legal hold {hold_id} preserves this ({reason}); nothing under it is deleted.",
+            rule="legal-hold",
+            requirement="TOS-HOLD-1",
+        )
+        self.hold_id = hold_id
+        self.reason = reason
+
+
 class IllegalTransition(RuleRefused):
     """A status change that the transition table does not allow."""
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
+from megalayer.core.problems import problem_response
+
 NUL = "\x00"
 
 
@@ -46,8 +48,6 @@ class NulGuardMiddleware:
         if field is None:
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            from megalayer.api.problems import problem_response
-
             return problem_response(
                 status=422,
                 slug="invalid-input",

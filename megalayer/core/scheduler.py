@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
+from django.utils.module_loading import import_string
 
 from megalayer.core import clock
 from megalayer.core.models import ScheduledRun
@@ -14,12 +16,13 @@ logger = logging.getLogger(__name__)
 
 
 def schedule_tick(*, worker: str) -> list[str]:
-    """Claim and enqueue every job whose current slot nobody has claimed; returns the names enqueued."""
-    from config.schedule import SCHEDULE
+    """Claim and enqueue every job whose current slot nobody has claimed; returns the names enqueued.
 
+    The jobs are named by ``settings.MEGALAYER_SCHEDULE`` (a dotted path, like ``ROOT_URLCONF``): the
+    schedule lists tasks of every app, and ``core`` imports none of them."""
     now = clock.now()
     enqueued: list[str] = []
-    for entry in SCHEDULE:
+    for entry in import_string(settings.MEGALAYER_SCHEDULE):
         slot = int(now.timestamp()) // entry.every
         try:
             with transaction.atomic():

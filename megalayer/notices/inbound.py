@@ -1,6 +1,7 @@
 """Mail that reaches us: the mail server pipes each message to ``/api/v1/hooks/inbound-mail``
-(``contrib/postfix/megalayer-inbound.py``). Delivery reports are bounces; everything else is
-offered to the support desk, which accepts only replies to its own tickets."""
+(``contrib/postfix/megalayer-inbound.py``). Delivery reports are bounces; everything else is offered to the
+mailboxes the desks connect (``mailboxes``: the abuse desk takes complaints, the support desk replies to its
+own tickets); a message no mailbox takes is recorded as ignored."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import email
 import hashlib
 from email import policy
 from email.message import EmailMessage
+from email.utils import getaddresses
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.core.hooks import Hook
 from megalayer.notices.bounces import bounce_process, is_delivery_report
 from megalayer.notices.models import InboundEvent
 
 MAX_BYTES = 25 * 1024 * 1024
+
+mailboxes: Hook[[bytes, EmailMessage], str | None] = Hook("notices.mailboxes")
+"""A desk's mailbox: given the raw message and its parse, take it (store it, act) and say what was done, or
+answer ``None`` to leave it to the next mailbox. Filled by the abuse and support apps."""
 
 
 def inbound_mail(raw: bytes) -> str:
@@ -34,10 +40,8 @@ def inbound_mail(raw: bytes) -> str:
             event = InboundEvent.objects.create(source="mail", event_id=event_id[:128], received_at=clock.now())
             if is_delivery_report(message):
                 outcome = bounce_process(message)
-            elif _addressed_to(message, settings.MEGALAYER_ABUSE_ADDRESS):
-                outcome = _to_abuse_desk(raw)
             else:
-                outcome = _to_support(message)
+                outcome = mailboxes.first(raw, message) or "ignored"
             InboundEvent.objects.filter(pk=event.pk).update(outcome=outcome[:64])
     except IntegrityError:
         return "duplicate"
@@ -46,32 +50,10 @@ def inbound_mail(raw: bytes) -> str:
 
 def recipients(message: EmailMessage) -> list[str]:
     """Every address the message was delivered to (To, Cc and the mail server's delivery headers)."""
-    from email.utils import getaddresses
-
     # Empty headers are left out: Python's strict getaddresses() gives up on the whole list otherwise.
     headers = [str(message[h]) for h in ("To", "Cc", "Delivered-To", "X-Original-To") if message.get(h)]
     return [found for _, found in getaddresses(headers) if found]
 
 
-def _addressed_to(message: EmailMessage, address: str) -> bool:
+def addressed_to(message: EmailMessage, address: str) -> bool:
     return any(found.lower() == address.lower() for found in recipients(message))
-
-
-def _to_abuse_desk(raw: bytes) -> str:
-    """Complaints to the abuse mailbox: stored unchanged, then parsed (TOS-ABUSE-1)."""
-    from megalayer.abuse.actions import report_receive
-    from megalayer.abuse.choices import Source
-
-    report, _ = report_receive(raw=raw, source=Source.MAIL)
-    return f"abuse report {report.public_id}"
-
-
-def _to_support(message: EmailMessage) -> str:
-    """Replies to tickets go to the support desk, once it exists (issue 6); until then mail is ignored."""
-    from importlib import import_module
-
-    try:
-        support_mail = import_module("megalayer.support.mail")
-    except ImportError:
-        return "ignored"
-    return str(support_mail.ticket_reply_from_mail(message))

@@ -280,7 +280,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     return redirect("portal:invoice_detail", public_id=invoice.public_id)
                 messages.success(request, "Renewed from your balance.")
         return redirect("portal:service_detail", public_id=service.public_id)
-    from megalayer.notices.network import banners_for
+    from megalayer.provisioning.network_notices import banners_for
 
     context = {
         "service": service,

@@ -139,7 +139,7 @@ def notice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def status(request: HttpRequest) -> HttpResponse:
     """The public status page: current and recent network notices, no customer data (TOS-NET-2)."""
-    from megalayer.notices.network import status_page
+    from megalayer.provisioning.network_notices import status_page
 
     return render(request, "portal/status.html", status_page())
 

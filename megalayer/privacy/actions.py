@@ -22,12 +22,12 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from megalayer.abuse.holds import hold_over_customer
 from megalayer.accounts.actions import user_sign_in_close
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.sweep import sweep
+from megalayer.privacy import hooks
 from megalayer.privacy.collect import personal_data, zip_with_manifest
 from megalayer.privacy.models import ErasureRequest
 
@@ -201,17 +201,18 @@ def _run_one(pk: int, now: dt.datetime) -> str:
         if request is None:
             return ""  # a concurrent run took it
         customer = request.customer
-        hold = hold_over_customer(customer, now)
-        if hold is not None:
+        try:
+            hooks.erasure_guard.call(customer, now)
+        except DeletionHeld as hold:
             # Recorded once per hold: later runs find held_by already naming it.
-            if ErasureRequest.objects.filter(pk=pk).exclude(held_by=hold.public_id).update(held_by=hold.public_id):
+            if ErasureRequest.objects.filter(pk=pk).exclude(held_by=hold.hold_id).update(held_by=hold.hold_id):
                 audit_record(
                     actor=ACTOR,
                     action="privacy.erasure_held",
                     target_type="customer",
                     target_id=customer.public_id,
                     requirement="TOS-HOLD-1",
-                    data={"request": request.public_id, "hold": hold.public_id, "reason": hold.reason},
+                    data={"request": request.public_id, "hold": hold.hold_id, "reason": hold.reason},
                 )
             return "held"
         waiting = erasure_blockers(customer)
@@ -261,10 +262,8 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
     from allauth.mfa.models import Authenticator
     from allauth.usersessions.models import UserSession
 
-    from megalayer.abuse.models import AbuseCase, AbuseMessage, LegalExport, LegalHold, LegalOrder
     from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
     from megalayer.affiliates.models import AffiliateCode, Commission
-    from megalayer.api.models import IdempotencyRecord
     from megalayer.audit.models import AuditEvent
     from megalayer.billing.models import Invoice, Payment
     from megalayer.ledger.models import Posting
@@ -294,9 +293,6 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
             body=ERASED, author_email="", mail_message_id=""
         ),
         "tickets": Ticket.objects.filter(customer=customer).update(subject=ERASED),
-        "abuse_answers": AbuseMessage.objects.filter(case__customer=customer, from_staff=False).update(
-            body=ERASED, author=customer.public_id
-        ),
         "service_hostnames": Service.objects.filter(customer=customer).exclude(hostname="").update(hostname=""),
         "service_event_actors": ServiceEvent.objects.filter(service__customer=customer, actor=old_email).update(
             actor=customer.public_id
@@ -305,11 +301,12 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
         "contacts": Contact.objects.filter(customer=customer).delete()[0],
         "billing_profile": BillingProfile.objects.filter(customer=customer).delete()[0],
         "api_tokens": ApiToken.objects.filter(user=user).delete()[0],
-        "api_replays": IdempotencyRecord.objects.filter(user=user).delete()[0],
         "email_addresses": EmailAddress.objects.filter(user=user).delete()[0],
         "authenticators": Authenticator.objects.filter(user=user).delete()[0],
         "affiliate_code": AffiliateCode.objects.filter(customer=customer).delete()[0],
     }
+    for more in hooks.erase.call(customer, old_email):  # the apps above: the abuse desk, the API's replays
+        erased.update(more)
     user.email = alias
     user.full_name = ""
     user.is_active = False
@@ -336,22 +333,11 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
             IpAssignment.objects.filter(customer=customer).count(),
             "network records that complaints are matched against (TOS-ABUSE-1)",
         ],
-        "abuse_cases": [AbuseCase.objects.filter(customer=customer).count(), "enforcement records (TOS-ABUSE-2)"],
-        "legal": [
-            LegalOrder.objects.filter(customer=customer).count()
-            + LegalExport.objects.filter(customer=customer).count(),
-            "legal orders and what was disclosed under them (TOS-LEGAL-1)",
-        ],
-        "legal_hold_snapshots": [
-            sum(
-                customer.public_id in (hold.evidence.get("records") or {}).get("customers", [])
-                for hold in LegalHold.objects.exclude(records="").only("evidence")
-            ),
-            "evidence preserved under legal holds, as it stood when each was placed (TOS-HOLD-1)",
-        ],
         "audit_events": [
             AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id).count(),
             "append-only, tamper-evident enforcement and consent record (TOS-AUDIT-1)",
         ],
     }
+    for reasons in hooks.kept.call(customer):
+        kept.update(reasons)
     return {"erased": erased, "kept": kept}, files

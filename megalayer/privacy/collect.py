@@ -13,8 +13,11 @@ from typing import Any
 
 from django.db.models import Q
 
+from megalayer.privacy import hooks
 
-def _json(rows: Any) -> bytes:
+
+def json_file(rows: Any) -> bytes:
+    """Rows (or one object) as the export's JSON: indented, keys sorted, times as ISO text."""
     return json.dumps(rows if isinstance(rows, dict) else list(rows), indent=2, sort_keys=True, default=str).encode()
 
 
@@ -72,12 +75,12 @@ def customer_records(
     if start is not None:
         addresses = addresses.filter(Q(released_at__isnull=True) | Q(released_at__gte=start))
     return {
-        "account.json": _json(account),
-        "services.json": _json(services),
-        "invoices.json": _json(invoices),
-        "sign_ins.json": _json(_sign_ins(owner, start, end)),
-        "notices.json": _json(notices),
-        "ip_history.json": _json(addresses.values("address", "service__public_id", "assigned_at", "released_at")),
+        "account.json": json_file(account),
+        "services.json": json_file(services),
+        "invoices.json": json_file(invoices),
+        "sign_ins.json": json_file(_sign_ins(owner, start, end)),
+        "notices.json": json_file(notices),
+        "ip_history.json": json_file(addresses.values("address", "service__public_id", "assigned_at", "released_at")),
     }
 
 
@@ -110,19 +113,18 @@ def personal_data(customer: Any) -> dict[str, bytes]:
     """Everything the customer gave us or that we hold about them, as they may see it: the records
     above for all time, plus contacts, payments, API tokens (never their secrets), tickets and abuse
     cases with the messages shown to them (staff-internal notes are not theirs)."""
-    from megalayer.abuse.models import AbuseCase
     from megalayer.accounts.models import ApiToken
     from megalayer.billing.models import Payment
     from megalayer.support.models import Ticket
 
     files = customer_records(customer)
-    files["contacts.json"] = _json(customer.contacts.values("name", "email", "role"))
-    files["payments.json"] = _json(
+    files["contacts.json"] = json_file(customer.contacts.values("name", "email", "role"))
+    files["payments.json"] = json_file(
         Payment.objects.filter(customer=customer).values(
             "public_id", "gateway", "amount", "currency", "status", "created_at", "completed_at"
         )
     )
-    files["api_tokens.json"] = _json(
+    files["api_tokens.json"] = json_file(
         ApiToken.objects.filter(user=customer.owner).values(
             "public_id", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at"
         )
@@ -145,20 +147,10 @@ def personal_data(customer: Any) -> dict[str, bytes]:
         }
         for ticket in Ticket.objects.filter(customer=customer).order_by("created_at")
     ]
-    files["tickets.json"] = _json(tickets)
-    cases = [
-        {
-            "case": case.public_id,
-            "category": case.category,
-            "status": case.status,
-            "opened_at": case.opened_at,
-            "deadline_at": case.deadline_at,
-            "messages": [{"at": m.created_at, "from_staff": m.from_staff, "body": m.body} for m in case.messages.all()],
-        }
-        for case in AbuseCase.objects.filter(customer=customer).order_by("opened_at")
-    ]
-    files["abuse_cases.json"] = _json(cases)
-    files["affiliate.json"] = _json(_affiliate(customer))
+    files["tickets.json"] = json_file(tickets)
+    files["affiliate.json"] = json_file(_affiliate(customer))
+    for more in hooks.export.call(customer):  # the abuse cases, with the messages shown to the customer
+        files.update(more)
     return files
 
 

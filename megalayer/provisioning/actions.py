@@ -27,7 +27,7 @@ from django.db.models import F, Q, Sum
 
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.provisioning.drivers import driver_for
 from megalayer.provisioning.drivers.base import (
@@ -41,6 +41,7 @@ from megalayer.provisioning.drivers.base import (
     TerminalError,
 )
 from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
+from megalayer.services import hooks as services_hooks
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
 
@@ -279,15 +280,15 @@ ERASING_KINDS = frozenset(
 
 def _refuse_if_preserved(service: Service) -> None:
     """The customer learns that the server is preserved, not why: the matter of a hold is for staff."""
-    from megalayer.abuse.holds import holds_for_service
-
-    if holds_for_service(service).exists():
+    try:
+        services_hooks.deletion_guard.call(service)
+    except DeletionHeld:
         raise RuleRefused(
             "This server is preserved for now: its disk and snapshots cannot be erased, restored or deleted. "
             "Write to support if you need this.",
             rule="server-preserved",
             requirement="TOS-HOLD-1",
-        )
+        ) from None
 
 
 def operation_request(

@@ -15,8 +15,10 @@ from django.db import transaction
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
+from megalayer.core.errors import RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.core.transitions import transition
+from megalayer.services import hooks
 from megalayer.services.choices import TRANSITIONS, Reason, Status
 from megalayer.services.models import Service, ServiceEvent
 from megalayer.services.periods import add_months
@@ -104,9 +106,6 @@ def service_provision(*, service: Service) -> Service:
     notice) when it succeeds, failed (staff alerted) when it cannot. No host with room or
     no free address fails at once, with nothing half-allocated.
     """
-    from megalayer.core.errors import RuleRefused
-    from megalayer.provisioning.actions import server_build
-
     actor = Actor.system("provisioning")
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
@@ -115,7 +114,7 @@ def service_provision(*, service: Service) -> Service:
         _move(service, to=Status.PROVISIONING, actor=actor, requirement="TOS-ORDER-1")
         try:
             with transaction.atomic():
-                server_build(service=service, actor=actor)
+                hooks.server_build.one(service, actor)
         except RuleRefused as refused:
             service_provisioning_failed(service=service, error=refused.detail)
     service.refresh_from_db()
@@ -160,9 +159,7 @@ def service_provisioning_retry(*, service: Service, actor: Actor) -> None:
 
 
 def _machine(service: Service, kind: str, actor: Actor, reason: str) -> Any:
-    from megalayer.provisioning.actions import server_lifecycle_request
-
-    return server_lifecycle_request(service=service, kind=kind, actor=actor, reason=reason)
+    return hooks.machine_request.one(service, kind, actor, reason)
 
 
 def service_suspend(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
@@ -210,13 +207,12 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
 
     Open renewal invoices are voided so nothing can be paid for a service that is going.
     """
-    from megalayer.abuse.holds import ensure_not_held
     from megalayer.billing.actions import invoice_void
     from megalayer.billing.models import Invoice
 
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
-        ensure_not_held(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
+        hooks.deletion_guard.call(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
         open_renewals = Invoice.objects.filter(
             status="issued", lines__kind="renewal", lines__reference__startswith=f"{service.public_id}:"
@@ -307,7 +303,6 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     from django.db import IntegrityError
 
     from megalayer.billing.actions import invoice_pay_from_balance
-    from megalayer.core.errors import RuleRefused
     from megalayer.ledger.errors import InsufficientBalance
     from megalayer.services.automation import _issue_renewal, _open_renewal
     from megalayer.services.choices import Effect

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from megalayer.abuse.holds import LegalHoldStops
-from megalayer.audit.actions import Actor
+from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.models import Invoice
 from megalayer.core import clock
-from megalayer.core.errors import DomainError
+from megalayer.core.errors import DeletionHeld, DomainError
 from megalayer.services.choices import Effect, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.terms.policy import Policy
@@ -110,7 +109,7 @@ def _run_steps(
                         ).update(reference=reference)
             except IntegrityError:
                 continue  # another run recorded this effect first
-            except LegalHoldStops as stopped:
+            except DeletionHeld as stopped:
                 # The step is not done (the next run tries again); that the hold stopped it is recorded once.
                 _record_hold(service, stopped, now, result)
                 continue
@@ -120,15 +119,13 @@ def _run_steps(
             result.items.append(planned)
 
 
-def _record_hold(service: Service, stopped: LegalHoldStops, now: dt.datetime, result: RunResult) -> None:
-    from megalayer.audit.actions import audit_record
-
-    hold = stopped.hold
+def _record_hold(service: Service, stopped: DeletionHeld, now: dt.datetime, result: RunResult) -> None:
+    hold_id = stopped.hold_id
     try:
         with transaction.atomic():
             LifecycleEffect.objects.create(
-                service=service, period_end=service.paid_until, kind=Effect.HELD, detail=hold.public_id, at=now,
-                reference=hold.public_id,
+                service=service, period_end=service.paid_until, kind=Effect.HELD, detail=hold_id, at=now,
+                reference=hold_id,
             )  # fmt: skip
             audit_record(
                 actor=ACTOR,
@@ -136,11 +133,11 @@ def _record_hold(service: Service, stopped: LegalHoldStops, now: dt.datetime, re
                 target_type="service",
                 target_id=service.public_id,
                 requirement="TOS-HOLD-1",
-                data={"hold": hold.public_id, "reason": hold.reason},
+                data={"hold": hold_id, "reason": stopped.reason},
             )
     except IntegrityError:
         return  # recorded by an earlier run
-    result.items.append(Planned(service.public_id, Effect.HELD, hold.public_id, now, f"legal hold {hold.public_id}"))
+    result.items.append(Planned(service.public_id, Effect.HELD, hold_id, now, f"legal hold {hold_id}"))
 
 
 def _chunks(queryset: QuerySet[Service], batch_size: int) -> Iterator[list[int]]:

@@ -11,6 +11,7 @@ from email.utils import parseaddr
 from email_reply_parser import EmailReplyParser
 
 from megalayer.core.errors import DomainError
+from megalayer.notices.inbound import recipients
 from megalayer.support.actions import Upload, reference_signature, ticket_reply
 from megalayer.support.choices import Via
 from megalayer.support.models import Ticket
@@ -19,8 +20,6 @@ REFERENCE = re.compile(r"\+(tkt_[0-9a-z]{16})\.([0-9a-f]{12})@", re.IGNORECASE)
 
 
 def _reference(message: EmailMessage) -> tuple[str, str] | None:
-    from megalayer.notices.inbound import recipients
-
     for address in recipients(message):
         found = REFERENCE.search(address)
         if found:
@@ -50,6 +49,11 @@ def _text(message: EmailMessage) -> str:
 def strip_quote(text: str) -> str:
     """The new part of a reply: quoted lines ("> …"), "On … wrote:" headers and signatures removed."""
     return str(EmailReplyParser.parse_reply(text.replace("\r\n", "\n"))).strip()
+
+
+def support_mailbox(raw: bytes, message: EmailMessage) -> str | None:
+    """The support desk's mailbox (``notices.inbound.mailboxes``): it takes replies that name a ticket."""
+    return ticket_reply_from_mail(message) if _reference(message) is not None else None
 
 
 def ticket_reply_from_mail(message: EmailMessage) -> str:

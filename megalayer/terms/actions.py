@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.terms import hooks
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import policy_parse
 from megalayer.terms.queries import parse_clause_headings, version_at
@@ -75,9 +76,7 @@ def terms_publish(
             data={"effective_at": effective_at.isoformat(), "summary": version.summary},
         )
         if number > 1:
-            from megalayer.notices.actions import notices_terms_changed
-
-            notices_terms_changed(version=version)
+            hooks.version_published.call(version)
     return version
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from megalayer.core.errors import InvalidInput
 from megalayer.core.money import Currency, Money
 from megalayer.core.numbers import AsciiDecimal
+from megalayer.terms.choices import AbuseCategory
 
 Days = Annotated[int, Field(ge=0, le=3650)]
 
@@ -89,10 +90,8 @@ class AbusePolicy(_Section):
     def _fee_categories(cls, value: dict[str, list[MoneyAmount]] | None) -> dict[str, list[MoneyAmount]] | None:
         if value is None:
             return value
-        from megalayer.abuse.choices import Category
-
         for category, fees in value.items():
-            if category not in Category.values:
+            if category not in AbuseCategory.values:
                 raise ValueError(f"unknown abuse category {category!r}")
             if not fees:
                 raise ValueError(f"give at least one fee for {category}")

@@ -52,7 +52,7 @@ def hooks_attack_alarms(request: HttpRequest) -> HookOut:
 
     from megalayer.core.errors import InvalidInput
     from megalayer.core.signed_hooks import verify
-    from megalayer.notices.attacks import Alert, attack_alert
+    from megalayer.network.attacks import Alert, attack_alert
 
     verify(
         request.body,

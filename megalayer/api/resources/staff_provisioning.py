@@ -281,7 +281,7 @@ def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
 )
 def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> Status[NetworkNoticeOut]:
     from megalayer.catalog.models import Location, NetworkTier
-    from megalayer.notices.network import network_notice_publish
+    from megalayer.provisioning.network_notices import network_notice_publish
     from megalayer.services.models import Service
 
     require_write(request)
@@ -322,7 +322,7 @@ def staff_network_notice_update(
     request: HttpRequest, notice_id: str, payload: NetworkNoticeUpdateIn
 ) -> Status[NetworkNoticeOut]:
     from megalayer.notices.models import NetworkNotice
-    from megalayer.notices.network import network_notice_update
+    from megalayer.provisioning.network_notices import network_notice_update
 
     require_write(request)
     notice = NetworkNotice.objects.filter(public_id=notice_id).first()

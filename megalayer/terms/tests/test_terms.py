@@ -152,7 +152,7 @@ def test_terms_page_shows_current_version_update_date_and_history(terms_v1):
 
 
 def test_clause_headings_are_parsed_from_the_real_terms():
-    from megalayer.core.management.commands.demo import TERMS_V1
+    from megalayer.cli.management.commands.demo import TERMS_V1
 
     headings = [h["heading"] for h in parse_clause_headings(TERMS_V1.read_text())]
     for expected in [

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from megalayer.core.management.commands.serve import prepare_database
+from megalayer.cli.management.commands.serve import prepare_database
 
 
 class Command(BaseCommand):

@@ -24,8 +24,8 @@ from megalayer.billing.actions import (
     tax_rate_save,
 )
 from megalayer.billing.models import Invoice, TaxRate
+from megalayer.cli.management.commands.serve import prepare_database
 from megalayer.core import clock
-from megalayer.core.management.commands.serve import prepare_database
 from megalayer.core.money import Money
 from megalayer.provisioning.actions import operations_run_due
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
@@ -248,7 +248,7 @@ def load_demo_support() -> None:
     department (so the desk's mail reaches someone)."""
     from megalayer.catalog.models import Location
     from megalayer.notices.models import NetworkNotice
-    from megalayer.notices.network import network_notice_publish
+    from megalayer.provisioning.network_notices import network_notice_publish
     from megalayer.support.actions import ticket_open
     from megalayer.support.models import Ticket
     from megalayer.support.queries import departments

@@ -1,0 +1,21 @@
+"""What the services app asks of the apps above it (``core.hooks``): the machine behind a service
+(``provisioning``) and the legal holds that may stop a deletion (``abuse``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from megalayer.audit.actions import Actor
+from megalayer.core.hooks import Hook
+
+deletion_guard: Hook[[Any], object] = Hook("services.deletion_guard")
+"""Before anything of a service is deleted (termination, an erasing operation): a receiver raises
+``core.errors.DeletionHeld`` when a standing legal hold covers it (TOS-HOLD-1). Filled by ``abuse``."""
+
+server_build: Hook[[Any, Actor], object] = Hook("services.server_build")
+"""Place a paid service's server on a host, give it its addresses and request its creation; raises
+``RuleRefused`` when no host or address is free. Exactly one receiver (``provisioning``)."""
+
+machine_request: Hook[[Any, str, Actor, str], object] = Hook("services.machine_request")
+"""Ask for a lifecycle operation on the service's server (suspend, unsuspend, destroy), with its reason.
+Exactly one receiver (``provisioning``)."""
