@@ -208,6 +208,9 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Megalayer"
+# A code typed in the last seconds of its 30-second step still counts in the next one (RFC 6238, 5.2: one step
+# back for transmission delay); a used code is refused again either way.
+MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = True
 
 _EMAIL_HOST = env.string("EMAIL_HOST", "")

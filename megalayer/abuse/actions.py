@@ -22,10 +22,21 @@ from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus, Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
 from megalayer.accounts.actions import user_sign_in_close
+from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
+from megalayer.billing.models import Invoice
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput
+from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.ledger.errors import InsufficientBalance
+from megalayer.network.actions import null_route_start
+from megalayer.network.models import NullRoute
+from megalayer.network.queries import holder_at
+from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.inbound import addressed_to
+from megalayer.services.actions import service_suspend, service_terminate
+from megalayer.services.choices import Reason, Status
+from megalayer.services.models import Service
 from megalayer.terms.queries import policy_at, version_number_at
 
 DESK = Actor.system("abuse desk")
@@ -120,7 +131,6 @@ def _trust(source: str, parsed: Parsed) -> str:
 
 
 def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime, *, trusted: bool) -> AbuseEvent:
-    from megalayer.network.queries import holder_at
 
     moment = finding.occurred_at or fallback
     holder = holder_at(finding.address, moment)
@@ -158,7 +168,6 @@ def case_for(*, service: Any, category: str, report: AbuseReport) -> AbuseCase:
             )
     except IntegrityError:  # opened a moment ago by a concurrent report
         return AbuseCase.objects.get(service=service, category=category, status__in=OPEN_CASE_STATUSES)
-    from megalayer.notices.actions import notice_for_customer
 
     excerpt = redact(parse(bytes(report.raw)).text.strip())[:4000]
     notice_for_customer(
@@ -193,9 +202,6 @@ def case_answer(*, case: AbuseCase, customer: Any, body: str, author: str) -> Ab
 def abuse_deadlines_run() -> dict[str, int]:
     """Cases whose deadline passed without an answer: escalate; where the Terms say so for the category,
     null-route the case's addresses (and only those) at once (TOS-ABUSE-2). Each case acts once."""
-    from megalayer.network.actions import null_route_start
-    from megalayer.network.models import NullRoute
-    from megalayer.notices.actions import notice_for_customer
 
     now = clock.now()
     counts = {"escalated": 0, "null_routed": 0}
@@ -259,9 +265,6 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
 
     A termination for violation refunds nothing (TOS-VIOLATION-1) and stops at a legal hold (TOS-HOLD-1).
     """
-    from megalayer.network.actions import null_route_start
-    from megalayer.services.actions import service_suspend, service_terminate
-    from megalayer.services.choices import Reason
 
     if action not in CASE_ACTIONS:
         raise InvalidInput("Unknown action.", field="action")
@@ -341,10 +344,6 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
     stops. A standing legal hold on the customer, their services or an address they held stops all of it;
     that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
     from megalayer.abuse.holds import LegalHoldStops, hold_over_customer
-    from megalayer.accounts.models import Customer
-    from megalayer.services.actions import service_terminate
-    from megalayer.services.choices import Reason, Status
-    from megalayer.services.models import Service
 
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")
@@ -382,10 +381,6 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
 def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
     """The infraction fee of the Terms in force for the case's category and the customer's offence level
     (TOS-ABUSE-2): an invoice, paid from the balance when it covers it. Once per case."""
-    from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
-    from megalayer.billing.models import Invoice
-    from megalayer.core.errors import RuleRefused
-    from megalayer.ledger.errors import InsufficientBalance
 
     existing = Invoice.objects.filter(lines__kind="infraction_fee", lines__reference=case.public_id).first()
     if existing is not None:
@@ -439,10 +434,6 @@ def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
 def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
     """Suspend a whole account (TOS-ABUSE-2, TOS-VIOLATION-1): every active service is suspended; nothing is
     deleted, so no legal hold is needed to keep the data."""
-    from megalayer.accounts.models import Customer
-    from megalayer.services.actions import service_suspend
-    from megalayer.services.choices import Reason, Status
-    from megalayer.services.models import Service
 
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")

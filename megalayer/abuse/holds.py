@@ -13,10 +13,18 @@ from django.db.models import Q, QuerySet
 
 from megalayer.abuse.models import LegalHold
 from megalayer.accounts.approvals import approval_request
-from megalayer.accounts.models import Approval
+from megalayer.accounts.models import Approval, Customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound
+from megalayer.network.models import IpAssignment
+from megalayer.notices.actions import notice_for_staff
+from megalayer.notices.models import Notice
+from megalayer.privacy.collect import personal_data, zip_with_manifest
+from megalayer.provisioning.actions import host_driver_loaded, operation_request
+from megalayer.provisioning.drivers.base import Capability
+from megalayer.provisioning.models import Server
+from megalayer.terms.queries import policy_at
 
 
 class LegalHoldStops(DeletionHeld):
@@ -33,7 +41,6 @@ def standing(now: dt.datetime) -> Q:
 
 def holds_for_service(service: Any, now: dt.datetime | None = None) -> QuerySet[LegalHold]:
     """Standing holds covering a service: on it, on its customer, or on an address it holds."""
-    from megalayer.network.models import IpAssignment
 
     moment = now or clock.now()
     addresses = IpAssignment.objects.filter(service=service, released_at__isnull=True).values_list("address", flat=True)
@@ -45,7 +52,6 @@ def hold_over_customer(customer: Any, now: dt.datetime | None = None) -> LegalHo
     """The oldest standing hold that keeps anything of this customer: on them, on one of their services,
     or on an address any of their services ever held (evidence about an address is evidence about
     whoever held it). Closing the account and erasing its data both stop at it."""
-    from megalayer.network.models import IpAssignment
 
     moment = now or clock.now()
     addresses = IpAssignment.objects.filter(customer=customer).values("address")
@@ -84,7 +90,6 @@ def legal_hold_place(
     """A hold ends when staff say (``ends_at``), stands until released (``open_ended``), or else after
     ``legal_hold.default_days`` of the Terms in force (90: a preservation request's usual term),
     renewable before it ends."""
-    from megalayer.terms.queries import policy_at
 
     if customer is None and service is None and not address:
         raise InvalidInput("Hold a customer, a service or an address.", field="service")
@@ -134,8 +139,6 @@ def legal_hold_place(
 def held_customers(hold: LegalHold) -> list[Any]:
     """Whose records a hold preserves: its customer, its service's customer, or everyone who ever
     held its address (evidence about an address is evidence about whoever held it)."""
-    from megalayer.accounts.models import Customer
-    from megalayer.network.models import IpAssignment
 
     if hold.customer_id:
         ids = [hold.customer_id]
@@ -154,8 +157,6 @@ def _records_snapshot(hold: LegalHold) -> dict[str, Any]:
 
     from django.core.files.base import ContentFile
 
-    from megalayer.privacy.collect import personal_data, zip_with_manifest
-
     customers = held_customers(hold)
     files = {
         f"{customer.public_id}/{name}": data for customer in customers for name, data in personal_data(customer).items()
@@ -169,9 +170,6 @@ def _records_snapshot(hold: LegalHold) -> dict[str, Any]:
 
 def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
     """An evidence copy of each server in scope, through the driver where it can; else the reason why not."""
-    from megalayer.provisioning.actions import host_driver_loaded, operation_request
-    from megalayer.provisioning.drivers.base import Capability
-    from megalayer.provisioning.models import Server
 
     servers = Server.objects.select_related("host", "service").filter(destroyed_at__isnull=True)
     if hold.service_id:
@@ -241,8 +239,6 @@ def holds_ending_alert(now: dt.datetime | None = None) -> int:
     """Tell staff a week before a hold ends by its date: once it ends, the deletions it held back run.
     One notice per hold and end date (a renewed hold is announced again before its new end). The notice
     names the hold, not what it is about: the staff mailbox is wider than the legal team."""
-    from megalayer.notices.actions import notice_for_staff
-    from megalayer.notices.models import Notice
 
     moment = now or clock.now()
     ending = LegalHold.objects.filter(

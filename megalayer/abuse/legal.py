@@ -18,7 +18,10 @@ from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.uploads import upload_check
+from megalayer.network.actions import null_route_start
 from megalayer.privacy.collect import customer_records, zip_with_manifest
+from megalayer.services.actions import service_suspend
+from megalayer.services.choices import Reason
 
 LEGAL_PERMISSION = "abuse.legal"
 
@@ -186,9 +189,6 @@ def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.dateti
 def legal_order_execute(*, order: LegalOrder, staff: Any, action: str) -> str:
     """Carry out one thing the order requires through the same action layer as abuse cases."""
     from megalayer.abuse.holds import legal_hold_place
-    from megalayer.network.actions import null_route_start
-    from megalayer.services.actions import service_suspend
-    from megalayer.services.choices import Reason
 
     require_legal(staff)
     if action not in order.orders:

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 
 from megalayer.accounts import hooks
 from megalayer.accounts.actions import user_password_changed
+from megalayer.terms.queries import current_version
 
 # A browser that has signed in to an account before carries this signed cookie; its failures do not count
 # against the address (issue 14, item 16: an office behind one NAT is not locked out by one person's typos
@@ -63,7 +64,6 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         user_password_changed(user=user)
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        from megalayer.terms.queries import current_version
 
         return current_version() is not None
 

@@ -22,12 +22,18 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
+from megalayer.accounts.models import Customer
 from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.core.money import Money
 from megalayer.core.sweep import sweep
+from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
+from megalayer.ledger.models import LedgerAccount
+from megalayer.notices.actions import notice_for_customer
+from megalayer.terms.queries import policy_at, version_number_at
 
 ACTOR = Actor.system("affiliates")
 REFERRAL_COOKIE = "megalayer_ref"
@@ -84,8 +90,6 @@ def self_referral_signals(referrer: Any, referred: Any) -> list[str]:
     """The signs that one person is on both sides (TOS-AFF-2), each named plainly for staff."""
     from allauth.usersessions.models import UserSession
 
-    from megalayer.billing.models import Payment
-
     signals: list[str] = []
     if normalised_email(referrer.owner.email) == normalised_email(referred.owner.email):
         signals.append("same e-mail address")
@@ -119,7 +123,6 @@ def _identity(profile: Any) -> tuple[str, ...]:
 
 
 def _refresh_signals(referral: Referral) -> list[str]:
-    from megalayer.accounts.models import Customer
 
     pair = Customer.objects.select_related("owner", "billing_profile")
     signals = self_referral_signals(pair.get(pk=referral.referrer_id), pair.get(pk=referral.referred_id))
@@ -139,8 +142,6 @@ def commissions_run(now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def _accrue(now: dt.datetime) -> int:
-    from megalayer.billing.models import Invoice
-    from megalayer.terms.queries import policy_at, version_number_at
 
     accrued = 0
     paid = (
@@ -182,8 +183,6 @@ def _release(now: dt.datetime) -> dict[str, int]:
 
 
 def _release_one(pk: int, now: dt.datetime) -> str:
-    from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
-    from megalayer.ledger.models import LedgerAccount
 
     with transaction.atomic():
         commission = (
@@ -268,7 +267,6 @@ def referral_review(*, referral: Referral, staff: Any, note: str) -> Referral:
 def affiliate_clear(*, referrer: Any, staff: Any, reason: str) -> dict[str, int]:
     """Clear out an affiliate's data (TOS-AFF-2): their referrals and the commissions not yet credited.
     What was credited stays (it is on the balance, and the ledger is never rewritten)."""
-    from megalayer.notices.actions import notice_for_customer
 
     if not reason.strip():
         raise InvalidInput("Say why the affiliate data is cleared.", field="reason")

@@ -18,6 +18,7 @@ from megalayer.abuse.actions import (
 )
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport, TrustedReporter
+from megalayer.audit.models import AuditEvent
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
@@ -99,7 +100,6 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, "Done; recorded in the audit log with the case.")
         return redirect("backoffice:abuse_case", public_id=case.public_id)
-    from megalayer.audit.models import AuditEvent
 
     events = case.events.select_related("report").order_by("occurred_at")
     context = {

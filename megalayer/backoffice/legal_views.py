@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.holds import legal_hold_release_request
+from megalayer.abuse.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.legal import (
     document_response,
     legal_export,
@@ -19,10 +19,12 @@ from megalayer.abuse.legal import (
     may_see_legal,
 )
 from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
+from megalayer.accounts.models import Customer
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.services.models import Service
+from megalayer.terms.queries import policy_at
 
 
 def _gate(request: HttpRequest) -> None:
@@ -142,8 +144,6 @@ def _date_end(value: str) -> dt.datetime | None:
 
 @staff_required("accounts.manage_holds")
 def holds(request: HttpRequest) -> HttpResponse:
-    from megalayer.abuse.holds import legal_hold_place, legal_hold_renew
-    from megalayer.accounts.models import Customer
 
     action = request.POST.get("action", "release") if request.method == "POST" else ""
     try:
@@ -190,7 +190,6 @@ def holds(request: HttpRequest) -> HttpResponse:
         messages.error(request, error.detail)
     if request.method == "POST":
         return redirect("backoffice:legal_holds")
-    from megalayer.terms.queries import policy_at
 
     rows = LegalHold.objects.select_related("customer__owner", "service", "case")[:200]
     days = policy_at(clock.now()).legal_hold.default_days

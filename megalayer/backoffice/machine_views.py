@@ -20,6 +20,7 @@ from megalayer.core.errors import DomainError
 from megalayer.network.actions import null_route_end, null_route_start, prefix_save
 from megalayer.network.models import IpAssignment, NullRoute, Prefix
 from megalayer.network.queries import holder_at, prefix_utilisation
+from megalayer.notices.models import AttackAlarm, NetworkNotice
 from megalayer.provisioning.actions import (
     host_driver_loaded,
     host_reconcile,
@@ -29,6 +30,8 @@ from megalayer.provisioning.actions import (
 )
 from megalayer.provisioning.drivers import DRIVERS, driver_class
 from megalayer.provisioning.models import Host, Operation, Server
+from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
+from megalayer.services.models import Service
 
 
 def _parameter_fields(host: Host | None = None) -> list[dict[str, Any]]:
@@ -306,7 +309,6 @@ def null_routes(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_machines")
 def attack_alarms(request: HttpRequest) -> HttpResponse:
-    from megalayer.notices.models import AttackAlarm
 
     rows = AttackAlarm.objects.select_related("customer__owner", "service", "null_route")
     if request.GET.get("open"):
@@ -345,9 +347,6 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 @staff_required("accounts.manage_machines")
 def network_notices(request: HttpRequest) -> HttpResponse:
-    from megalayer.notices.models import NetworkNotice
-    from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
-    from megalayer.services.models import Service
 
     form = NetworkNoticeForm(request.POST if request.POST.get("action") == "publish" else None)
     if request.method == "POST" and request.POST.get("action") in ("update", "resolve"):

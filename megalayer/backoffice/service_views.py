@@ -17,7 +17,8 @@ from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
 from megalayer.billing.models import Invoice
-from megalayer.catalog.models import BillingCycle, PriceVersion, Product
+from megalayer.catalog.actions import coupon_create, price_version_add
+from megalayer.catalog.models import BillingCycle, Coupon, PriceVersion, Product
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
@@ -212,7 +213,6 @@ def products(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_catalog")
 def product_detail(request: HttpRequest, code: str) -> HttpResponse:
-    from megalayer.catalog.actions import price_version_add
 
     product = Product.objects.filter(code=code).first()
     if product is None:
@@ -276,8 +276,6 @@ class CouponForm(forms.Form):
 
 @staff_required("accounts.manage_catalog")
 def coupons(request: HttpRequest) -> HttpResponse:
-    from megalayer.catalog.actions import coupon_create
-    from megalayer.catalog.models import Coupon
 
     form = CouponForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

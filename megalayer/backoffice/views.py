@@ -24,6 +24,9 @@ from megalayer.backoffice.forms import TermsPublishForm
 from megalayer.backoffice.service_views import dashboard_charts
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
+from megalayer.core.ids import new_public_id
+from megalayer.notices.actions import notice_create
+from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind
 from megalayer.notices.models import Notice
 from megalayer.orders.models import Order
 from megalayer.privacy.actions import erasure_blockers
@@ -143,10 +146,6 @@ def mail_templates(request: HttpRequest) -> HttpResponse:
     """Every notice kind with its latest real message: preview (text and HTML, one shared layout) and a
     test send of that message to the staff member's own address."""
     from django.db.models import Max
-
-    from megalayer.core.ids import new_public_id
-    from megalayer.notices.actions import notice_create
-    from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind
 
     if request.method == "POST":
         example = Notice.objects.filter(kind=request.POST.get("kind", "")).order_by("-created_at").first()

@@ -12,6 +12,7 @@ from megalayer.audit.actions import Actor, audit_record
 from megalayer.catalog.models import PriceVersion, Product
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.core.money import Money
 
 
 def price_version_add(
@@ -57,7 +58,6 @@ def coupon_redeem(
     from django.db.models import F
 
     from megalayer.catalog.models import Coupon
-    from megalayer.core.money import Money
 
     coupon = Coupon.objects.select_for_update().filter(code=code.strip().upper(), is_active=True).first()
     if coupon is None:

@@ -14,7 +14,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 
+from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import customers_to_notify_of_terms
 from megalayer.core import clock
+from megalayer.core.ids import new_public_id
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind, Status
 from megalayer.notices.models import Notice
@@ -79,13 +82,11 @@ def notice_create(
 
 def notice_account_mail(*, template_prefix: str, email: str, subject: str, body_text: str, body_html: str) -> Notice:
     """An allauth mail (verification, reset): each one is its own notice."""
-    from megalayer.accounts.models import Customer
 
     customer = Customer.objects.filter(owner__email__iexact=email).first()
     html = body_html or render_to_string(
         "notices/email/layout.html", {"subject": subject, "body_text": body_text, "site_url": settings.SITE_URL}
     )
-    from megalayer.core.ids import new_public_id
 
     return notice_create(
         kind=Kind.ACCOUNT_EMAIL,
@@ -100,7 +101,6 @@ def notice_account_mail(*, template_prefix: str, email: str, subject: str, body_
 
 def notices_terms_changed(*, version: Any) -> int:
     """Tell every active customer about a new Terms version (TOS-ACCEPT-2); once per customer."""
-    from megalayer.accounts.queries import customers_to_notify_of_terms
 
     count = 0
     for customer in customers_to_notify_of_terms():

@@ -17,6 +17,7 @@ from email.message import EmailMessage, Message
 
 from django.db import transaction
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.notices.choices import Status
@@ -76,7 +77,6 @@ def is_delivery_report(message: Message) -> bool:
 
 def bounce_process(message: EmailMessage | Message) -> str:
     """Record the permanent failures of one DSN; returns what happened."""
-    from megalayer.accounts.models import User
 
     failures = _failures(message)
     if not failures:
@@ -110,7 +110,6 @@ def bounce_process(message: EmailMessage | Message) -> str:
 
 def email_bounce_clear(*, user: object) -> None:
     """The address was re-verified or changed: mail may flow again."""
-    from megalayer.accounts.models import User
 
     if isinstance(user, User) and user.email_bounced_at is not None:
         User.objects.filter(pk=user.pk).update(email_bounced_at=None)

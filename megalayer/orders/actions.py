@@ -10,15 +10,16 @@ from django.db import transaction
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void, refund_issue
 from megalayer.catalog.actions import coupon_release
-from megalayer.catalog.models import CYCLE_MONTHS, OsImage, Product
+from megalayer.catalog.models import CYCLE_MONTHS, AddOn, OsImage, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
 from megalayer.orders.fraud import assess
 from megalayer.orders.models import Order
+from megalayer.services.actions import service_create_from_order
 from megalayer.services.periods import add_months
 from megalayer.terms.queries import policy_at
 
@@ -129,7 +130,6 @@ def order_place(
 
 def _add_ons(product: Product, wanted: dict[str, int], *, months: int, currency: str) -> list[dict[str, Any]]:
     """The add-ons asked for, at their price for the cycle, checked against what the product offers."""
-    from megalayer.catalog.models import AddOn
 
     chosen: list[dict[str, Any]] = []
     for code, quantity in wanted.items():
@@ -173,7 +173,6 @@ def order_paid(*, order_id: str) -> None:
 
 
 def _fulfil(order: Order, actor: Actor) -> None:
-    from megalayer.services.actions import service_create_from_order
 
     service = service_create_from_order(order=order, actor=actor)
     Order.objects.filter(pk=order.pk).update(service=service)
@@ -203,7 +202,6 @@ def order_approve(*, order: Order, staff: Any) -> Order:
 
 def order_reject(*, order: Order, staff: Any, note: str) -> Order:
     """TOS-REFUSE-1: refuse a paid order; what was paid goes back to the balance."""
-    from megalayer.billing.actions import refund_issue
 
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from megalayer.accounts.models import Customer
+from megalayer.billing.models import Payment
 from megalayer.core import clock
 
 DISPOSABLE_DOMAINS = frozenset(
@@ -43,7 +45,6 @@ class FraudAssessment:
 
 
 def assess(order: Any) -> FraudAssessment:
-    from megalayer.accounts.models import Customer
     from megalayer.orders.models import Order
 
     result = FraudAssessment()
@@ -73,7 +74,6 @@ RISK_WINDOW = dt.timedelta(days=7)
 def _gateway_risk(customer: Any, result: FraudAssessment) -> None:
     """The worst gateway risk verdict among the customer's card payments of the last week (the payment of
     this order's invoice, or the top-ups that fund the balance it is paid from)."""
-    from megalayer.billing.models import Payment
 
     payments = Payment.objects.filter(
         customer=customer,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from megalayer.billing.registry import register_line_kind
+
 
 def order_line_paid(line: Any) -> None:
     from megalayer.orders.actions import order_paid
@@ -12,6 +14,5 @@ def order_line_paid(line: Any) -> None:
 
 
 def register() -> None:
-    from megalayer.billing.registry import register_line_kind
 
     register_line_kind("order", on_paid=order_line_paid)

@@ -17,8 +17,14 @@ from megalayer.catalog.queries import images_for_new_orders, price_at, products_
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.ids import new_public_id
+from megalayer.network.actions import rdns_set
 from megalayer.orders.actions import order_place
 from megalayer.portal.billing_views import _customer
+from megalayer.provisioning.actions import password_pending, password_reveal, server_action
+from megalayer.provisioning.models import Operation
+from megalayer.provisioning.network_notices import banners_for
+from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
+from megalayer.provisioning.reinstall import reinstall_quota, reinstall_request
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
 from megalayer.services.queries import next_step, services_of
 
@@ -123,10 +129,6 @@ def services(request: HttpRequest) -> HttpResponse:
 
 def _server_post(request: HttpRequest, service: Any, action: str) -> HttpResponse | None:
     """The server's buttons: each becomes an operation (or a rule's refusal shown as a message)."""
-    from megalayer.network.actions import rdns_set
-    from megalayer.provisioning.actions import password_reveal, server_action
-    from megalayer.provisioning.models import Operation
-    from megalayer.provisioning.reinstall import reinstall_request
 
     actor = Actor.for_user(request.user)
     key = request.POST.get("request_id") or new_public_id("req")
@@ -221,9 +223,6 @@ def _traffic_chart(days: list[Any]) -> dict[str, Any]:
 
 
 def _server_context(service: Any) -> dict[str, Any]:
-    from megalayer.provisioning.actions import password_pending
-    from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
-    from megalayer.provisioning.reinstall import reinstall_quota
 
     view = server_view(service)
     if view is None:
@@ -247,7 +246,6 @@ def service_operations(request: HttpRequest, public_id: str) -> JsonResponse:
     service = services_of(_customer(request)).filter(public_id=public_id).first()
     if service is None:
         raise Http404("No such service.")
-    from megalayer.provisioning.queries import operations_of
 
     rows = [
         {"id": o.public_id, "kind": o.get_kind_display(), "status": o.status, "attempts": o.attempts}
@@ -280,7 +278,6 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     return redirect("portal:invoice_detail", public_id=invoice.public_id)
                 messages.success(request, "Renewed from your balance.")
         return redirect("portal:service_detail", public_id=service.public_id)
-    from megalayer.provisioning.network_notices import banners_for
 
     context = {
         "service": service,

@@ -20,9 +20,18 @@ from megalayer.accounts.actions import (
 )
 from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
 from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT, affiliate_code_for
+from megalayer.affiliates.models import AffiliateCode
+from megalayer.affiliates.queries import affiliate_link, affiliate_summary
+from megalayer.audit.actions import Actor
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.notices.queries import notices_for_user
+from megalayer.privacy.actions import balance_forfeited, erasure_blockers, erasure_request
+from megalayer.privacy.forms import AccountDeleteForm
+from megalayer.privacy.views_shared import export_response
+from megalayer.provisioning.network_notices import status_page
+from megalayer.terms.queries import policy_at
 
 
 def _user(request: HttpRequest) -> User:
@@ -139,7 +148,6 @@ def notice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def status(request: HttpRequest) -> HttpResponse:
     """The public status page: current and recent network notices, no customer data (TOS-NET-2)."""
-    from megalayer.provisioning.network_notices import status_page
 
     return render(request, "portal/status.html", status_page())
 
@@ -148,11 +156,6 @@ def status(request: HttpRequest) -> HttpResponse:
 def privacy(request: HttpRequest) -> HttpResponse:
     """Download my data, delete my account (TOS-PRIVACY-1)."""
     from django.contrib.auth import logout
-
-    from megalayer.audit.actions import Actor
-    from megalayer.privacy.actions import balance_forfeited, erasure_blockers, erasure_request
-    from megalayer.privacy.forms import AccountDeleteForm
-    from megalayer.terms.queries import policy_at
 
     customer = _customer(request)
     if customer is None:
@@ -185,8 +188,6 @@ def privacy(request: HttpRequest) -> HttpResponse:
 @login_required
 def privacy_export_view(request: HttpRequest) -> HttpResponse:
     """The zip of the customer's data; POST only, so that a prefetch or a link never makes one."""
-    from megalayer.audit.actions import Actor
-    from megalayer.privacy.views_shared import export_response
 
     customer = _customer(request)
     if customer is None or request.method != "POST":
@@ -197,9 +198,6 @@ def privacy_export_view(request: HttpRequest) -> HttpResponse:
 def referral_link(request: HttpRequest, code: str) -> HttpResponse:
     """``/r/<code>/``: remember who recommended us (a signed cookie, 30 days) and go to the sign-up."""
     from django.conf import settings
-
-    from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT
-    from megalayer.affiliates.models import AffiliateCode
 
     response = redirect("home" if request.user.is_authenticated else "account_signup")
     if AffiliateCode.objects.filter(code=code.lower()).exists():
@@ -218,9 +216,6 @@ def referral_link(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def affiliate(request: HttpRequest) -> HttpResponse:
     """The customer's link, the people it brought and what they earned (TOS-AFF-1)."""
-    from megalayer.affiliates.actions import affiliate_code_for
-    from megalayer.affiliates.queries import affiliate_link, affiliate_summary
-    from megalayer.terms.queries import policy_at
 
     customer = _customer(request)
     if customer is None:

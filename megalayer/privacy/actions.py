@@ -23,13 +23,28 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from megalayer.accounts.actions import user_sign_in_close
+from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
+from megalayer.affiliates.models import AffiliateCode, Commission
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.audit.models import AuditEvent
+from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.sweep import sweep
+from megalayer.ledger.models import Posting
+from megalayer.ledger.queries import customer_balances
+from megalayer.network.models import IpAssignment
+from megalayer.notices.actions import notice_for_customer
+from megalayer.notices.choices import Kind
+from megalayer.notices.models import Notice
+from megalayer.orders.models import Order
 from megalayer.privacy import hooks
 from megalayer.privacy.collect import personal_data, zip_with_manifest
 from megalayer.privacy.models import ErasureRequest
+from megalayer.services.models import Service, ServiceEvent
+from megalayer.support.models import Attachment, Ticket, TicketMessage
+from megalayer.terms.models import TermsAcceptance
+from megalayer.terms.queries import policy_at
 
 ERASED = "[erased]"
 LIVE_SERVICE_STATUSES = ("pending", "provisioning", "active", "suspended", "terminating")
@@ -65,8 +80,6 @@ def erasure_blockers(customer: Any) -> list[str]:
     """What must end before an account can be deleted: running services and orders still open.
     Deleting an account never ends a service by surprise; the customer lets it end (renewal off)
     or asks support to end it now."""
-    from megalayer.orders.models import Order
-    from megalayer.services.models import Service
 
     blockers = [
         f"Service {s.public_id} ({s.product.name}) is {s.get_status_display().lower()}."
@@ -81,7 +94,6 @@ def erasure_blockers(customer: Any) -> list[str]:
 
 def balance_forfeited(customer: Any) -> list[Any]:
     """The balance left on the account: it cannot be paid out (TOS-BAL-1), so deleting forfeits it."""
-    from megalayer.ledger.queries import customer_balances
 
     return [amount for amount in customer_balances(customer) if amount.amount > 0]
 
@@ -90,9 +102,6 @@ def erasure_request(
     *, customer: Any, actor: Actor, requested_by: str, note: str = "", balance_acknowledged: bool = False
 ) -> ErasureRequest:
     """Close the account now and schedule the erasure. Asking twice returns the first request."""
-    from megalayer.notices.actions import notice_for_customer
-    from megalayer.notices.choices import Kind
-    from megalayer.terms.queries import policy_at
 
     if customer.erased_at is not None:
         raise RuleRefused("This account has already been erased.", rule="already-erased", requirement="TOS-PRIVACY-1")
@@ -188,7 +197,6 @@ def erasures_run_due(now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def _run_one(pk: int, now: dt.datetime) -> str:
-    from megalayer.notices.models import Notice
 
     files: list[str] = []
     with transaction.atomic():
@@ -246,7 +254,6 @@ def _delete_files(names: list[str]) -> None:
 
 def _staff_copies(customer: Any) -> Q:
     """The staff's copies of the customer's ticket messages (they quote them)."""
-    from megalayer.support.models import Ticket
 
     copies = Q(pk__in=[])
     for ticket_id in Ticket.objects.filter(customer=customer).values_list("public_id", flat=True):
@@ -261,18 +268,6 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
     from allauth.usersessions.models import UserSession
-
-    from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
-    from megalayer.affiliates.models import AffiliateCode, Commission
-    from megalayer.audit.models import AuditEvent
-    from megalayer.billing.models import Invoice, Payment
-    from megalayer.ledger.models import Posting
-    from megalayer.network.models import IpAssignment
-    from megalayer.notices.models import Notice
-    from megalayer.orders.models import Order
-    from megalayer.services.models import Service, ServiceEvent
-    from megalayer.support.models import Attachment, Ticket, TicketMessage
-    from megalayer.terms.models import TermsAcceptance
 
     user = customer.owner
     old_email = user.email

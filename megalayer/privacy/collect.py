@@ -13,7 +13,16 @@ from typing import Any
 
 from django.db.models import Q
 
+from megalayer.accounts.models import ApiToken
+from megalayer.affiliates.models import AffiliateCode, Commission, Referral
+from megalayer.affiliates.queries import masked_email
+from megalayer.billing.models import Invoice, Payment
+from megalayer.network.models import IpAssignment
+from megalayer.notices.models import Notice
 from megalayer.privacy import hooks
+from megalayer.services.models import Service
+from megalayer.support.models import Ticket
+from megalayer.terms.models import TermsAcceptance
 
 
 def json_file(rows: Any) -> bytes:
@@ -34,10 +43,6 @@ def customer_records(
     customer: Any, start: dt.datetime | None = None, end: dt.datetime | None = None
 ) -> dict[str, bytes]:
     """Account, services, invoices, sign-ins, notices and address history, for a period or all time."""
-    from megalayer.billing.models import Invoice
-    from megalayer.network.models import IpAssignment
-    from megalayer.notices.models import Notice
-    from megalayer.services.models import Service
 
     owner = customer.owner
     profile = getattr(customer, "billing_profile", None)
@@ -88,8 +93,6 @@ def _sign_ins(user: Any, start: dt.datetime | None, end: dt.datetime | None) -> 
     """Sessions with address and browser (allauth's user sessions) and Terms acceptances with their address."""
     from allauth.usersessions.models import UserSession
 
-    from megalayer.terms.models import TermsAcceptance
-
     sessions = UserSession.objects.filter(Q(user=user) & _within("created_at", start, end))
     rows: list[dict[str, Any]] = [
         {"kind": "session", "at": session.created_at, "ip": session.ip, "user_agent": session.user_agent}
@@ -113,9 +116,6 @@ def personal_data(customer: Any) -> dict[str, bytes]:
     """Everything the customer gave us or that we hold about them, as they may see it: the records
     above for all time, plus contacts, payments, API tokens (never their secrets), tickets and abuse
     cases with the messages shown to them (staff-internal notes are not theirs)."""
-    from megalayer.accounts.models import ApiToken
-    from megalayer.billing.models import Payment
-    from megalayer.support.models import Ticket
 
     files = customer_records(customer)
     files["contacts.json"] = json_file(customer.contacts.values("name", "email", "role"))
@@ -155,8 +155,6 @@ def personal_data(customer: Any) -> dict[str, bytes]:
 
 
 def _affiliate(customer: Any) -> dict[str, Any]:
-    from megalayer.affiliates.models import AffiliateCode, Commission, Referral
-    from megalayer.affiliates.queries import masked_email
 
     code = AffiliateCode.objects.filter(customer=customer).values_list("code", flat=True).first()
     referrals = Referral.objects.filter(referrer=customer).select_related("referred__owner")

@@ -26,9 +26,12 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.catalog.models import AddOn, OsImage
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
+from megalayer.network.actions import ip_allocate
+from megalayer.notices.actions import notice_for_staff
 from megalayer.provisioning.drivers import driver_for
 from megalayer.provisioning.drivers.base import (
     Capability,
@@ -41,6 +44,7 @@ from megalayer.provisioning.drivers.base import (
     TerminalError,
 )
 from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
+from megalayer.services import actions as services
 from megalayer.services import hooks as services_hooks
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
@@ -223,7 +227,6 @@ def _image_ref(image: Any) -> ImageRef:
 
 
 def _addresses_wanted(service: Service) -> int:
-    from megalayer.catalog.models import AddOn
 
     extra_codes = {item["code"]: int(item["quantity"]) for item in service.add_ons}
     ipv4_codes = set(AddOn.objects.filter(code__in=extra_codes, kind=AddOn.Kind.IPV4).values_list("code", flat=True))
@@ -234,7 +237,6 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
     """Place the service's server on a host, give it its addresses (plan + extra-IP add-ons, TOS-NET-1) and
     request the create operation. Runs in the caller's transaction: refused as a whole when no host has room
     or the pool has too few addresses."""
-    from megalayer.network.actions import ip_allocate
 
     existing = Server.objects.filter(service=service).first()
     if existing is not None:
@@ -580,7 +582,6 @@ def operation_run(*, operation_id: int) -> str:
 
 
 def _spec(operation: Operation, server: Server) -> ServerSpec:
-    from megalayer.catalog.models import OsImage
 
     service = operation.service
     image = OsImage.objects.get(code=operation.parameters.get("image") or server.image)
@@ -739,7 +740,6 @@ def _fail(operation: Operation, message: str, *, attempted: bool) -> str:
 
 
 def _alert_staff(operation: Operation) -> None:
-    from megalayer.notices.actions import notice_for_staff
 
     notice_for_staff(
         kind="operation_failed",
@@ -750,7 +750,6 @@ def _alert_staff(operation: Operation) -> None:
 
 def _service_effect(operation: Operation, *, succeeded: bool, error: str) -> None:
     """What an operation's end means for the service (inside the outcome's transaction)."""
-    from megalayer.services import actions as services
 
     service = operation.service
     kind = operation.kind

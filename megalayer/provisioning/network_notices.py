@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.models import NetworkNotice, NetworkNoticeRecipient, NetworkNoticeUpdate
 from megalayer.services.models import Service
 
@@ -65,7 +66,6 @@ def network_notice_publish(
         raise InvalidInput("The window must end after it starts.", field="ends_at")
     if location is None and tier is None and host is None and not services:
         raise InvalidInput("Target a location, a network tier, a host or services.", field="location")
-    from megalayer.notices.actions import notice_for_customer
 
     with transaction.atomic():
         notice = NetworkNotice.objects.create(
@@ -113,7 +113,6 @@ def network_notice_update(
     *, notice: NetworkNotice, staff: Any, body: str, resolve: bool = False
 ) -> NetworkNoticeUpdate:
     """Append an update (or the resolution) and e-mail it to everyone told of the notice."""
-    from megalayer.notices.actions import notice_for_customer
 
     if not body.strip():
         raise InvalidInput("Write the update.", field="body")

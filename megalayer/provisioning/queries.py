@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from megalayer.core import clock
+from megalayer.network.models import IpAssignment, ReverseDns
 from megalayer.provisioning.models import Operation, Server, TrafficSample
 from megalayer.services.models import Service
 
@@ -38,7 +39,6 @@ def server_of(service: Service) -> Server | None:
 
 
 def server_view(service: Service) -> ServerView | None:
-    from megalayer.network.models import IpAssignment, ReverseDns
     from megalayer.provisioning.actions import host_driver_loaded
 
     server = server_of(service)

@@ -9,6 +9,8 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance, refund_issue
+from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
@@ -57,7 +59,6 @@ def reinstall_request(
 ) -> Operation:
     """Start a reinstall. The disk is erased, so the customer must confirm; past the free quota the fee is
     paid from the balance first (refused with 409 and nothing changed when the balance is short)."""
-    from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
 
     if not confirm_erase:
         raise InvalidInput("Confirm that the reinstall erases the whole disk.", field="confirm_erase")
@@ -127,8 +128,6 @@ def reinstall_request(
 
 def reinstall_failed_on_our_side(*, operation: Operation, error: str, staff_or_system: Actor) -> Operation:
     """Our failure: the reinstall does not count against the quota and its fee goes back to the balance."""
-    from megalayer.billing.actions import refund_issue
-    from megalayer.billing.models import Invoice
 
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)

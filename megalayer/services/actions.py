@@ -13,11 +13,15 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.actions import invoice_pay_from_balance, invoice_void
+from megalayer.billing.models import Invoice
 from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
-from megalayer.core.errors import RuleRefused
+from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.core.transitions import transition
+from megalayer.ledger.errors import InsufficientBalance
+from megalayer.network.actions import ip_release
 from megalayer.services import hooks
 from megalayer.services.choices import TRANSITIONS, Reason, Status
 from megalayer.services.models import Service, ServiceEvent
@@ -207,8 +211,6 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
 
     Open renewal invoices are voided so nothing can be paid for a service that is going.
     """
-    from megalayer.billing.actions import invoice_void
-    from megalayer.billing.models import Invoice
 
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
@@ -228,7 +230,6 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
 
 def service_destroyed(*, service: Service) -> None:
     """The server and its data are gone: terminated, addresses released into quarantine, termination notice."""
-    from megalayer.network.actions import ip_release
 
     service = Service.objects.select_for_update().get(pk=service.pk)
     if service.status != Status.TERMINATING:
@@ -302,8 +303,6 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     """
     from django.db import IntegrityError
 
-    from megalayer.billing.actions import invoice_pay_from_balance
-    from megalayer.ledger.errors import InsufficientBalance
     from megalayer.services.automation import _issue_renewal, _open_renewal
     from megalayer.services.choices import Effect
     from megalayer.services.models import LifecycleEffect
@@ -342,7 +341,6 @@ def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: 
     """
     from decimal import Decimal
 
-    from megalayer.core.errors import InvalidInput
     from megalayer.services.notices import notice_service
 
     amount = Decimal(new_amount)

@@ -20,9 +20,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.models import Invoice
+from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
+from megalayer.billing.bulk import BulkInvoice, invoices_issue_many
+from megalayer.billing.models import Invoice, InvoiceLine
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, DomainError
+from megalayer.core.money import Money
+from megalayer.ledger.models import Posting
+from megalayer.notices.actions import notices_create_many
 from megalayer.services.choices import Effect, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.terms.policy import Policy
@@ -148,9 +153,6 @@ def _chunks(queryset: QuerySet[Service], batch_size: int) -> Iterator[list[int]]
 
 def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
     """Renewal invoices, a batch at a time: one lock, one insert per table, whatever the batch size."""
-    from megalayer.billing.actions import LineData
-    from megalayer.billing.bulk import BulkInvoice, invoices_issue_many
-    from megalayer.core.money import Money
     from megalayer.services.actions import next_period_end, renewal_description
 
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
@@ -205,8 +207,6 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
 
 def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
     """The latest reminder whose day has come (7, 3, 1 days before expiry), a batch at a time."""
-    from megalayer.billing.models import InvoiceLine
-    from megalayer.notices.actions import notices_create_many
     from megalayer.services.notices import service_notice_pending
 
     days = sorted(policy.renewal.reminder_days_before, reverse=True)
@@ -277,8 +277,6 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
 
 
 def _issue_renewal(service: Service) -> str:
-    from megalayer.billing.actions import LineData, invoice_create, invoice_issue
-    from megalayer.core.money import Money
     from megalayer.services.actions import next_period_end, renewal_description
 
     end = next_period_end(service, service.paid_until)
@@ -314,9 +312,6 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     """
     from django.db.models import DecimalField, F, Subquery, Sum, Value
     from django.db.models.functions import Coalesce
-
-    from megalayer.billing.models import InvoiceLine
-    from megalayer.ledger.models import Posting
 
     balance = (
         Posting.objects.filter(
@@ -357,7 +352,6 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 
 
 def _pay_renewal(service: Service) -> str:
-    from megalayer.billing.actions import invoice_pay_from_balance
 
     invoice = _open_renewal(service)
     if invoice is None:

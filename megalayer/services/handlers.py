@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from megalayer.billing.registry import register_line_kind
+
 
 def renewal_paid(line: Any) -> None:
     from megalayer.services.actions import service_renewal_paid
@@ -13,6 +15,5 @@ def renewal_paid(line: Any) -> None:
 
 
 def register() -> None:
-    from megalayer.billing.registry import register_line_kind
 
     register_line_kind("renewal", on_paid=renewal_paid)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from megalayer.core import clock
-from megalayer.notices.actions import PendingNotice
+from megalayer.notices.actions import PendingNotice, notice_for_customer
 from megalayer.services.models import Service
 from megalayer.terms.policy import Policy
 from megalayer.terms.queries import policy_at
@@ -37,7 +37,6 @@ def service_notice_pending(
 
 
 def notice_service(*, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None) -> Any:
-    from megalayer.notices.actions import notice_for_customer
 
     pending = service_notice_pending(service=service, kind=kind, detail=detail, extra=extra)
     return notice_for_customer(

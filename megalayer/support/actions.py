@@ -21,10 +21,12 @@ from django.db import transaction
 
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
 from megalayer.core.uploads import base_name, upload_check
+from megalayer.notices.actions import notice_for_customer, notice_for_staff
 from megalayer.support.choices import Priority, Status, Via
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
+from megalayer.terms.queries import policy_at
 
 MAX_FILES = 5
 
@@ -136,7 +138,6 @@ def ticket_reply(
     mail_message_id: str = "",
 ) -> TicketMessage:
     """A reply by the customer (or their contact) or by staff; staff may write an internal note instead."""
-    from megalayer.core.errors import Forbidden
 
     uploads = uploads or []
     if as_staff and (user is None or not user.is_staff):
@@ -228,7 +229,6 @@ def ticket_reopen(*, ticket: Ticket, user: Any) -> Ticket:
 
 def tickets_auto_close() -> int:
     """Answered tickets the customer left idle for ``support.auto_close_answered_days`` close, with a notice."""
-    from megalayer.terms.queries import policy_at
 
     now = clock.now()
     days = policy_at(now).support.auto_close_answered_days
@@ -256,7 +256,6 @@ def tickets_auto_close() -> int:
 
 
 def _tell_customer(ticket: Ticket, message: TicketMessage, *, kind: str) -> None:
-    from megalayer.notices.actions import notice_for_customer
 
     notice_for_customer(
         kind=kind,
@@ -268,7 +267,6 @@ def _tell_customer(ticket: Ticket, message: TicketMessage, *, kind: str) -> None
 
 
 def _tell_staff(ticket: Ticket, message: TicketMessage) -> None:
-    from megalayer.notices.actions import notice_for_staff
 
     recipients = [u.email for u in ticket.department.members.filter(is_active=True, is_staff=True)]
     if ticket.assignee is not None and ticket.assignee.email not in recipients:

@@ -8,6 +8,10 @@ from ninja import Field, Router, Schema
 
 from megalayer.api.schemas import Problem
 from megalayer.billing.gateways.stripe import stripe_webhook
+from megalayer.core.errors import InvalidInput
+from megalayer.core.signed_hooks import verify
+from megalayer.network.attacks import Alert, attack_alert
+from megalayer.notices.inbound import inbound_mail
 
 router = Router(tags=["hooks"])
 
@@ -50,10 +54,6 @@ def hooks_attack_alarms(request: HttpRequest) -> HookOut:
 
     from pydantic import ValidationError as PydanticError
 
-    from megalayer.core.errors import InvalidInput
-    from megalayer.core.signed_hooks import verify
-    from megalayer.network.attacks import Alert, attack_alert
-
     verify(
         request.body,
         request.headers.get("X-Megalayer-Signature"),
@@ -87,8 +87,6 @@ def hooks_attack_alarms(request: HttpRequest) -> HookOut:
     },
 )
 def hooks_inbound_mail(request: HttpRequest) -> HookOut:
-    from megalayer.core.signed_hooks import verify
-    from megalayer.notices.inbound import inbound_mail
 
     verify(
         request.body,

@@ -22,7 +22,7 @@ from megalayer.catalog.models import OsImage
 from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
-from megalayer.provisioning.actions import password_reveal, server_action
+from megalayer.provisioning.actions import password_pending, password_reveal, server_action
 from megalayer.provisioning.models import Operation
 from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
 from megalayer.provisioning.reinstall import reinstall_quota, reinstall_request
@@ -143,7 +143,6 @@ def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -
 
 
 def _view(service: Service) -> ServerOut:
-    from megalayer.provisioning.actions import password_pending
 
     view = server_view(service)
     if view is None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from megalayer.abuse.choices import OPEN_CASE_STATUSES
 from megalayer.accounts.approvals import approval_decide
 from megalayer.accounts.models import Approval, Customer
 from megalayer.accounts.queries import customers_search
@@ -85,8 +86,6 @@ def staff_customers(request: HttpRequest, q: str = "", cursor: Cursor = None, li
 )
 def staff_customer(request: HttpRequest, customer_id: str) -> CustomerDetailOut:
     from django.db.models import Count
-
-    from megalayer.abuse.choices import OPEN_CASE_STATUSES
 
     customer = customers_search("").filter(public_id=customer_id).first()
     if customer is None:

@@ -9,15 +9,21 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
+from megalayer.abuse.legal import document_response, legal_order_attach, legal_order_record, require_legal
+from megalayer.abuse.models import LegalOrder
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
+from megalayer.catalog.models import Location, NetworkTier
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.network.actions import null_route_end, null_route_start
 from megalayer.network.models import NullRoute
+from megalayer.notices.models import NetworkNotice
 from megalayer.provisioning.actions import host_driver_loaded, operation_cancel, operation_retry
 from megalayer.provisioning.models import Host, Operation
+from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
+from megalayer.services.models import Service
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -268,7 +274,6 @@ def _notice_out(notice: Any) -> NetworkNoticeOut:
     summary="Network notices",
 )
 def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
-    from megalayer.notices.models import NetworkNotice
 
     return [_notice_out(n) for n in NetworkNotice.objects.select_related("location", "tier", "host")[:100]]
 
@@ -280,9 +285,6 @@ def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
     summary="Publish a maintenance or incident notice; affected customers are e-mailed once (TOS-NET-2)",
 )
 def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> Status[NetworkNoticeOut]:
-    from megalayer.catalog.models import Location, NetworkTier
-    from megalayer.provisioning.network_notices import network_notice_publish
-    from megalayer.services.models import Service
 
     require_write(request)
     location = Location.objects.filter(code=payload.location).first() if payload.location else None
@@ -321,8 +323,6 @@ def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn)
 def staff_network_notice_update(
     request: HttpRequest, notice_id: str, payload: NetworkNoticeUpdateIn
 ) -> Status[NetworkNoticeOut]:
-    from megalayer.notices.models import NetworkNotice
-    from megalayer.provisioning.network_notices import network_notice_update
 
     require_write(request)
     notice = NetworkNotice.objects.filter(public_id=notice_id).first()
@@ -375,8 +375,6 @@ def _legal_order_out(order: Any) -> LegalOrderOut:
 
 
 def _legal_order(request: HttpRequest, order_id: str) -> Any:
-    from megalayer.abuse.legal import require_legal
-    from megalayer.abuse.models import LegalOrder
 
     require_legal(request.user)
     order = LegalOrder.objects.select_related("customer", "service").filter(public_id=order_id).first()
@@ -392,8 +390,6 @@ def _legal_order(request: HttpRequest, order_id: str) -> Any:
     summary="Legal orders (staff with the legal permission; 404 for others)",
 )
 def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
-    from megalayer.abuse.legal import require_legal
-    from megalayer.abuse.models import LegalOrder
 
     require_legal(request.user)
     return [_legal_order_out(o) for o in LegalOrder.objects.select_related("customer", "service")[:200]]
@@ -416,8 +412,6 @@ class LegalOrderIn(Schema):
     summary="Record a legal order (legal permission); its document is sent to /document",
 )
 def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Status[LegalOrderOut]:
-    from megalayer.abuse.legal import legal_order_record, require_legal
-    from megalayer.services.models import Service
 
     require_legal(request.user)
     require_write(request)
@@ -448,7 +442,6 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Sta
 def staff_legal_order_document_attach(
     request: HttpRequest, order_id: str, document: File[UploadedFile]
 ) -> Status[LegalOrderOut]:
-    from megalayer.abuse.legal import legal_order_attach
 
     order = _legal_order(request, order_id)
     require_write(request)
@@ -464,7 +457,6 @@ def staff_legal_order_document_attach(
     openapi_extra={"responses": {200: {"content": {"application/octet-stream": {}}, "description": "file"}}},
 )
 def staff_legal_order_document(request: HttpRequest, order_id: str) -> FileResponse:
-    from megalayer.abuse.legal import document_response
 
     order = _legal_order(request, order_id)
     if not order.document:

@@ -10,6 +10,7 @@ from django.tasks import task
 from megalayer.billing.gateways import Checkout, Gateway
 from megalayer.core import clock
 from megalayer.core.money import Money
+from megalayer.core.tasks import enqueue_on_commit
 
 APPROVAL_DELAY = dt.timedelta(seconds=3)
 
@@ -20,7 +21,6 @@ class SandboxGateway(Gateway):
     is_sandbox = True
 
     def start(self, *, payment: Any, return_url: str) -> Checkout:
-        from megalayer.core.tasks import enqueue_on_commit
 
         enqueue_on_commit(sandbox_approve_task, payment.pk, run_after=clock.now() + APPROVAL_DELAY)
         return Checkout(redirect_url=return_url, reference=payment.public_id)

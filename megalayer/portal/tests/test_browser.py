@@ -122,7 +122,7 @@ def test_sign_up_verify_log_in_and_enable_totp(page, live_server, smtp_server, t
     secret = page.input_value("#authenticator_secret")
     page.fill("input[name=code]", _totp_now(secret))
     page.click(SUBMIT)
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/totp/activate/" not in url)  # the answer to the POST, not the old page
     assert user.authenticator_set.filter(type="totp").exists()  # type: ignore[attr-defined]
 
     page.goto(f"{base}/account/")

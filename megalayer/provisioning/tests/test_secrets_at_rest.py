@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Model
 
 from megalayer.api.tests.test_servers_api import alice_server  # noqa: F401 (fixture)
@@ -89,10 +90,11 @@ def test_rotation_re_encrypts_with_the_new_key_and_the_old_key_can_then_go(setti
 
 
 def test_rotation_without_the_old_key_stops_and_changes_nothing(settings):
+    test_key = settings.MEGALAYER_ENCRYPTION_KEYS[0]  # anything else stored opens with it; only our host cannot
     settings.MEGALAYER_ENCRYPTION_KEYS = [OLD]
     host = _host()
     before = _raw(Host, "parameters", host.pk)
-    settings.MEGALAYER_ENCRYPTION_KEYS = [NEW]  # the old key dropped too soon
+    settings.MEGALAYER_ENCRYPTION_KEYS = [NEW, test_key]  # the old key dropped too soon
     with pytest.raises(CommandError, match=f"provisioning.Host {host.pk}: no configured key opens its parameters"):
         call_command("encryption", "rotate", stdout=io.StringIO())
     assert _raw(Host, "parameters", host.pk) == before
@@ -118,9 +120,14 @@ def test_production_needs_a_valid_encryption_key():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_what_was_stored_in_clear_and_reverses():
-    from django.db.migrations.executor import MigrationExecutor
-
     before, after = ("provisioning", "0002_hosts_servers_operations"), ("provisioning", "0003_encrypt_secrets_at_rest")
+    try:
+        _migrate_there_and_back(before, after)
+    finally:  # whatever failed, the schema is left as every other test of this process expects it
+        MigrationExecutor(connection).migrate([after])
+
+
+def _migrate_there_and_back(before: tuple[str, str], after: tuple[str, str]) -> None:
     executor = MigrationExecutor(connection)
     executor.migrate([before])
     old = executor.loader.project_state([before]).apps
@@ -145,4 +152,3 @@ def test_the_migration_encrypts_what_was_stored_in_clear_and_reverses():
     executor.migrate([before])
     reversed_raw: object = _raw(Host, "parameters", host.pk)  # PostgreSQL's driver gives jsonb as a dict
     assert (json.loads(reversed_raw) if isinstance(reversed_raw, str) else reversed_raw) == clear
-    MigrationExecutor(connection).migrate([after])

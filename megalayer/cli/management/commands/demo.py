@@ -12,8 +12,11 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from megalayer.abuse.holds import legal_hold_place
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete, staff_create
 from megalayer.accounts.models import Customer, User
+from megalayer.affiliates.actions import affiliate_code_for, referral_record
+from megalayer.affiliates.models import Referral
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import (
     LineData,
@@ -24,10 +27,24 @@ from megalayer.billing.actions import (
     tax_rate_save,
 )
 from megalayer.billing.models import Invoice, TaxRate
+from megalayer.catalog.models import AddOn, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.seed import ensure_catalog_seed
 from megalayer.cli.management.commands.serve import prepare_database
 from megalayer.core import clock
 from megalayer.core.money import Money
+from megalayer.network.models import Prefix
+from megalayer.notices.models import NetworkNotice
+from megalayer.orders.actions import order_place
+from megalayer.privacy.actions import erasure_request
 from megalayer.provisioning.actions import operations_run_due
+from megalayer.provisioning.models import Host
+from megalayer.provisioning.network_notices import network_notice_publish
+from megalayer.services.actions import service_provision
+from megalayer.services.automation import automation_run
+from megalayer.services.models import Service
+from megalayer.support.actions import ticket_open
+from megalayer.support.models import Ticket
+from megalayer.support.queries import departments
 from megalayer.terms.actions import RequestInfo, terms_accept, terms_publish
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import default_policy_data
@@ -171,18 +188,13 @@ PRODUCTS = [
 
 def load_demo_services() -> None:
     """Products in every location and tier, and services in each state a customer meets."""
-    from megalayer.catalog.models import Location, NetworkTier, OsImage, PriceVersion, Product
-    from megalayer.orders.actions import order_place
-    from megalayer.services.automation import automation_run
 
     if Product.objects.exists():
         return
-    from megalayer.catalog.seed import ensure_catalog_seed
 
     ensure_catalog_seed()  # idempotent; restores the seed if someone removed it
     load_demo_network()
     epoch = clock.now() - dt.timedelta(days=400)
-    from megalayer.catalog.models import AddOn
 
     extra_ip, _ = AddOn.objects.get_or_create(
         code="ipv4", defaults={"name": "Extra IPv4 address", "kind": "ipv4", "monthly_amount": Decimal("3.00")}
@@ -246,12 +258,6 @@ def load_demo_services() -> None:
 def load_demo_support() -> None:
     """A ticket waiting for staff, a maintenance window announced for Hong Kong, the staff member in every
     department (so the desk's mail reaches someone)."""
-    from megalayer.catalog.models import Location
-    from megalayer.notices.models import NetworkNotice
-    from megalayer.provisioning.network_notices import network_notice_publish
-    from megalayer.support.actions import ticket_open
-    from megalayer.support.models import Ticket
-    from megalayer.support.queries import departments
 
     staff = User.objects.get(email=STAFF[0])
     for department in departments():
@@ -284,8 +290,6 @@ def load_demo_support() -> None:
 def load_demo_privacy() -> None:
     """A former customer who deleted their account (erasure scheduled) while a preservation request
     holds their data, so the back office's Account deletions and Legal holds pages show both."""
-    from megalayer.abuse.holds import legal_hold_place
-    from megalayer.privacy.actions import erasure_request
 
     email = "former@example.net"
     if User.objects.filter(email=email).exists():
@@ -303,8 +307,6 @@ def load_demo_privacy() -> None:
 
 def load_demo_affiliates() -> None:
     """Alice referred Bob; both signed up from this machine, so the referral waits in the staff queue."""
-    from megalayer.affiliates.actions import affiliate_code_for, referral_record
-    from megalayer.affiliates.models import Referral
 
     alice = Customer.objects.get(owner__email=CUSTOMERS[0][0])
     bob = Customer.objects.get(owner__email=CUSTOMERS[1][0])
@@ -315,9 +317,6 @@ def load_demo_affiliates() -> None:
 def load_demo_network() -> None:
     """A sandbox host in every location (labelled as such) and an IPv4 /28 and IPv6 /64 per location and tier
     (documentation ranges: 203.0.113.0/24, 198.51.100.0/24, 2001:db8::/32)."""
-    from megalayer.catalog.models import Location, NetworkTier
-    from megalayer.network.models import Prefix
-    from megalayer.provisioning.models import Host
 
     ipv4 = [f"203.0.113.{16 * i}/28" for i in range(16)] + [f"198.51.100.{16 * i}/28" for i in range(16)]
     index = 0
@@ -354,8 +353,6 @@ def load_demo_network() -> None:
 
 def _provision_now(customer: Customer) -> None:
     """The demo loader runs without a worker: provision and run the machine operations in-process."""
-    from megalayer.services.actions import service_provision
-    from megalayer.services.models import Service
 
     for service in Service.objects.filter(customer=customer, status="pending"):
         service_provision(service=service)
