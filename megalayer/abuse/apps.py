@@ -10,9 +10,9 @@ class AbuseConfig(AppConfig):
         """The desk's answers to the hooks of the apps below it (``core.hooks``)."""
         from megalayer.abuse import personal_data
         from megalayer.abuse.actions import abuse_mailbox
-        from megalayer.abuse.holds import ensure_customer_not_held, ensure_not_held, hold_release_execute
-        from megalayer.accounts.approvals import approval_kind_register
-        from megalayer.notices.inbound import mailboxes
+        from megalayer.abuse.actions.holds import ensure_customer_not_held, ensure_not_held, hold_release_execute
+        from megalayer.accounts.actions.approvals import approval_kind_register
+        from megalayer.notices.actions.inbound import mailboxes
         from megalayer.privacy import hooks as privacy_hooks
         from megalayer.services import hooks as services_hooks
 

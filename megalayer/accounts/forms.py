@@ -51,10 +51,10 @@ class SignupForm(forms.Form):
         return shown
 
     def signup(self, request: HttpRequest, user: User) -> None:
-        user.full_name = self.cleaned_data["full_name"]
-        user.save(update_fields=["full_name"])
         info = request_info(request)
-        customer = customer_signup_complete(user=user, signup_ip=info.ip_address)
+        customer = customer_signup_complete(
+            user=user, signup_ip=info.ip_address, full_name=self.cleaned_data["full_name"]
+        )
         hooks.signed_up.call(request, customer)
         version = TermsVersion.objects.get(number=self.cleaned_data["terms_version"])
         terms_accept(user=user, version=version, method=TermsAcceptance.Method.SIGNUP, request_info=info)

@@ -174,7 +174,7 @@ class ApiToken(models.Model):
 
 class Approval(models.Model):
     """A staff action that needs a second staff member (four eyes, issue 14 item 6): asked by one, decided by
-    another who holds the permission it needs; carried out only when approved (``accounts/approvals.py``)."""
+    another who holds the permission it needs; carried out only when approved (``accounts/actions/approvals.py``)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a second staff member"

@@ -58,7 +58,7 @@ ROLES: dict[str, tuple[str, frozenset[str]]] = {
 # A refusal for a missing permission says which one in this header (pages and API alike), so tools and the
 # role matrix test tell "not allowed" from "allowed, but no such object".
 MISSING_PERMISSION_HEADER = "X-Megalayer-Missing-Permission"
-# Legal matters are need-to-know: refused as "not found", not "forbidden" (abuse/legal.py).
+# Legal matters are need-to-know: refused as "not found", not "forbidden" (abuse/actions/legal.py).
 HIDDEN_PERMISSIONS = frozenset({"abuse.legal"})
 
 

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.approvals import approval_decide
+from megalayer.accounts.actions.approvals import approval_decide
 from megalayer.accounts.models import Approval
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.backoffice.access import staff_required

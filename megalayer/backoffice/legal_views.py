@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
-from megalayer.abuse.legal import (
+from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
+from megalayer.abuse.actions.legal import (
     document_response,
     legal_export,
     legal_order_attach,

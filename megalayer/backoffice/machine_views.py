@@ -28,9 +28,9 @@ from megalayer.provisioning.actions import (
     operation_cancel,
     operation_retry,
 )
+from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.drivers import DRIVERS, driver_class
 from megalayer.provisioning.models import Host, Operation, Server
-from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
 from megalayer.services.models import Service
 
 

@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.holds import hold_over_customer
+from megalayer.abuse.actions.holds import hold_over_customer
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_search
 from megalayer.accounts.roles import ANY_STAFF

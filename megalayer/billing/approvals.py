@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from megalayer.accounts.approvals import approval_request
+from megalayer.accounts.actions.approvals import approval_request
 from megalayer.accounts.models import Approval
 from megalayer.billing.actions import refund_issue
 from megalayer.billing.models import Invoice, Refund

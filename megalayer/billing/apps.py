@@ -7,7 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from megalayer.accounts.approvals import approval_kind_register
+        from megalayer.accounts.actions.approvals import approval_kind_register
         from megalayer.billing.approvals import refund_execute
 
         approval_kind_register(

@@ -12,7 +12,7 @@ class NoticesConfig(AppConfig):
         """The outbox answers the hooks of the apps below it (``core.hooks``)."""
         from megalayer.accounts import hooks as accounts_hooks
         from megalayer.notices.actions import notice_account_mail, notices_terms_changed
-        from megalayer.notices.bounces import email_bounce_clear
+        from megalayer.notices.actions.bounces import email_bounce_clear
         from megalayer.terms import hooks as terms_hooks
 
         def account_mail(mail: accounts_hooks.AccountMail) -> object:

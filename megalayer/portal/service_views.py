@@ -21,10 +21,10 @@ from megalayer.network.actions import rdns_set
 from megalayer.orders.actions import order_place
 from megalayer.portal.billing_views import _customer
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
+from megalayer.provisioning.actions.network_notices import banners_for
+from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
-from megalayer.provisioning.network_notices import banners_for
 from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
-from megalayer.provisioning.reinstall import reinstall_quota, reinstall_request
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
 from megalayer.services.queries import next_step, services_of
 

@@ -30,7 +30,7 @@ from megalayer.notices.queries import notices_for_user
 from megalayer.privacy.actions import balance_forfeited, erasure_blockers, erasure_request
 from megalayer.privacy.forms import AccountDeleteForm
 from megalayer.privacy.views_shared import export_response
-from megalayer.provisioning.network_notices import status_page
+from megalayer.provisioning.actions.network_notices import status_page
 from megalayer.terms.queries import policy_at
 
 

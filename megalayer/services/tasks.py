@@ -15,6 +15,6 @@ def service_provision_task(service_id: int) -> str:
 
 @task()
 def automation_run_task() -> dict[str, int]:
-    from megalayer.services.automation import automation_run
+    from megalayer.services.actions.automation import automation_run
 
     return automation_run().counts()

@@ -7,7 +7,7 @@ class SupportConfig(AppConfig):
     verbose_name = "Support desk"
 
     def ready(self) -> None:
-        from megalayer.notices.inbound import mailboxes
+        from megalayer.notices.actions.inbound import mailboxes
         from megalayer.support.mail import support_mailbox
 
         mailboxes.connect(support_mailbox)

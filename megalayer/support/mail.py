@@ -11,7 +11,7 @@ from email.utils import parseaddr
 from email_reply_parser import EmailReplyParser
 
 from megalayer.core.errors import DomainError
-from megalayer.notices.inbound import recipients
+from megalayer.notices.actions.inbound import recipients
 from megalayer.support.actions import Upload, reference_signature, ticket_reply
 from megalayer.support.choices import Via
 from megalayer.support.models import Ticket

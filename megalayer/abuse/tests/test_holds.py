@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from megalayer.abuse.holds import LegalHoldStops, legal_hold_place, legal_hold_release
+from megalayer.abuse.actions.holds import LegalHoldStops, legal_hold_place, legal_hold_release
 from megalayer.accounts.models import Approval, User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
@@ -19,7 +19,7 @@ from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
 from megalayer.services.actions import service_terminate
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.services.tests.conftest import with_billing
 
@@ -214,7 +214,7 @@ def test_a_hold_lasts_the_terms_default_unless_told_and_is_renewed_before_it_end
     alice, vps, staff, django_capture_on_commit_callbacks, mailoutbox
 ):
     from megalayer.abuse.actions import abuse_deadlines_run
-    from megalayer.abuse.holds import legal_hold_renew
+    from megalayer.abuse.actions.holds import legal_hold_renew
     from megalayer.core.errors import InvalidInput, NotFound
 
     service = _service(alice, vps, django_capture_on_commit_callbacks)

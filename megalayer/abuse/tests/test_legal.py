@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from megalayer.abuse.legal import legal_export, legal_order_execute, legal_order_record
+from megalayer.abuse.actions.legal import legal_export, legal_order_execute, legal_order_record
 from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from megalayer.abuse.actions import case_answer, report_receive
+from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.choices import Source
-from megalayer.abuse.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.accounts.models import Customer
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth

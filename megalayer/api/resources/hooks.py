@@ -10,8 +10,8 @@ from megalayer.api.schemas import Problem
 from megalayer.billing.gateways.stripe import stripe_webhook
 from megalayer.core.errors import InvalidInput
 from megalayer.core.signed_hooks import verify
-from megalayer.network.attacks import Alert, attack_alert
-from megalayer.notices.inbound import inbound_mail
+from megalayer.network.actions.attacks import Alert, attack_alert
+from megalayer.notices.actions.inbound import inbound_mail
 
 router = Router(tags=["hooks"])
 

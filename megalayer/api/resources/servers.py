@@ -23,9 +23,9 @@ from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
+from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
 from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
-from megalayer.provisioning.reinstall import reinstall_quota, reinstall_request
 from megalayer.services.models import Service
 
 router = Router(tags=["servers"])

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from megalayer.abuse.choices import OPEN_CASE_STATUSES
-from megalayer.accounts.approvals import approval_decide
+from megalayer.accounts.actions.approvals import approval_decide
 from megalayer.accounts.models import Approval, Customer
 from megalayer.accounts.queries import customers_search
 from megalayer.accounts.roles import ANY_STAFF

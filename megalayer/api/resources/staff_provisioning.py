@@ -9,7 +9,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
-from megalayer.abuse.legal import document_response, legal_order_attach, legal_order_record, require_legal
+from megalayer.abuse.actions.legal import document_response, legal_order_attach, legal_order_record, require_legal
 from megalayer.abuse.models import LegalOrder
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
@@ -21,8 +21,8 @@ from megalayer.network.actions import null_route_end, null_route_start
 from megalayer.network.models import NullRoute
 from megalayer.notices.models import NetworkNotice
 from megalayer.provisioning.actions import host_driver_loaded, operation_cancel, operation_retry
+from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.models import Host, Operation
-from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
 from megalayer.services.models import Service
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())

@@ -253,7 +253,7 @@ def test_a_preserved_server_cannot_be_wiped_by_its_customer(
 ):
     """TOS-HOLD-1: nothing under a hold is deleted, "whatever else asks": a reinstall, a restore or a
     snapshot deletion erase data, so they wait; the customer is told the server is preserved, not why."""
-    from megalayer.abuse.holds import legal_hold_place, legal_hold_release
+    from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release
 
     headers = bearer(alice.owner)
     base = f"/api/v1/services/{alice_server.public_id}"

@@ -75,7 +75,7 @@ def test_above_the_limit_it_waits_and_only_a_second_billing_member_carries_it_ou
 
 
 def test_an_approved_refund_the_rules_refuse_stays_pending_with_nothing_done(staff, alice, paid):
-    from megalayer.accounts.approvals import approval_decide
+    from megalayer.accounts.actions.approvals import approval_decide
     from megalayer.billing.approvals import refund_request
     from megalayer.core.errors import DomainError
 

@@ -12,7 +12,7 @@ from megalayer.accounts.models import Customer, User
 from megalayer.catalog.models import Location, OsImage, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.notices.models import NetworkNotice, Notice
-from megalayer.provisioning.network_notices import network_notice_publish, network_notice_update
+from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.services.models import Service
 
 pytestmark = pytest.mark.django_db

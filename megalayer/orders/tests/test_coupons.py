@@ -11,7 +11,7 @@ from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.orders.actions import order_place
 from megalayer.orders.models import Order
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
 

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from megalayer.abuse.holds import legal_hold_place
+from megalayer.abuse.actions.holds import legal_hold_place
 from megalayer.audit.models import AuditEvent
 from megalayer.core import clock
 from megalayer.privacy.actions import erasures_run_due

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.core.files.storage import default_storage
 
-from megalayer.abuse.holds import legal_hold_place, legal_hold_release
+from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release
 from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent

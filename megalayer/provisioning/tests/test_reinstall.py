@@ -18,8 +18,8 @@ from megalayer.core.errors import InvalidInput
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.ledger.queries import customer_balance, ledger_verify
 from megalayer.orders.actions import order_place
+from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side, reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
-from megalayer.provisioning.reinstall import reinstall_failed_on_our_side, reinstall_quota, reinstall_request
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
 from megalayer.terms.actions import terms_publish

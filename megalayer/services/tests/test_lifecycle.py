@@ -16,7 +16,7 @@ from megalayer.core import clock
 from megalayer.ledger.queries import ledger_verify
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.services.tests.conftest import with_billing
 

@@ -12,7 +12,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from megalayer.abuse.holds import legal_hold_place
+from megalayer.abuse.actions.holds import legal_hold_place
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete, staff_create
 from megalayer.accounts.models import Customer, User
 from megalayer.affiliates.actions import affiliate_code_for, referral_record
@@ -37,10 +37,10 @@ from megalayer.notices.models import NetworkNotice
 from megalayer.orders.actions import order_place
 from megalayer.privacy.actions import erasure_request
 from megalayer.provisioning.actions import operations_run_due
+from megalayer.provisioning.actions.network_notices import network_notice_publish
 from megalayer.provisioning.models import Host
-from megalayer.provisioning.network_notices import network_notice_publish
 from megalayer.services.actions import service_provision
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import Service
 from megalayer.support.actions import ticket_open
 from megalayer.support.models import Ticket

@@ -30,7 +30,7 @@ from megalayer.core.money import Money
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.actions import operations_run_due
 from megalayer.services.actions import service_provision
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import Service
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from megalayer.core import clock
-from megalayer.services.automation import automation_run
+from megalayer.services.actions.automation import automation_run
 
 
 def _parse_time(value: str) -> dt.datetime:

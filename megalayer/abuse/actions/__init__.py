@@ -33,7 +33,7 @@ from megalayer.network.actions import null_route_start
 from megalayer.network.models import NullRoute
 from megalayer.network.queries import holder_at
 from megalayer.notices.actions import notice_for_customer
-from megalayer.notices.inbound import addressed_to
+from megalayer.notices.actions.inbound import addressed_to
 from megalayer.services.actions import service_suspend, service_terminate
 from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
@@ -243,7 +243,7 @@ def abuse_deadlines_run() -> dict[str, int]:
                 dedupe_key=f"abuse_deadline:{case.public_id}",
                 context={"case": case, "routed": routed},
             )
-    from megalayer.abuse.holds import holds_ending_alert
+    from megalayer.abuse.actions.holds import holds_ending_alert
 
     counts["holds_ending"] = holds_ending_alert(now)
     return counts
@@ -343,7 +343,7 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
     """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
     stops. A standing legal hold on the customer, their services or an address they held stops all of it;
     that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
-    from megalayer.abuse.holds import LegalHoldStops, hold_over_customer
+    from megalayer.abuse.actions.holds import LegalHoldStops, hold_over_customer
 
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")

@@ -469,7 +469,7 @@ def operation_cancel(*, operation: Operation, staff: Any) -> Operation:
             )
         operation.refresh_from_db()
         if operation.kind == Kind.REINSTALL:
-            from megalayer.provisioning.reinstall import reinstall_failed_on_our_side
+            from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 
             reinstall_failed_on_our_side(
                 operation=operation, error=f"cancelled by {staff}", staff_or_system=Actor.for_user(staff)
@@ -761,7 +761,7 @@ def _service_effect(operation: Operation, *, succeeded: bool, error: str) -> Non
     elif kind == Kind.DESTROY and succeeded:
         services.service_destroyed(service=service)
     elif kind == Kind.REINSTALL and not succeeded:
-        from megalayer.provisioning.reinstall import reinstall_failed_on_our_side
+        from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 
         reinstall_failed_on_our_side(operation=operation, error=error, staff_or_system=SYSTEM)
     elif kind == Kind.REINSTALL and succeeded:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.core.hooks import Hook
-from megalayer.notices.bounces import bounce_process, is_delivery_report
+from megalayer.notices.actions.bounces import bounce_process, is_delivery_report
 from megalayer.notices.models import InboundEvent
 
 MAX_BYTES = 25 * 1024 * 1024

@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
-from megalayer.billing.bulk import BulkInvoice, invoices_issue_many
+from megalayer.billing.actions.bulk import BulkInvoice, invoices_issue_many
 from megalayer.billing.models import Invoice, InvoiceLine
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, DomainError

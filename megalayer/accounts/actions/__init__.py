@@ -247,7 +247,10 @@ def staff_roles_set(*, user: User, roles: list[str], actor: Actor) -> User:
     return user
 
 
-def customer_signup_complete(*, user: User, signup_ip: str | None, **_: Any) -> Customer:
-    """What every new customer login gets: its account and a stamped password age."""
+def customer_signup_complete(*, user: User, signup_ip: str | None, full_name: str = "", **_: Any) -> Customer:
+    """What every new customer login gets: its account, the name they gave and a stamped password age."""
+    if full_name:
+        user.full_name = full_name
+        user.save(update_fields=["full_name"])
     user_password_changed(user=user)
     return customer_create(user=user, signup_ip=signup_ip)

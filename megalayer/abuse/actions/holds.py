@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from megalayer.abuse.models import LegalHold
-from megalayer.accounts.approvals import approval_request
+from megalayer.accounts.actions.approvals import approval_request
 from megalayer.accounts.models import Approval, Customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock

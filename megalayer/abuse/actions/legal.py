@@ -188,7 +188,7 @@ def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.dateti
 
 def legal_order_execute(*, order: LegalOrder, staff: Any, action: str) -> str:
     """Carry out one thing the order requires through the same action layer as abuse cases."""
-    from megalayer.abuse.holds import legal_hold_place
+    from megalayer.abuse.actions.holds import legal_hold_place
 
     require_legal(staff)
     if action not in order.orders:

@@ -303,7 +303,7 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     """
     from django.db import IntegrityError
 
-    from megalayer.services.automation import _issue_renewal, _open_renewal
+    from megalayer.services.actions.automation import _issue_renewal, _open_renewal
     from megalayer.services.choices import Effect
     from megalayer.services.models import LifecycleEffect
 
