@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from allauth.account.models import EmailAddress
+from django.apps import apps as django_apps
 from django.core.cache import cache
+from django.db.models.signals import post_migrate
 from django.test import Client
 
 from megalayer.accounts.actions import customer_signup_complete, token_create
@@ -63,6 +65,22 @@ def _no_stray_database_sessions(django_db_setup: Any, django_db_blocker: Any) ->
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+def _reseed_after_flush(**kwargs: Any) -> None:
+    """A transactional test ends with a flush, which empties the seed migrations' tables too; Django then sends
+    ``post_migrate``, and this puts the reference rows back (locations, tiers, images, departments), so no test
+    depends on which test ran before it on the same worker."""
+    from django.apps import apps as registry
+
+    from megalayer.catalog.seed import ensure_catalog_seed
+    from megalayer.support.seed import seed as seed_departments
+
+    ensure_catalog_seed()
+    seed_departments(registry.get_model("support", "Department"))
+
+
+post_migrate.connect(_reseed_after_flush, sender=django_apps.get_app_config("catalog"), dispatch_uid="tests.reseed")
 
 
 def seed_catalog() -> None:
