@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.transitions import StatusTable
 from megalayer.terms.choices import AbuseCategory as Category
 
-__all__ = ["OPEN_CASE_STATUSES", "CaseStatus", "Category", "Parser", "Source"]
+__all__ = ["CASE_STATUS", "OPEN_CASE_STATUSES", "CaseStatus", "Category", "Parser", "Source"]
 
 
 class Source(models.TextChoices):
@@ -30,3 +31,17 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_CASE_STATUSES = (CaseStatus.OPEN, CaseStatus.ANSWERED, CaseStatus.ESCALATED)
+
+CASE_STATUS = StatusTable(
+    "abuse.AbuseCase",
+    CaseStatus,
+    {
+        # The customer answers; the deadline passes unanswered (escalated, TOS-ABUSE-2); staff close it, or the
+        # enforcement that ends it (termination, account closure) does.
+        CaseStatus.OPEN: frozenset({CaseStatus.ANSWERED, CaseStatus.ESCALATED, CaseStatus.CLOSED}),
+        CaseStatus.ANSWERED: frozenset({CaseStatus.ESCALATED, CaseStatus.CLOSED}),
+        CaseStatus.ESCALATED: frozenset({CaseStatus.CLOSED}),
+        CaseStatus.CLOSED: frozenset(),
+    },
+    requirement="TOS-ABUSE-2",
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus, Category, Parser, Source
+from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, Category, Parser, Source
 from megalayer.core.ids import PublicIdFactory
 
 
@@ -57,6 +57,7 @@ class AbuseCase(models.Model):
                 condition=models.Q(status__in=[s.value for s in OPEN_CASE_STATUSES]),
                 name="abuse_case_open_once",
             ),
+            CASE_STATUS.constraint(),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 
+from megalayer.accounts.choices import APPROVAL_STATUS, CUSTOMER_STATUS, ApprovalStatus, CustomerStatus
 from megalayer.core.ids import PublicIdFactory
 
 
@@ -61,10 +62,7 @@ class Customer(models.Model):
         INDIVIDUAL = "individual", "Individual"
         ORGANISATION = "organisation", "Organisation"
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+    Status = CustomerStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("cus"), editable=False)
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer")
@@ -86,9 +84,7 @@ class Customer(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=["active", "suspended", "closed"]), name="customer_status_valid"
-            ),
+            CUSTOMER_STATUS.constraint(),
             models.CheckConstraint(
                 condition=models.Q(kind__in=["individual", "organisation"]), name="customer_kind_valid"
             ),
@@ -176,10 +172,7 @@ class Approval(models.Model):
     """A staff action that needs a second staff member (four eyes, issue 14 item 6): asked by one, decided by
     another who holds the permission it needs; carried out only when approved (``accounts/actions/approvals.py``)."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a second staff member"
-        APPROVED = "approved", "Approved and carried out"
-        REJECTED = "rejected", "Rejected"
+    Status = ApprovalStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("apr"), editable=False)
     kind = models.CharField(max_length=40)
@@ -195,6 +188,7 @@ class Approval(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+        constraints = [APPROVAL_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.summary}"

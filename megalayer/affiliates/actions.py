@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
 from megalayer.accounts.models import Customer
+from megalayer.affiliates.choices import COMMISSION_STATUS, REFERRAL_STATUS
 from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.models import Invoice, Payment
@@ -209,7 +210,7 @@ def _release_one(pk: int, now: dt.datetime) -> str:
         share = (invoice.total - refunded) / invoice.total if invoice.total else Decimal(0)
         amount = (Money(commission.amount, commission.currency) * max(share, Decimal(0))).quantize()
         if amount.amount <= 0:
-            Commission.objects.filter(pk=pk).update(status=Commission.Status.VOIDED, note="the invoice was refunded")
+            COMMISSION_STATUS.move(commission, Commission.Status.VOIDED, note="the invoice was refunded")
             return "voided"
         posted = ledger_post(
             source="affiliates",
@@ -227,8 +228,8 @@ def _release_one(pk: int, now: dt.datetime) -> str:
         note = (
             "" if amount.amount == commission.amount else f"reduced by the refund of {refund.amount} {refund.currency}"
         )
-        Commission.objects.filter(pk=pk).update(
-            status=Commission.Status.AVAILABLE, released_at=now, amount=amount.amount, note=note
+        COMMISSION_STATUS.move(
+            commission, Commission.Status.AVAILABLE, released_at=now, amount=amount.amount, note=note
         )
         audit_record(
             actor=ACTOR,
@@ -274,11 +275,19 @@ def affiliate_clear(*, referrer: Any, staff: Any, reason: str) -> dict[str, int]
     with transaction.atomic():
         referrals = Referral.objects.select_for_update().filter(referrer=referrer, status=Referral.Status.ACTIVE)
         signals = {r.public_id: r.signals for r in referrals}
-        cleared = referrals.update(
-            status=Referral.Status.CLEARED, cleared_at=now, cleared_by=str(staff), cleared_reason=reason.strip()[:500]
+        cleared = REFERRAL_STATUS.claim(
+            referrals,
+            sources=[Referral.Status.ACTIVE],
+            target=Referral.Status.CLEARED,
+            cleared_at=now,
+            cleared_by=str(staff),
+            cleared_reason=reason.strip()[:500],
         )
-        unpaid = Commission.objects.filter(referral__referrer=referrer, status=Commission.Status.HOLDING).update(
-            status=Commission.Status.CLEARED, note="cleared: " + reason.strip()[:200]
+        unpaid = COMMISSION_STATUS.claim(
+            Commission.objects.filter(referral__referrer=referrer),
+            sources=[Commission.Status.HOLDING],
+            target=Commission.Status.CLEARED,
+            note="cleared: " + reason.strip()[:200],
         )
         audit_record(
             actor=Actor.for_user(staff),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.affiliates.choices import COMMISSION_STATUS, REFERRAL_STATUS, CommissionStatus, ReferralStatus
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
 
@@ -25,9 +26,7 @@ class Referral(models.Model):
     sign-up address, card or billing identity); while any is not judged genuine by staff, no
     commission of this referral is paid out."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        CLEARED = "cleared", "Cleared"
+    Status = ReferralStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("ref"), editable=False)
     referrer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="referrals")
@@ -45,7 +44,7 @@ class Referral(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=["active", "cleared"]), name="referral_status_valid"),
+            REFERRAL_STATUS.constraint(),
             models.CheckConstraint(condition=~models.Q(referrer=models.F("referred")), name="referral_not_self"),
         ]
 
@@ -61,11 +60,7 @@ class Commission(models.Model):
     """A share of one paid invoice of the referred customer. Held for ``affiliates.holding_days``, then
     credited to the referrer's balance by one ledger transaction (it cannot be paid out, TOS-BAL-1)."""
 
-    class Status(models.TextChoices):
-        HOLDING = "holding", "Holding"
-        AVAILABLE = "available", "Credited"
-        CLEARED = "cleared", "Cleared"
-        VOIDED = "voided", "Voided (refunded)"
+    Status = CommissionStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("com"), editable=False)
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="commissions")
@@ -84,10 +79,7 @@ class Commission(models.Model):
     class Meta:
         ordering = ["-accrued_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=["holding", "available", "cleared", "voided"]),
-                name="commission_status_valid",
-            ),
+            COMMISSION_STATUS.constraint(),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="commission_amount_not_negative"),
         ]
 

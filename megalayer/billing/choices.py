@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.transitions import StatusTable
+
 
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -18,6 +20,7 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     InvoiceStatus.PAID: frozenset(),
     InvoiceStatus.VOID: frozenset(),
 }
+INVOICE_STATUS = StatusTable("billing.Invoice", InvoiceStatus, INVOICE_TRANSITIONS, requirement="TOS-INVOICE-1")
 
 
 class PaymentStatus(models.TextChoices):
@@ -31,6 +34,7 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.SUCCEEDED: frozenset(),
     PaymentStatus.FAILED: frozenset(),
 }
+PAYMENT_STATUS = StatusTable("billing.Payment", PaymentStatus, PAYMENT_TRANSITIONS, requirement="TOS-BAL-1")
 
 
 class RefundReason(models.TextChoices):

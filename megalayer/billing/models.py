@@ -7,7 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from megalayer.billing.choices import InvoiceStatus, PaymentStatus, RefundDestination, RefundReason
+from megalayer.billing.choices import (
+    INVOICE_STATUS,
+    PAYMENT_STATUS,
+    InvoiceStatus,
+    PaymentStatus,
+    RefundDestination,
+    RefundReason,
+)
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD, Money
 
@@ -71,9 +78,7 @@ class Invoice(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["series", "number"], name="invoice_number_unique"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=["draft", "issued", "paid", "void"]), name="invoice_status_valid"
-            ),
+            INVOICE_STATUS.constraint(),
             models.CheckConstraint(
                 condition=models.Q(status="draft") | models.Q(number__isnull=False), name="invoice_issued_has_number"
             ),
@@ -168,6 +173,7 @@ class Payment(models.Model):
                 name="payment_gateway_reference_once",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            PAYMENT_STATUS.constraint(),
         ]
 
     def __str__(self) -> str:

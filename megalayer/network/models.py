@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.network.choices import PREFIX_STATUS, PrefixStatus
+
 
 class Prefix(models.Model):
     """A block of addresses of one location and network tier (each tier has its own pools, TOS-NET-1)."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        RESERVED = "reserved", "Reserved"
-        RETIRED = "retired", "Retired"
+    Status = PrefixStatus
 
     class Role(models.TextChoices):
         CUSTOMER = "customer", "Customer addresses"
@@ -28,6 +27,7 @@ class Prefix(models.Model):
 
     class Meta:
         ordering = ["family", "cidr"]
+        constraints = [PREFIX_STATUS.constraint()]
 
     def __str__(self) -> str:
         return self.cidr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.transitions import StatusTable
+
 
 class Kind(models.TextChoices):
     ACCOUNT_EMAIL = "account_email", "Account e-mail (verification, password reset)"
@@ -74,8 +76,11 @@ class Status(models.TextChoices):
 
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.QUEUED: frozenset({Status.SENDING}),
+    # A bounce of an earlier attempt's message ends a notice wherever it is (TOS-EMAIL-1).
+    Status.QUEUED: frozenset({Status.SENDING, Status.FAILED}),
     Status.SENDING: frozenset({Status.SENT, Status.QUEUED, Status.FAILED}),
     Status.FAILED: frozenset({Status.QUEUED}),
-    Status.SENT: frozenset(),
+    # A bounce that arrives after the mail server accepted the message: it failed after all (TOS-EMAIL-1).
+    Status.SENT: frozenset({Status.FAILED}),
 }
+NOTICE_STATUS = StatusTable("notices.Notice", Status, TRANSITIONS, requirement="TOS-EMAIL-2")

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
-from megalayer.notices.choices import Kind, Status
+from megalayer.notices.choices import NOTICE_STATUS, Kind, Status
 
 
 class Notice(models.Model):
@@ -44,11 +44,7 @@ class Notice(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="notice_due_idx")]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "sending", "sent", "failed"]), name="notice_status_valid"
-            ),
-        ]
+        constraints = [NOTICE_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.kind} to {self.recipient} ({self.status})"

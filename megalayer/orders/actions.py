@@ -17,6 +17,7 @@ from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
+from megalayer.orders.choices import ORDER_STATUS
 from megalayer.orders.fraud import assess
 from megalayer.orders.models import Order
 from megalayer.services.actions import service_create_from_order
@@ -156,10 +157,9 @@ def order_paid(*, order_id: str) -> None:
         assessment = assess(order)
         threshold = policy_at(clock.now()).orders.fraud_review_threshold
         status = Order.Status.IN_REVIEW if assessment.score >= threshold else Order.Status.ACCEPTED
-        Order.objects.filter(pk=order.pk).update(
-            status=status, paid_at=clock.now(), fraud_score=assessment.score, fraud_reasons=assessment.reasons
+        ORDER_STATUS.move(
+            order, status, paid_at=clock.now(), fraud_score=assessment.score, fraud_reasons=assessment.reasons
         )
-        order.refresh_from_db()
         audit_record(
             actor=Actor.system("fraud check"),
             action=f"order.{status}",
@@ -187,7 +187,7 @@ def order_approve(*, order: Order, staff: Any) -> Order:
                 rule="order-not-in-review",
                 requirement="TOS-FRAUD-1",
             )
-        Order.objects.filter(pk=order.pk).update(status=Order.Status.ACCEPTED, decided_at=clock.now(), decided_by=staff)
+        ORDER_STATUS.move(order, Order.Status.ACCEPTED, decided_at=clock.now(), decided_by=staff)
         audit_record(
             actor=Actor.for_user(staff),
             action="order.approve",
@@ -211,7 +211,7 @@ def order_reject(*, order: Order, staff: Any, note: str) -> Order:
                 rule="order-not-rejectable",
                 requirement="TOS-REFUSE-1",
             )
-        Order.objects.filter(pk=order.pk).update(status=Order.Status.REJECTED, decided_at=clock.now(), decided_by=staff)
+        ORDER_STATUS.move(order, Order.Status.REJECTED, decided_at=clock.now(), decided_by=staff)
         if order.coupon_id is not None:
             coupon_release(coupon_id=order.coupon_id)
         invoice = order.invoice
@@ -258,7 +258,7 @@ def orders_cancel_unpaid() -> int:
             invoice = order.invoice
             if order.status != Order.Status.AWAITING_PAYMENT or (invoice is not None and invoice.amount_paid > 0):
                 continue  # another worker was first, or someone paid part of it: it waits for the rest
-            Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, decided_at=now)
+            ORDER_STATUS.move(order, Order.Status.CANCELLED, decided_at=now)
             if order.coupon_id is not None:
                 coupon_release(coupon_id=order.coupon_id)
             actor = Actor.system("orders.cancel_unpaid")

@@ -6,6 +6,7 @@ from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
+from megalayer.orders.choices import ORDER_STATUS, OrderStatus
 
 AMOUNT = AMOUNT_FIELD
 
@@ -13,12 +14,7 @@ AMOUNT = AMOUNT_FIELD
 class Order(models.Model):
     """One product ordered at the price in force when it was placed (TOS-PRICE-1)."""
 
-    class Status(models.TextChoices):
-        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-        IN_REVIEW = "in_review", "Waiting for review"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = OrderStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("ord"), editable=False)
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="orders")
@@ -49,6 +45,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [ORDER_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.product_id} ({self.status})"

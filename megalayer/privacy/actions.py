@@ -22,7 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from megalayer.accounts.actions import user_sign_in_close
+from megalayer.accounts.actions import customer_status_change, user_sign_in_close
 from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
 from megalayer.affiliates.models import AffiliateCode, Commission
 from megalayer.audit.actions import Actor, audit_record
@@ -39,6 +39,7 @@ from megalayer.notices.choices import Kind
 from megalayer.notices.models import Notice
 from megalayer.orders.models import Order
 from megalayer.privacy import hooks
+from megalayer.privacy.choices import ERASURE_STATUS
 from megalayer.privacy.collect import personal_data, zip_with_manifest
 from megalayer.privacy.models import ErasureRequest
 from megalayer.services.models import Service, ServiceEvent
@@ -129,7 +130,7 @@ def erasure_request(
                 status_before=customer.status,
             )
             user_sign_in_close(user_id=customer.owner_id)
-            type(customer).objects.filter(pk=customer.pk).update(status=type(customer).Status.CLOSED)
+            customer_status_change(customer=customer, to=Customer.Status.CLOSED)
             notice_for_customer(
                 kind=Kind.ACCOUNT_DELETION,
                 customer=customer,
@@ -166,11 +167,15 @@ def erasure_cancel(*, request: ErasureRequest, staff: Any, note: str) -> Erasure
         raise InvalidInput("Say why the deletion is cancelled.", field="note")
     customer = request.customer
     with transaction.atomic():
-        if not ErasureRequest.objects.filter(pk=request.pk, status=ErasureRequest.Status.SCHEDULED).update(
-            status=ErasureRequest.Status.CANCELLED, cancelled_by=str(staff), completed_at=clock.now()
+        if not ERASURE_STATUS.claim(
+            ErasureRequest.objects.filter(pk=request.pk),
+            sources=[ErasureRequest.Status.SCHEDULED],
+            target=ErasureRequest.Status.CANCELLED,
+            cancelled_by=str(staff),
+            completed_at=clock.now(),
         ):
             raise NotFound("This request is no longer scheduled.")
-        type(customer).objects.filter(pk=customer.pk).update(status=request.status_before)
+        customer_status_change(customer=customer, to=request.status_before)
         if request.status_before != type(customer).Status.CLOSED:
             type(customer.owner).objects.filter(pk=customer.owner_id).update(is_active=True)
         audit_record(
@@ -231,9 +236,7 @@ def _run_one(pk: int, now: dt.datetime) -> str:
             ErasureRequest.objects.filter(pk=pk).update(waiting_for=" ".join(waiting)[:255])
             return "waiting"
         summary, files = _erase(customer, now)
-        ErasureRequest.objects.filter(pk=pk).update(
-            status=ErasureRequest.Status.ERASED, completed_at=now, summary=summary, waiting_for=""
-        )
+        ERASURE_STATUS.move(request, ErasureRequest.Status.ERASED, completed_at=now, summary=summary, waiting_for="")
         audit_record(
             actor=ACTOR,
             action="privacy.erased",
@@ -308,9 +311,8 @@ def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
     user.email_bounced_at = None
     user.set_unusable_password()
     user.save(update_fields=["email", "full_name", "is_active", "email_bounced_at", "password"])
-    Customer.objects.filter(pk=customer.pk).update(
-        signup_ip=None, signup_country="", status=Customer.Status.CLOSED, erased_at=now
-    )
+    Customer.objects.filter(pk=customer.pk).update(signup_ip=None, signup_country="", erased_at=now)
+    customer_status_change(customer=customer, to=Customer.Status.CLOSED)  # closed since the request; stays so
     kept = {
         "invoices": [Invoice.objects.filter(customer=customer).count(), "financial records, billing address as issued"],
         "payments": [Payment.objects.filter(customer=customer).count(), "financial records"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
+from megalayer.privacy.choices import ERASURE_STATUS, ErasureStatus
 
 
 class ErasureRequest(models.Model):
@@ -16,10 +17,7 @@ class ErasureRequest(models.Model):
     happened, naming what was erased and what was kept and why (``summary``).
     """
 
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        ERASED = "erased", "Erased"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = ErasureStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("era"), editable=False)
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="erasure_requests")
@@ -40,9 +38,7 @@ class ErasureRequest(models.Model):
     class Meta:
         ordering = ["-requested_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=["scheduled", "erased", "cancelled"]), name="erasure_status_valid"
-            ),
+            ERASURE_STATUS.constraint(),
             models.UniqueConstraint(
                 fields=["customer"], condition=models.Q(status="scheduled"), name="erasure_one_scheduled_per_customer"
             ),

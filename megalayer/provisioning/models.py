@@ -6,6 +6,7 @@ from django.db import models
 
 from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
+from megalayer.provisioning.choices import HOST_STATUS, OPERATION_STATUS, HostStatus, OperationStatus
 
 
 class Host(models.Model):
@@ -16,10 +17,7 @@ class Host(models.Model):
     encrypted at rest (an API token and a URI are worth the same to an attacker).
     """
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active: takes new servers"
-        DRAINING = "draining", "Draining: keeps its servers, takes no new ones"
-        DISABLED = "disabled", "Disabled"
+    Status = HostStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("hst"), editable=False)
     name = models.CharField(max_length=100, unique=True)
@@ -36,6 +34,7 @@ class Host(models.Model):
 
     class Meta:
         ordering = ["location__code", "name"]
+        constraints = [HOST_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.driver})"
@@ -93,12 +92,7 @@ class Operation(models.Model):
         SNAPSHOT_DELETE = "snapshot_delete", "Delete snapshot"
         EVIDENCE_COPY = "evidence_copy", "Evidence copy"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = OperationStatus
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("op"), editable=False)
     service = models.ForeignKey("services.Service", on_delete=models.PROTECT, related_name="operations")
@@ -136,6 +130,7 @@ class Operation(models.Model):
             models.Index(fields=["service", "kind", "quota_month"], name="operation_quota_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="operation_due_idx"),
         ]
+        constraints = [OPERATION_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.kind} {self.status}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.transitions import StatusTable
+
 
 class Status(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -24,6 +26,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.TERMINATING: frozenset({Status.TERMINATED}),
     Status.TERMINATED: frozenset(),
 }
+SERVICE_STATUS = StatusTable("services.Service", Status, TRANSITIONS, requirement="TOS-TERM-1")
 
 
 class Reason(models.TextChoices):

@@ -6,7 +6,7 @@ from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
-from megalayer.services.choices import Effect, Reason, Status
+from megalayer.services.choices import SERVICE_STATUS, Effect, Reason, Status
 
 AMOUNT = AMOUNT_FIELD
 
@@ -43,9 +43,7 @@ class Service(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "paid_until"], name="service_due_idx")]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=[s.value for s in Status]), name="service_status_valid"
-            ),
+            SERVICE_STATUS.constraint(),
             models.CheckConstraint(
                 condition=models.Q(anchor_day__gte=1, anchor_day__lte=31), name="service_anchor_day_range"
             ),

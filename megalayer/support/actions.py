@@ -24,7 +24,7 @@ from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
 from megalayer.core.uploads import base_name, upload_check
 from megalayer.notices.actions import notice_for_customer, notice_for_staff
-from megalayer.support.choices import Priority, Status, Via
+from megalayer.support.choices import TICKET_STATUS, Priority, Status, Via
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
 from megalayer.terms.queries import policy_at
 
@@ -170,14 +170,19 @@ def ticket_reply(
         if internal:
             Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
         elif from_staff:
-            Ticket.objects.filter(pk=ticket.pk).update(
-                status=Status.ANSWERED, updated_at=now, answered_at=now, closed_at=None
-            )
+            _ticket_move(ticket, Status.ANSWERED, updated_at=now, answered_at=now, closed_at=None)
             _tell_customer(ticket, message, kind="ticket_reply")
         else:
-            Ticket.objects.filter(pk=ticket.pk).update(status=Status.CUSTOMER_REPLY, updated_at=now, closed_at=None)
+            _ticket_move(ticket, Status.CUSTOMER_REPLY, updated_at=now, closed_at=None)
             _tell_staff(ticket, message)
     return message
+
+
+def _ticket_move(ticket: Ticket, target: str, **also: Any) -> None:
+    """A reply's move: to ``target`` from whatever the ticket is now (staying put when it already is there)."""
+    rows = Ticket.objects.filter(pk=ticket.pk)
+    if not TICKET_STATUS.claim(rows, sources=TICKET_STATUS.sources_of(target), target=target, **also):
+        rows.filter(status=target).update(**also)
 
 
 def ticket_set(
@@ -187,6 +192,8 @@ def ticket_set(
     if status is not None:
         if status not in Status.values:
             raise InvalidInput("Unknown status.", field="status")
+        if status != ticket.status:
+            TICKET_STATUS.check(ticket.status, status)
         fields["status"] = status
         fields["closed_at"] = clock.now() if status == Status.CLOSED else None
     if priority is not None:
@@ -213,8 +220,12 @@ def ticket_set(
 
 def ticket_close(*, ticket: Ticket, user: Any) -> Ticket:
     now = clock.now()
-    Ticket.objects.filter(pk=ticket.pk).exclude(status=Status.CLOSED).update(
-        status=Status.CLOSED, closed_at=now, updated_at=now
+    TICKET_STATUS.claim(
+        Ticket.objects.filter(pk=ticket.pk),
+        sources=TICKET_STATUS.sources_of(Status.CLOSED),
+        target=Status.CLOSED,
+        closed_at=now,
+        updated_at=now,
     )
     ticket.refresh_from_db()
     return ticket
@@ -222,7 +233,9 @@ def ticket_close(*, ticket: Ticket, user: Any) -> Ticket:
 
 def ticket_reopen(*, ticket: Ticket, user: Any) -> Ticket:
     now = clock.now()
-    Ticket.objects.filter(pk=ticket.pk, status=Status.CLOSED).update(status=Status.OPEN, closed_at=None, updated_at=now)
+    TICKET_STATUS.claim(
+        Ticket.objects.filter(pk=ticket.pk), sources=[Status.CLOSED], target=Status.OPEN, closed_at=None, updated_at=now
+    )
     ticket.refresh_from_db()
     return ticket
 
@@ -236,8 +249,12 @@ def tickets_auto_close() -> int:
     closed = 0
     for ticket in idle:
         with transaction.atomic():
-            if not Ticket.objects.filter(pk=ticket.pk, status=Status.ANSWERED).update(
-                status=Status.CLOSED, closed_at=now, updated_at=now
+            if not TICKET_STATUS.claim(
+                Ticket.objects.filter(pk=ticket.pk),
+                sources=[Status.ANSWERED],
+                target=Status.CLOSED,
+                closed_at=now,
+                updated_at=now,
             ):
                 continue
             message = TicketMessage.objects.create(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.transitions import StatusTable
+
 
 class Status(models.TextChoices):
     OPEN = "open", "Open"
@@ -11,6 +13,17 @@ class Status(models.TextChoices):
     CUSTOMER_REPLY = "customer_reply", "Customer reply"
     ON_HOLD = "on_hold", "On hold"
     CLOSED = "closed", "Closed"
+
+
+_TICKET_STATES = frozenset(Status.values)
+TICKET_STATUS = StatusTable(
+    "support.Ticket",
+    Status,
+    # A reply moves a ticket (staff: answered; customer: customer reply, reopening a closed one by mail), the
+    # customer closes and reopens, staff set any status, idle answered tickets close: every state to every other.
+    {state: _TICKET_STATES - {state} for state in Status.values},
+    requirement="TOS-TICKET-1",
+)
 
 
 class Priority(models.TextChoices):

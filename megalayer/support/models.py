@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
-from megalayer.support.choices import Priority, Status, Via
+from megalayer.support.choices import TICKET_STATUS, Priority, Status, Via
 
 
 class Department(models.Model):
@@ -60,6 +60,7 @@ class Ticket(models.Model):
     class Meta:
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["status", "answered_at"], name="ticket_idle_idx")]
+        constraints = [TICKET_STATUS.constraint()]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.subject}"

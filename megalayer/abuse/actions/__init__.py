@@ -18,10 +18,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
-from megalayer.abuse.choices import OPEN_CASE_STATUSES, CaseStatus, Source
+from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
-from megalayer.accounts.actions import user_sign_in_close
+from megalayer.accounts.actions import customer_status_change, user_sign_in_close
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
@@ -195,7 +195,7 @@ def case_answer(*, case: AbuseCase, customer: Any, body: str, author: str) -> Ab
         raise InvalidInput("Write your answer.", field="body")
     with transaction.atomic():
         message = AbuseMessage.objects.create(case=case, author=author, body=text[:20000], created_at=clock.now())
-        AbuseCase.objects.filter(pk=case.pk, status=CaseStatus.OPEN).update(status=CaseStatus.ANSWERED)
+        CASE_STATUS.claim(AbuseCase.objects.filter(pk=case.pk), sources=[CaseStatus.OPEN], target=CaseStatus.ANSWERED)
     return message
 
 
@@ -207,8 +207,11 @@ def abuse_deadlines_run() -> dict[str, int]:
     counts = {"escalated": 0, "null_routed": 0}
     for case in AbuseCase.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=now, deadline_action_at__isnull=True):
         with transaction.atomic():
-            if not AbuseCase.objects.filter(pk=case.pk, status=CaseStatus.OPEN, deadline_action_at__isnull=True).update(
-                status=CaseStatus.ESCALATED, deadline_action_at=now
+            if not CASE_STATUS.claim(
+                AbuseCase.objects.filter(pk=case.pk, deadline_action_at__isnull=True),
+                sources=[CaseStatus.OPEN],
+                target=CaseStatus.ESCALATED,
+                deadline_action_at=now,
             ):
                 continue
             counts["escalated"] += 1
@@ -295,7 +298,12 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
         elif action == "charge_fee":
             case_charge_fee(case=case, staff=staff)
         if action in ("terminate_violation", "close_account", "close"):
-            AbuseCase.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, closed_at=clock.now())
+            CASE_STATUS.claim(
+                AbuseCase.objects.filter(pk=case.pk),
+                sources=CASE_STATUS.sources_of(CaseStatus.CLOSED),
+                target=CaseStatus.CLOSED,
+                closed_at=clock.now(),
+            )
         audit_record(
             actor=actor,
             action=f"abuse.{action}",
@@ -364,7 +372,7 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
             customer=customer, status__in=[Status.ACTIVE, Status.SUSPENDED]
         ):
             service_terminate(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
-        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.CLOSED)
+        customer_status_change(customer=customer, to=Customer.Status.CLOSED)
         user_sign_in_close(user_id=customer.owner_id)
         audit_record(
             actor=actor,
@@ -440,7 +448,7 @@ def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, c
     with transaction.atomic():
         for service in Service.objects.filter(customer=customer, status=Status.ACTIVE):
             service_suspend(service=service, reason=Reason.ABUSE, actor=actor, requirement=requirement, note=reference)
-        Customer.objects.filter(pk=customer.pk).update(status=Customer.Status.SUSPENDED)
+        customer_status_change(customer=customer, to=Customer.Status.SUSPENDED)
         audit_record(
             actor=actor,
             action="account.suspended",

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from megalayer.accounts.choices import CUSTOMER_STATUS
 from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
 from megalayer.accounts.queries import has_second_factor
 from megalayer.accounts.roles import ROLES
@@ -19,6 +20,17 @@ from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, NotFound
 
 TOKEN_PREFIX = "mgl"
+
+
+def customer_status_change(*, customer: Customer, to: str) -> bool:
+    """Move the account to ``to`` through its table (``accounts/choices.py``); ``False`` when it already was.
+
+    The callers (the abuse desk's suspension and closure, an erasure request and its cancellation) audit the
+    decision themselves, with the clause behind it."""
+    rows = Customer.objects.filter(pk=customer.pk)
+    moved = CUSTOMER_STATUS.claim(rows, sources=CUSTOMER_STATUS.sources_of(to), target=to) == 1
+    customer.status = to
+    return moved
 
 
 def customer_create(*, user: User, signup_ip: str | None, kind: str = Customer.Kind.INDIVIDUAL) -> Customer:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from megalayer.accounts.choices import APPROVAL_STATUS
 from megalayer.accounts.models import Approval
 from megalayer.accounts.roles import declared, staff_may
 from megalayer.audit.actions import Actor, audit_record
@@ -70,8 +71,8 @@ def approval_decide(*, approval: Approval, staff: Any, approve: bool, note: str 
             raise Forbidden("A second staff member must decide: you asked for this yourself.")
         result = guarded.execute(locked) if approve else ""
         status = Approval.Status.APPROVED if approve else Approval.Status.REJECTED
-        Approval.objects.filter(pk=locked.pk).update(
-            status=status, decided_by=staff, decided_at=clock.now(), note=note.strip()[:500], result=result[:100]
+        APPROVAL_STATUS.move(
+            locked, status, decided_by=staff, decided_at=clock.now(), note=note.strip()[:500], result=result[:100]
         )
         audit_record(
             actor=Actor.for_user(staff),

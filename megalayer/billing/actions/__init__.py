@@ -18,14 +18,13 @@ from django.db.models import F
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.choices import INVOICE_TRANSITIONS, InvoiceStatus, PaymentStatus, RefundDestination
+from megalayer.billing.choices import INVOICE_STATUS, PAYMENT_STATUS, InvoiceStatus, PaymentStatus, RefundDestination
 from megalayer.billing.models import CreditNote, Invoice, InvoiceLine, NumberSequence, Payment, Refund
 from megalayer.billing.registry import run_paid_handlers, run_refunded_handlers
 from megalayer.billing.tax import tax_for
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
-from megalayer.core.transitions import check_transition
 from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
 from megalayer.ledger.models import LedgerAccount
 from megalayer.ledger.queries import customer_balance
@@ -107,7 +106,7 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = N
     """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        check_transition(INVOICE_TRANSITIONS, invoice.status, InvoiceStatus.ISSUED)
+        INVOICE_STATUS.check(invoice.status, InvoiceStatus.ISSUED)
         customer = invoice.customer
         bill_to = _bill_to(customer)
         decision = tax_for(country=bill_to.get("country", ""), tax_id=bill_to.get("tax_id", ""))
@@ -117,8 +116,9 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = N
         tax = (subtotal * decision.rate * Decimal("0.01")).quantize()
         total = subtotal + tax
         now = clock.now()
-        Invoice.objects.filter(pk=invoice.pk).update(
-            status=InvoiceStatus.ISSUED,
+        INVOICE_STATUS.move(
+            invoice,
+            InvoiceStatus.ISSUED,
             number=_take_number(invoice.series),
             issued_at=now,
             due_at=now + DUE_AFTER,
@@ -247,8 +247,11 @@ def invoice_pay_from_balance(
 def _mark_paid_if_settled(invoice: Invoice) -> None:
     if invoice.amount_due.amount > 0:
         return
-    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.ISSUED).update(
-        status=InvoiceStatus.PAID, paid_at=clock.now()
+    updated = INVOICE_STATUS.claim(
+        Invoice.objects.filter(pk=invoice.pk),
+        sources=[InvoiceStatus.ISSUED],
+        target=InvoiceStatus.PAID,
+        paid_at=clock.now(),
     )
     if updated:
         invoice.status = InvoiceStatus.PAID
@@ -262,14 +265,14 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: Actor) -> Invoice:
     """A draft, or an issued invoice nobody has paid any of, can be voided (its number stays used)."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        check_transition(INVOICE_TRANSITIONS, invoice.status, InvoiceStatus.VOID)
+        INVOICE_STATUS.check(invoice.status, InvoiceStatus.VOID)
         if invoice.amount_paid > 0:
             raise RuleRefused(
                 "A partly paid invoice is corrected by a credit note, not voided.",
                 rule="invoice-partly-paid",
                 requirement="TOS-INVOICE-1",
             )
-        Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.VOID, voided_at=clock.now())
+        INVOICE_STATUS.move(invoice, InvoiceStatus.VOID, voided_at=clock.now())
         if invoice.number is not None and invoice.total > 0:
             _credit(invoice, Money(invoice.total, invoice.currency), reason=f"Void: {reason}", actor=actor)
         audit_record(
@@ -388,8 +391,9 @@ def _credit_balance(payment: Payment, gateway_detail: dict[str, Any]) -> None:
         customer=payment.customer,
         reference=payment.public_id,
     )
-    Payment.objects.filter(pk=payment.pk).update(
-        status=PaymentStatus.SUCCEEDED,
+    PAYMENT_STATUS.move(
+        payment,
+        PaymentStatus.SUCCEEDED,
         completed_at=clock.now(),
         detail={**payment.detail, **gateway_detail},
         applied_at=clock.now() if payment.invoice_id is None else None,

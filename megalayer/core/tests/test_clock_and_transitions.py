@@ -4,8 +4,7 @@ import pytest
 
 from megalayer.core import clock
 from megalayer.core.errors import IllegalTransition
-from megalayer.core.transitions import check_transition, transition
-from megalayer.notices.choices import TRANSITIONS, Status
+from megalayer.notices.choices import NOTICE_STATUS, Status
 from megalayer.notices.models import Notice
 
 
@@ -24,10 +23,10 @@ def test_naive_times_are_refused():
         clock.set_time(dt.datetime(2027, 1, 1))
 
 
-def test_transition_table_refuses_illegal_moves():
-    check_transition(TRANSITIONS, Status.QUEUED, Status.SENDING)
-    with pytest.raises(IllegalTransition):
-        check_transition(TRANSITIONS, Status.SENT, Status.QUEUED)
+def test_transition_table_refuses_illegal_moves_naming_both_states():
+    NOTICE_STATUS.check(Status.QUEUED, Status.SENDING)
+    with pytest.raises(IllegalTransition, match=r"^A Notice cannot move from 'sent' to 'queued'\.$"):
+        NOTICE_STATUS.check(Status.SENT, Status.QUEUED)
 
 
 @pytest.mark.django_db
@@ -43,7 +42,16 @@ def test_transition_is_compare_and_set():
         next_attempt_at=now,
     )
     stale = Notice.objects.get(pk=notice.pk)
-    transition(notice, table=TRANSITIONS, target=Status.SENDING)
+    NOTICE_STATUS.move(notice, Status.SENDING)
     assert Notice.objects.get(pk=notice.pk).status == Status.SENDING
-    with pytest.raises(IllegalTransition, match="no longer"):
-        transition(stale, table=TRANSITIONS, target=Status.SENDING)
+    with pytest.raises(
+        IllegalTransition, match=f"^Notice {notice.pk} is no longer 'queued'; it cannot move to 'sending'"
+    ):
+        NOTICE_STATUS.move(stale, Status.SENDING)
+    # The set-based claim: only rows in a source state move, and an illegal source is refused before any SQL.
+    rows = Notice.objects.filter(pk=notice.pk)
+    assert NOTICE_STATUS.claim(rows, sources=[Status.QUEUED], target=Status.SENDING) == 0
+    assert NOTICE_STATUS.claim(rows, sources=[Status.SENDING], target=Status.SENT) == 1
+    with pytest.raises(IllegalTransition, match="from 'queued' to 'sent'"):
+        NOTICE_STATUS.claim(rows, sources=[Status.QUEUED], target=Status.SENT)
+    assert Notice.objects.get(pk=notice.pk).status == Status.SENT

@@ -19,7 +19,7 @@ from megalayer.accounts.queries import customers_to_notify_of_terms
 from megalayer.core import clock
 from megalayer.core.ids import new_public_id
 from megalayer.core.tasks import enqueue_on_commit
-from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind, Status
+from megalayer.notices.choices import NOTICE_STATUS, REQUIREMENT_OF_KIND, Kind, Status
 from megalayer.notices.models import Notice
 
 logger = logging.getLogger(__name__)
@@ -123,8 +123,12 @@ def notices_terms_changed(*, version: Any) -> int:
 def _claim(notice_id: int) -> Notice | None:
     """Compare-and-set queued → sending, so one sender at a time holds a notice."""
     now = clock.now()
-    claimed = Notice.objects.filter(pk=notice_id, status=Status.QUEUED, next_attempt_at__lte=now).update(
-        status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
+    claimed = NOTICE_STATUS.claim(
+        Notice.objects.filter(pk=notice_id, next_attempt_at__lte=now),
+        sources=[Status.QUEUED],
+        target=Status.SENDING,
+        attempts=F("attempts") + 1,
+        claimed_at=now,
     )
     return Notice.objects.get(pk=notice_id) if claimed else None
 
@@ -156,8 +160,12 @@ def notice_deliver(*, notice_id: int) -> str:
         message.send(fail_silently=False)
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
         return _record_failure(notice, error)
-    Notice.objects.filter(pk=notice.pk, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=clock.now(), last_error=""
+    NOTICE_STATUS.claim(
+        Notice.objects.filter(pk=notice.pk),
+        sources=[Status.SENDING],
+        target=Status.SENT,
+        sent_at=clock.now(),
+        last_error="",
     )
     logger.info("notice.sent", extra={"notice": notice.public_id, "kind": notice.kind})
     return Status.SENT
@@ -165,8 +173,10 @@ def notice_deliver(*, notice_id: int) -> str:
 
 def _record_failure(notice: Notice, error: BaseException) -> str:
     status = Status.FAILED if notice.attempts >= MAX_ATTEMPTS else Status.QUEUED
-    Notice.objects.filter(pk=notice.pk, status=Status.SENDING).update(
-        status=status,
+    NOTICE_STATUS.claim(
+        Notice.objects.filter(pk=notice.pk),
+        sources=[Status.SENDING],
+        target=status,
         last_error=f"{type(error).__name__}: {error}"[:2000],
         next_attempt_at=clock.now() + retry_delay(notice.attempts),
     )
@@ -185,8 +195,11 @@ def notices_due_ids(limit: int = 500) -> list[int]:
 
 def notices_release_stale() -> int:
     """A sender killed mid-send leaves a notice 'sending'; give it back to the queue."""
-    return Notice.objects.filter(status=Status.SENDING, claimed_at__lt=clock.now() - STALE_SENDING_AFTER).update(
-        status=Status.QUEUED, next_attempt_at=clock.now()
+    return NOTICE_STATUS.claim(
+        Notice.objects.filter(claimed_at__lt=clock.now() - STALE_SENDING_AFTER),
+        sources=[Status.SENDING],
+        target=Status.QUEUED,
+        next_attempt_at=clock.now(),
     )
 
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
-from megalayer.notices.choices import Status
+from megalayer.notices.choices import NOTICE_STATUS, Status
 from megalayer.notices.models import Notice
 
 MAIL = Actor.system("bounce processing")
@@ -86,8 +86,11 @@ def bounce_process(message: EmailMessage | Message) -> str:
     with transaction.atomic():
         for failure in failures:
             if notice_id:
-                Notice.objects.filter(public_id=notice_id, recipient__iexact=failure.recipient).update(
-                    status=Status.FAILED, last_error=f"bounced: {failure.status} {failure.diagnostic}"[:2000]
+                NOTICE_STATUS.claim(
+                    Notice.objects.filter(public_id=notice_id, recipient__iexact=failure.recipient),
+                    sources=NOTICE_STATUS.sources_of(Status.FAILED),
+                    target=Status.FAILED,
+                    last_error=f"bounced: {failure.status} {failure.diagnostic}"[:2000],
                 )
             flagged = User.objects.filter(email__iexact=failure.recipient, email_bounced_at__isnull=True).update(
                 email_bounced_at=now

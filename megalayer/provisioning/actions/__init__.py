@@ -32,6 +32,7 @@ from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefu
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.network.actions import ip_allocate
 from megalayer.notices.actions import notice_for_staff
+from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers import driver_for
 from megalayer.provisioning.drivers.base import (
     Capability,
@@ -425,8 +426,9 @@ def operation_retry(*, operation: Operation, staff: Any) -> Operation:
                 "This reinstall was refunded; the customer can ask again.", rule="refunded", requirement="TOS-AUDIT-1"
             )
         now = clock.now()
-        Operation.objects.filter(pk=operation.pk).update(
-            status=OpStatus.PENDING,
+        OPERATION_STATUS.move(
+            operation,
+            OpStatus.PENDING,
             next_attempt_at=now,
             max_attempts=operation.attempts + DEFAULT_MAX_ATTEMPTS,
             error="",
@@ -460,8 +462,12 @@ def operation_cancel(*, operation: Operation, staff: Any) -> Operation:
         )
     with transaction.atomic():
         now = clock.now()
-        done = Operation.objects.filter(pk=operation.pk, status__in=[OpStatus.PENDING, OpStatus.FAILED]).update(
-            status=OpStatus.CANCELLED, finished_at=now, secrets={}
+        done = OPERATION_STATUS.claim(
+            Operation.objects.filter(pk=operation.pk),
+            sources=[OpStatus.PENDING, OpStatus.FAILED],
+            target=OpStatus.CANCELLED,
+            finished_at=now,
+            secrets={},
         )
         if not done:
             raise RuleRefused(
@@ -474,7 +480,6 @@ def operation_cancel(*, operation: Operation, staff: Any) -> Operation:
             reinstall_failed_on_our_side(
                 operation=operation, error=f"cancelled by {staff}", staff_or_system=Actor.for_user(staff)
             )
-            Operation.objects.filter(pk=operation.pk).update(status=OpStatus.CANCELLED)
         audit_record(
             actor=Actor.for_user(staff),
             action="operation.cancelled",
@@ -533,8 +538,10 @@ def _claim(operation_id: int, lease: dt.timedelta) -> Operation | None:
     earlier = Operation.objects.filter(service_id=operation.service_id, pk__lt=operation.pk, status__in=OPEN)
     if earlier.exists():
         return None  # the service's earlier operation runs first; its end enqueues this one
-    claimed = Operation.objects.filter(pk=operation_id, status=OpStatus.PENDING, attempts=operation.attempts).update(
-        status=OpStatus.RUNNING,
+    claimed = OPERATION_STATUS.claim(
+        Operation.objects.filter(pk=operation_id, attempts=operation.attempts),
+        sources=[OpStatus.PENDING],
+        target=OpStatus.RUNNING,
         attempts=F("attempts") + 1,
         lease_until=now + lease,
         started_at=now if operation.started_at is None else operation.started_at,
@@ -647,8 +654,10 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
     with transaction.atomic():
         # The new root password stays until the customer has seen it once (``password_reveal``).
         kept = {"root_password": operation.secrets["root_password"]} if "root_password" in operation.secrets else {}
-        updated = Operation.objects.filter(pk=operation.pk, status=OpStatus.RUNNING).update(
-            status=OpStatus.SUCCEEDED,
+        updated = OPERATION_STATUS.claim(
+            Operation.objects.filter(pk=operation.pk),
+            sources=[OpStatus.RUNNING],
+            target=OpStatus.SUCCEEDED,
             result=result,
             secrets=kept if operation.kind in (Kind.CREATE, Kind.REINSTALL) else {},
             finished_at=now,
@@ -693,8 +702,10 @@ def _driver_failed(operation: Operation, error: BaseException) -> str:
     if retryable and operation.attempts < operation.max_attempts:
         delay = retry_delay(operation.attempts)
         next_at = clock.now() + delay
-        updated = Operation.objects.filter(pk=operation.pk, status=OpStatus.RUNNING).update(
-            status=OpStatus.PENDING,
+        updated = OPERATION_STATUS.claim(
+            Operation.objects.filter(pk=operation.pk),
+            sources=[OpStatus.RUNNING],
+            target=OpStatus.PENDING,
             next_attempt_at=next_at,
             lease_until=None,
             error=message,
@@ -714,8 +725,10 @@ def _fail(operation: Operation, message: str, *, attempted: bool) -> str:
     """Fail for good: record, undo what the operation's effect needs undone, tell staff."""
     now = clock.now()
     with transaction.atomic():
-        updated = Operation.objects.filter(pk=operation.pk, status__in=OPEN).update(
-            status=OpStatus.FAILED,
+        updated = OPERATION_STATUS.claim(
+            Operation.objects.filter(pk=operation.pk),
+            sources=OPEN,
+            target=OpStatus.FAILED,
             error=message[:2000],
             finished_at=now,
             lease_until=None,
@@ -788,8 +801,10 @@ def operations_release_expired() -> int:
     now = clock.now()
     expired = list(Operation.objects.filter(status=OpStatus.RUNNING, lease_until__lt=now))
     for operation in expired:
-        Operation.objects.filter(pk=operation.pk, status=OpStatus.RUNNING, lease_until__lt=now).update(
-            status=OpStatus.PENDING,
+        OPERATION_STATUS.claim(
+            Operation.objects.filter(pk=operation.pk, lease_until__lt=now),
+            sources=[OpStatus.RUNNING],
+            target=OpStatus.PENDING,
             next_attempt_at=now,
             lease_until=None,
             log=_log(operation, f"attempt {operation.attempts} lost (worker gone); taken back"),

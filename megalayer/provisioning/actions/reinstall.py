@@ -14,6 +14,7 @@ from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
+from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.models import Operation
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
@@ -133,9 +134,11 @@ def reinstall_failed_on_our_side(*, operation: Operation, error: str, staff_or_s
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         if operation.failed_on_our_side:
             return operation
-        Operation.objects.filter(pk=operation.pk).update(
-            status=Operation.Status.FAILED, failed_on_our_side=True, error=error[:2000], finished_at=clock.now()
-        )
+        ended = {"failed_on_our_side": True, "error": error[:2000], "finished_at": clock.now()}
+        if operation.is_open:
+            OPERATION_STATUS.move(operation, Operation.Status.FAILED, **ended)
+        else:  # failed already, or cancelled by staff: it keeps that status
+            Operation.objects.filter(pk=operation.pk).update(**ended)
         if operation.fee_invoice_id:
             invoice = Invoice.objects.get(pk=operation.fee_invoice_id)
             if invoice.amount_paid > 0:

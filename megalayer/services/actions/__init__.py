@@ -19,11 +19,10 @@ from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
-from megalayer.core.transitions import transition
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import ip_release
 from megalayer.services import hooks
-from megalayer.services.choices import TRANSITIONS, Reason, Status
+from megalayer.services.choices import SERVICE_STATUS, Reason, Status
 from megalayer.services.models import Service, ServiceEvent
 from megalayer.services.periods import add_months
 
@@ -42,7 +41,7 @@ def _move(
     fields = dict(also)
     if reason is not None:
         fields["reason"] = reason
-    transition(service, table=TRANSITIONS, target=to, **fields)
+    SERVICE_STATUS.move(service, to, **fields)
     ServiceEvent.objects.create(
         service=service,
         at=clock.now(),

@@ -1,0 +1,54 @@
+"""Host and operation statuses and their transition tables."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from megalayer.core.transitions import StatusTable
+
+
+class HostStatus(models.TextChoices):
+    ACTIVE = "active", "Active: takes new servers"
+    DRAINING = "draining", "Draining: keeps its servers, takes no new ones"
+    DISABLED = "disabled", "Disabled"
+
+
+_HOST_STATES = frozenset(HostStatus.values)
+HOST_STATUS = StatusTable(
+    "provisioning.Host",
+    HostStatus,
+    # An operator's setting (back office, admin): any state to any other.
+    {state: _HOST_STATES - {state} for state in HostStatus.values},
+    requirement="TOS-AUDIT-1",
+)
+
+
+class OperationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPERATION_STATUS = StatusTable(
+    "provisioning.Operation",
+    OperationStatus,
+    {
+        # A worker claims a due attempt; staff cancel what has not started (or failed); it fails for good without
+        # an attempt when the service is gone or the fee is unpaid.
+        OperationStatus.PENDING: frozenset(
+            {OperationStatus.RUNNING, OperationStatus.CANCELLED, OperationStatus.FAILED}
+        ),
+        # The attempt ends: done, failed for good, or back to pending for a retry (a retryable error, or the
+        # lease of a worker that died ran out).
+        OperationStatus.RUNNING: frozenset(
+            {OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.PENDING}
+        ),
+        # A failed operation that staff retry, or cancel.
+        OperationStatus.FAILED: frozenset({OperationStatus.PENDING, OperationStatus.CANCELLED}),
+        OperationStatus.SUCCEEDED: frozenset(),
+        OperationStatus.CANCELLED: frozenset(),
+    },
+    requirement="TOS-AUDIT-1",
+)
