@@ -7,7 +7,7 @@ from django.db import models
 from megalayer.core.transitions import StatusTable
 from megalayer.terms.choices import AbuseCategory as Category
 
-__all__ = ["CASE_STATUS", "OPEN_CASE_STATUSES", "CaseStatus", "Category", "Parser", "Source"]
+__all__ = ["CASE_STATUS", "OPEN_CASE_STATUSES", "CaseStatus", "Category", "LineKind", "Parser", "Source"]
 
 
 class Source(models.TextChoices):
@@ -45,3 +45,9 @@ CASE_STATUS = StatusTable(
     },
     requirement="TOS-ABUSE-2",
 )
+
+
+class LineKind(models.TextChoices):
+    """The invoice line kinds the abuse desk owns."""
+
+    INFRACTION_FEE = "infraction_fee", "Infraction fee"

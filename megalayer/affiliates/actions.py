@@ -26,6 +26,7 @@ from megalayer.accounts.models import Customer
 from megalayer.affiliates.choices import COMMISSION_STATUS, REFERRAL_STATUS
 from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound
@@ -34,6 +35,8 @@ from megalayer.core.sweep import sweep
 from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
 from megalayer.ledger.models import LedgerAccount
 from megalayer.notices.actions import notice_for_customer
+from megalayer.orders.choices import LineKind as OrderLine
+from megalayer.services.choices import LineKind as ServiceLine
 from megalayer.terms.queries import policy_at, version_number_at
 
 ACTOR = Actor.system("affiliates")
@@ -41,7 +44,7 @@ REFERRAL_COOKIE = "megalayer_ref"
 REFERRAL_SALT = "megalayer.affiliates"
 REFERRAL_COOKIE_DAYS = 30
 # Servers bought, after their coupon discount; not fees, not fines.
-COMMISSIONABLE_KINDS = ("order", "renewal", "discount")
+COMMISSIONABLE_KINDS = (OrderLine.ORDER, ServiceLine.RENEWAL, OrderLine.DISCOUNT)
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud, typed from paper
 
 
@@ -146,7 +149,7 @@ def _accrue(now: dt.datetime) -> int:
 
     accrued = 0
     paid = (
-        Invoice.objects.filter(status="paid", customer__referred_by__status=Referral.Status.ACTIVE)
+        Invoice.objects.filter(status=InvoiceStatus.PAID, customer__referred_by__status=Referral.Status.ACTIVE)
         .filter(commission__isnull=True, paid_at__gte=F("customer__referred_by__created_at"))
         .select_related("customer__referred_by")
     )

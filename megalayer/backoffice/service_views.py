@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice
 from megalayer.catalog.actions import coupon_create, price_version_add
 from megalayer.catalog.models import BillingCycle, Coupon, PriceVersion, Product
@@ -37,7 +38,7 @@ def dashboard_charts() -> list[object]:
     status_chart = bar_chart("Services by status", [(s.label, by_status.get(s.value, 0)) for s in Status])
     since = (now - dt.timedelta(days=365)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     revenue = (
-        Invoice.objects.filter(status="paid", paid_at__gte=since)
+        Invoice.objects.filter(status=InvoiceStatus.PAID, paid_at__gte=since)
         .annotate(month=TruncMonth("paid_at"))
         .values("month")
         .annotate(total=Sum("subtotal"))

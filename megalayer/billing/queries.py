@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from megalayer.accounts.models import Customer
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice
 
 
 def invoices_of(customer: Customer) -> QuerySet[Invoice]:
     """What the customer can see: every invoice except drafts."""
-    return Invoice.objects.filter(customer=customer).exclude(status="draft").order_by("-issued_at", "-id")
+    return Invoice.objects.filter(customer=customer).exclude(status=InvoiceStatus.DRAFT).order_by("-issued_at", "-id")
 
 
 def invoices_search(query: str, status: str = "") -> QuerySet[Invoice]:

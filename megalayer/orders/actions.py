@@ -11,13 +11,14 @@ from django.db import transaction
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void, refund_issue
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.catalog.actions import coupon_release
 from megalayer.catalog.models import CYCLE_MONTHS, AddOn, OsImage, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
-from megalayer.orders.choices import ORDER_STATUS
+from megalayer.orders.choices import ORDER_STATUS, LineKind
 from megalayer.orders.fraud import assess
 from megalayer.orders.models import Order
 from megalayer.services.actions import service_create_from_order
@@ -86,7 +87,7 @@ def order_place(
         anchor = now.astimezone(clock.provider_zone()).day
         lines = [
             LineData(
-                kind="order",
+                kind=LineKind.ORDER,
                 reference=order.public_id,
                 description=f"{product.name}, {product.location.name}, {product.tier.name} network ({cycle})",
                 unit_price=Money(price.amount, price.currency),
@@ -97,7 +98,7 @@ def order_place(
         for item in chosen:
             lines.append(
                 LineData(
-                    kind="add_on",
+                    kind=LineKind.ADD_ON,
                     reference=order.public_id,
                     description=f"{item['name']} ({cycle})",
                     unit_price=Money(Decimal(item["amount"]), price.currency),
@@ -107,7 +108,7 @@ def order_place(
         if redeemed is not None and discount > 0:
             lines.append(
                 LineData(
-                    kind="discount",
+                    kind=LineKind.DISCOUNT,
                     reference=order.public_id,
                     description=f"Coupon {redeemed.code} ({redeemed.get_duration_display().lower()})",
                     unit_price=Money(-discount, price.currency),
@@ -227,7 +228,7 @@ def order_reject(*, order: Order, staff: Any, note: str) -> Order:
                     staff=staff,
                     idempotency_key=f"order-reject:{order.public_id}",
                 )
-            elif invoice.status == "issued":
+            elif invoice.status == InvoiceStatus.ISSUED:
                 from megalayer.billing.actions import invoice_void
 
                 invoice_void(invoice=invoice, reason="order refused", actor=Actor.for_user(staff))
@@ -262,7 +263,7 @@ def orders_cancel_unpaid() -> int:
             if order.coupon_id is not None:
                 coupon_release(coupon_id=order.coupon_id)
             actor = Actor.system("orders.cancel_unpaid")
-            if invoice is not None and invoice.status == "issued":
+            if invoice is not None and invoice.status == InvoiceStatus.ISSUED:
                 invoice_void(invoice=invoice, reason="order not paid in time", actor=actor)
             audit_record(
                 actor=actor,

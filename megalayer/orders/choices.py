@@ -31,3 +31,11 @@ ORDER_STATUS = StatusTable(
     },
     requirement="TOS-FRAUD-1",
 )
+
+
+class LineKind(models.TextChoices):
+    """The invoice line kinds the orders app owns: the product ordered, its add-ons, a coupon's discount."""
+
+    ORDER = "order", "Order"
+    ADD_ON = "add_on", "Add-on"
+    DISCOUNT = "discount", "Discount"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from megalayer.billing.registry import register_line_kind
+from megalayer.orders.choices import LineKind
 
 
 def order_line_paid(line: Any) -> None:
@@ -15,4 +16,4 @@ def order_line_paid(line: Any) -> None:
 
 def register() -> None:
 
-    register_line_kind("order", on_paid=order_line_paid)
+    register_line_kind(LineKind.ORDER, on_paid=order_line_paid)

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import customer_set_auto_apply, invoice_pay_from_balance, payment_start
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.gateways import enabled_gateways, gateway_named
 from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_html, invoice_pdf
@@ -88,7 +89,7 @@ def billing(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "pending": Payment.objects.filter(customer=customer, status="pending").exclude(gateway="balance"),
-        "open_invoices": invoices_of(customer).filter(status="issued")[:5],
+        "open_invoices": invoices_of(customer).filter(status=InvoiceStatus.ISSUED)[:5],
         "sandbox": any(gateway.is_sandbox for gateway in enabled_gateways()),
     }
     return render(request, "portal/billing.html", context)

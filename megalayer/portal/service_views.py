@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from megalayer.audit.actions import Actor
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at, products_for_sale
 from megalayer.core import clock, numbers
@@ -273,7 +274,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             except DomainError as error:
                 messages.error(request, error.detail)
             else:
-                if invoice is not None and invoice.status != "paid":
+                if invoice is not None and invoice.status != InvoiceStatus.PAID:
                     messages.info(request, "Renewal invoice issued; your balance does not cover it yet.")
                     return redirect("portal:invoice_detail", public_id=invoice.public_id)
                 messages.success(request, "Renewed from your balance.")

@@ -52,3 +52,9 @@ OPERATION_STATUS = StatusTable(
     },
     requirement="TOS-AUDIT-1",
 )
+
+
+class LineKind(models.TextChoices):
+    """The invoice line kinds provisioning owns: a reinstall's fee beyond the month's free one (TOS-REINSTALL-1)."""
+
+    REINSTALL_FEE = "reinstall_fee", "Reinstall fee"

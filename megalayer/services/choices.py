@@ -51,3 +51,9 @@ class Effect(models.TextChoices):
     SUSPEND = "suspend", "Suspended for non-payment"
     TERMINATE = "terminate", "Terminated, data deleted"
     HELD = "held", "Deletion stopped by a legal hold"
+
+
+class LineKind(models.TextChoices):
+    """The invoice line kinds the services app owns (billing's registry runs their handlers when paid)."""
+
+    RENEWAL = "renewal", "Renewal"

@@ -15,3 +15,19 @@ def add_months(moment: dt.datetime, months: int, anchor_day: int) -> dt.datetime
     year, month = local.year + month_index // 12, month_index % 12 + 1
     day = min(anchor_day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day).astimezone(dt.UTC)
+
+
+def renewal_reference(public_id: str, paid_until: dt.datetime) -> str:
+    """The reference of a renewal invoice line: the service and the end of the period it extends. The one place
+    this string is made; a renewal for the same period is found again by it (and paid for once)."""
+    return f"{renewal_reference_prefix(public_id)}{paid_until.isoformat()}"
+
+
+def renewal_reference_prefix(public_id: str) -> str:
+    """What every renewal reference of the service starts with (its open renewals, whatever the period)."""
+    return f"{public_id}:"
+
+
+def service_of_renewal_reference(reference: str) -> str:
+    """The service's public id in a renewal line's reference."""
+    return reference.split(":", 1)[0]

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
-from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, Source
+from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, LineKind, Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
 from megalayer.accounts.actions import customer_status_change, user_sign_in_close
@@ -390,7 +390,7 @@ def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
     """The infraction fee of the Terms in force for the case's category and the customer's offence level
     (TOS-ABUSE-2): an invoice, paid from the balance when it covers it. Once per case."""
 
-    existing = Invoice.objects.filter(lines__kind="infraction_fee", lines__reference=case.public_id).first()
+    existing = Invoice.objects.filter(lines__kind=LineKind.INFRACTION_FEE, lines__reference=case.public_id).first()
     if existing is not None:
         return existing
     fees = (policy_at(clock.now()).abuse.infraction_fee or {}).get(case.category)
@@ -411,7 +411,7 @@ def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
             currency=fee.currency,
             lines=[
                 LineData(
-                    kind="infraction_fee",
+                    kind=LineKind.INFRACTION_FEE,
                     reference=case.public_id,
                     description=(
                         f"Infraction fee: {case.get_category_display()}, offence {level} (case {case.public_id})"

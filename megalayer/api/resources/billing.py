@@ -21,6 +21,7 @@ from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import invoice_pay_from_balance, payment_start
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.gateways import enabled_gateways, gateway_named
 from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_pdf
@@ -122,7 +123,11 @@ def _customer(request: HttpRequest) -> Customer:
 
 
 def _invoice(request: HttpRequest, public_id: str) -> Invoice:
-    invoice = Invoice.objects.filter(customer=_customer(request), public_id=public_id).exclude(status="draft").first()
+    invoice = (
+        Invoice.objects.filter(customer=_customer(request), public_id=public_id)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .first()
+    )
     if invoice is None:
         raise NotFound("No such invoice.")
     return invoice
@@ -214,7 +219,11 @@ def _payment_out(payment: Payment, redirect_url: str | None = None) -> PaymentOu
 
 @router.get("/invoices", response={200: InvoicePage, 401: Problem, 404: Problem, 422: Problem}, summary="Invoices")
 def invoices(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
-    queryset = Invoice.objects.filter(customer=_customer(request)).exclude(status="draft").prefetch_related("lines")
+    queryset = (
+        Invoice.objects.filter(customer=_customer(request))
+        .exclude(status=InvoiceStatus.DRAFT)
+        .prefetch_related("lines")
+    )
     return paginate(queryset, cursor=cursor, limit=limit, render=invoice_out)
 
 

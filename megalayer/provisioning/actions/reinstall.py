@@ -14,7 +14,7 @@ from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
-from megalayer.provisioning.choices import OPERATION_STATUS
+from megalayer.provisioning.choices import OPERATION_STATUS, LineKind
 from megalayer.provisioning.models import Operation
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
@@ -85,7 +85,7 @@ def reinstall_request(
                 currency=quota.fee.currency,
                 lines=[
                     LineData(
-                        kind="reinstall_fee",
+                        kind=LineKind.REINSTALL_FEE,
                         reference=idempotency_key,
                         description=f"Reinstall of {service.public_id} beyond the free one of {quota.month}",
                         unit_price=quota.fee,

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import invoice_pay_from_balance, invoice_void
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice
 from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
@@ -22,9 +23,9 @@ from megalayer.core.tasks import enqueue_on_commit
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import ip_release
 from megalayer.services import hooks
-from megalayer.services.choices import SERVICE_STATUS, Reason, Status
+from megalayer.services.choices import SERVICE_STATUS, LineKind, Reason, Status
 from megalayer.services.models import Service, ServiceEvent
-from megalayer.services.periods import add_months
+from megalayer.services.periods import add_months, renewal_reference_prefix
 
 
 def _move(
@@ -216,7 +217,9 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
         hooks.deletion_guard.call(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
         open_renewals = Invoice.objects.filter(
-            status="issued", lines__kind="renewal", lines__reference__startswith=f"{service.public_id}:"
+            status=InvoiceStatus.ISSUED,
+            lines__kind=LineKind.RENEWAL,
+            lines__reference__startswith=renewal_reference_prefix(service.public_id),
         ).distinct()
         for invoice in open_renewals:
             if invoice.amount_paid == 0:

@@ -22,14 +22,16 @@ from django.db.models import Exists, OuterRef, QuerySet
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
 from megalayer.billing.actions.bulk import BulkInvoice, invoices_issue_many
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice, InvoiceLine
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, DomainError
 from megalayer.core.money import Money
 from megalayer.ledger.models import Posting
 from megalayer.notices.actions import notices_create_many
-from megalayer.services.choices import Effect, Reason, Status
+from megalayer.services.choices import Effect, LineKind, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
+from megalayer.services.periods import renewal_reference
 from megalayer.terms.policy import Policy
 from megalayer.terms.queries import policy_at
 
@@ -188,8 +190,8 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
                             currency=s.currency,
                             lines=[
                                 LineData(
-                                    kind="renewal",
-                                    reference=f"{s.public_id}:{s.paid_until.isoformat()}",
+                                    kind=LineKind.RENEWAL,
+                                    reference=renewal_reference(s.public_id, s.paid_until),
                                     description=renewal_description(s),
                                     unit_price=Money(s.recurring_amount, s.currency),
                                     period_start=s.paid_until,
@@ -227,9 +229,9 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
                         .select_related("customer__owner", "product")
                         .order_by("pk")
                     )
-                    references = {f"{s.public_id}:{s.paid_until.isoformat()}": s for s in services}
+                    references = {renewal_reference(s.public_id, s.paid_until): s for s in services}
                     open_lines = InvoiceLine.objects.filter(
-                        kind="renewal", invoice__status="issued", reference__in=list(references)
+                        kind=LineKind.RENEWAL, invoice__status=InvoiceStatus.ISSUED, reference__in=list(references)
                     ).select_related("invoice")
                     invoice_of = {line.reference: line.invoice for line in open_lines}
                     todo = [(s, invoice_of[ref]) for ref, s in references.items() if ref in invoice_of]
@@ -285,8 +287,8 @@ def _issue_renewal(service: Service) -> str:
         currency=service.currency,
         lines=[
             LineData(
-                kind="renewal",
-                reference=f"{service.public_id}:{service.paid_until.isoformat()}",
+                kind=LineKind.RENEWAL,
+                reference=renewal_reference(service.public_id, service.paid_until),
                 description=renewal_description(service),
                 unit_price=Money(service.recurring_amount, service.currency),
                 period_start=service.paid_until,
@@ -300,7 +302,9 @@ def _issue_renewal(service: Service) -> str:
 
 def _open_renewal(service: Service) -> Invoice | None:
     return Invoice.objects.filter(
-        status="issued", lines__kind="renewal", lines__reference=f"{service.public_id}:{service.paid_until.isoformat()}"
+        status=InvoiceStatus.ISSUED,
+        lines__kind=LineKind.RENEWAL,
+        lines__reference=renewal_reference(service.public_id, service.paid_until),
     ).first()
 
 
@@ -324,7 +328,7 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
         .values("total")
     )
     payable = (
-        InvoiceLine.objects.filter(kind="renewal", invoice__status="issued")
+        InvoiceLine.objects.filter(kind=LineKind.RENEWAL, invoice__status=InvoiceStatus.ISSUED)
         .annotate(
             balance=Coalesce(Subquery(balance), Value(0), output_field=DecimalField(max_digits=20, decimal_places=4))
         )
@@ -341,7 +345,7 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     ids = [
         pk
         for pk, public_id, paid_until in candidates.values_list("pk", "public_id", "paid_until")
-        if f"{public_id}:{paid_until.isoformat()}" in references
+        if renewal_reference(public_id, paid_until) in references
     ]
     for service in _batched(Service.objects.filter(pk__in=ids), batch_size):
         yield (

@@ -23,6 +23,7 @@ from megalayer.accounts.actions import BillingData, billing_profile_update, cust
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import invoice_pay_from_balance, payment_start, payment_succeeded
+from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice
 from megalayer.catalog.queries import products_for_sale
 from megalayer.core import clock
@@ -31,6 +32,7 @@ from megalayer.orders.actions import order_place
 from megalayer.provisioning.actions import operations_run_due
 from megalayer.services.actions import service_provision
 from megalayer.services.actions.automation import automation_run
+from megalayer.services.choices import LineKind
 from megalayer.services.models import Service
 
 
@@ -112,8 +114,8 @@ class Command(BaseCommand):
     def _late_payers(self, behaviour: dict[int, str], chance: random.Random) -> None:
         """Late payers settle overdue renewals a few days after expiry (before deletion)."""
         overdue = Invoice.objects.filter(
-            status="issued",
-            lines__kind="renewal",
+            status=InvoiceStatus.ISSUED,
+            lines__kind=LineKind.RENEWAL,
             customer_id__in=[pk for pk, kind in behaviour.items() if kind == "late"],
             due_at__lte=clock.now() - dt.timedelta(days=2),
         ).distinct()
