@@ -132,6 +132,86 @@ def ledger_post(
     return PostResult(record, created=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One transaction of a ``ledger_post_many`` batch: what ``ledger_post`` takes, as a value."""
+
+    source: str
+    idempotency_key: str
+    description: str
+    requirement: str
+    legs: list[Leg]
+    customer: Any = None
+    reference: str = ""
+
+
+def ledger_post_many(entries: list[Entry]) -> list[PostResult]:
+    """Record many transactions with a constant number of queries and the checks of ``ledger_post``.
+
+    Each entry must balance; an entry whose (source, key) is recorded already returns that record, unchanged;
+    the customer balances the batch debits are locked (in id order) and refused as a whole if one would go
+    negative. If another writer records one of the keys meanwhile, the batch falls back to ``ledger_post`` per
+    entry, which resolves each race on its own. The automation's renewal batches post through this.
+    """
+    for entry in entries:
+        _check_balanced(entry.legs)
+    keys = {(entry.source, entry.idempotency_key) for entry in entries}
+    if len(keys) != len(entries):
+        raise UnbalancedTransaction("a batch names the same (source, key) twice")
+    sources = {source for source, _ in keys}
+    existing = {
+        (record.source, record.idempotency_key): record
+        for record in LedgerTransaction.objects.filter(source__in=sources, idempotency_key__in=[key for _, key in keys])
+        if (record.source, record.idempotency_key) in keys
+    }
+    fresh = [entry for entry in entries if (entry.source, entry.idempotency_key) not in existing]
+    created: dict[tuple[str, str], LedgerTransaction] = {}
+    with transaction.atomic():
+        _lock_and_check_balances([leg for entry in fresh for leg in entry.legs])
+        now = clock.now()
+        records = [
+            LedgerTransaction(
+                source=entry.source,
+                idempotency_key=entry.idempotency_key,
+                description=entry.description[:255],
+                requirement=entry.requirement,
+                customer=entry.customer,
+                reference=entry.reference,
+                created_at=now,
+            )
+            for entry in fresh
+        ]
+        try:
+            with transaction.atomic():
+                LedgerTransaction.objects.bulk_create(records)
+        except IntegrityError:
+            return [_post_one(entry) for entry in entries]  # a key was recorded meanwhile: one by one
+        Posting.objects.bulk_create(
+            [
+                Posting(transaction=record, account=leg.account, amount=leg.amount.amount, currency=leg.amount.currency)
+                for record, entry in zip(records, fresh, strict=True)
+                for leg in entry.legs
+            ]
+        )
+        created = {(record.source, record.idempotency_key): record for record in records}
+    return [
+        PostResult(created[key], created=True) if key in created else PostResult(existing[key], created=False)
+        for key in ((entry.source, entry.idempotency_key) for entry in entries)
+    ]
+
+
+def _post_one(entry: Entry) -> PostResult:
+    return ledger_post(
+        source=entry.source,
+        idempotency_key=entry.idempotency_key,
+        description=entry.description,
+        requirement=entry.requirement,
+        legs=entry.legs,
+        customer=entry.customer,
+        reference=entry.reference,
+    )
+
+
 def ledger_reverse(*, original: LedgerTransaction, reason: str, requirement: str) -> PostResult:
     """Undo a transaction with its mirror image; the original stays as it was."""
     legs = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,7 @@ from megalayer.billing.tax import tax_for
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
-from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
+from megalayer.ledger.actions import Entry, Leg, customer_balance_account, ledger_account, ledger_post, ledger_post_many
 from megalayer.ledger.models import LedgerAccount
 from megalayer.ledger.queries import customer_balance
 
@@ -157,16 +158,22 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = N
     return invoice
 
 
-def _post_invoice(invoice: Invoice, subtotal: Money, tax: Money) -> None:
-    if (subtotal + tax).is_zero():
-        return
-    currency = invoice.currency
-    legs = [Leg(ledger_account(kind=LedgerAccount.Kind.RECEIVABLE, currency=currency), -(subtotal + tax))]
+def invoice_entry(
+    invoice: Invoice, subtotal: Money, tax: Money, account: Callable[[str, str], LedgerAccount] | None = None
+) -> Entry | None:
+    """The ledger transaction that issuing ``invoice`` records: receivable against revenue and tax payable
+    (TOS-INVOICE-1); ``None`` for a free invoice. The one definition, for a single issue and a batch alike
+    (``account`` lets a batch reuse the accounts it looked up)."""
+    total = subtotal + tax
+    if total.is_zero():
+        return None
+    find = account or (lambda kind, currency: ledger_account(kind=kind, currency=currency))
+    legs = [Leg(find(LedgerAccount.Kind.RECEIVABLE, total.currency), -total)]
     if not subtotal.is_zero():
-        legs.append(Leg(ledger_account(kind=LedgerAccount.Kind.REVENUE, currency=currency), subtotal))
+        legs.append(Leg(find(LedgerAccount.Kind.REVENUE, total.currency), subtotal))
     if not tax.is_zero():
-        legs.append(Leg(ledger_account(kind=LedgerAccount.Kind.TAX_PAYABLE, currency=currency), tax))
-    ledger_post(
+        legs.append(Leg(find(LedgerAccount.Kind.TAX_PAYABLE, total.currency), tax))
+    return Entry(
         source="invoice_issue",
         idempotency_key=invoice.public_id,
         description=f"Invoice {invoice.display_number}",
@@ -175,6 +182,12 @@ def _post_invoice(invoice: Invoice, subtotal: Money, tax: Money) -> None:
         customer=invoice.customer,
         reference=invoice.public_id,
     )
+
+
+def _post_invoice(invoice: Invoice, subtotal: Money, tax: Money) -> None:
+    entry = invoice_entry(invoice, subtotal, tax)
+    if entry is not None:
+        ledger_post_many([entry])
 
 
 def invoice_pay_from_balance(

@@ -16,14 +16,14 @@ from django.db.models import F
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, PendingEvent, audit_record_many
-from megalayer.billing.actions import DUE_AFTER, LineData, _bill_to, _mark_paid_if_settled
+from megalayer.billing.actions import DUE_AFTER, LineData, _bill_to, _mark_paid_if_settled, invoice_entry
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice, InvoiceLine, NumberSequence
 from megalayer.billing.tax import TaxDecision, tax_for
 from megalayer.core import clock
 from megalayer.core.money import Money
-from megalayer.ledger.actions import ledger_account
-from megalayer.ledger.models import LedgerAccount, LedgerTransaction, Posting
+from megalayer.ledger.actions import ledger_account, ledger_post_many
+from megalayer.ledger.models import LedgerAccount
 from megalayer.notices.actions import PendingNotice, notices_create_many
 from megalayer.terms.queries import version_number_at
 
@@ -127,6 +127,7 @@ def invoices_issue_many(*, drafts: list[BulkInvoice], actor: Actor) -> list[Invo
 
 
 def _post_many(invoices: list[Invoice], amounts: list[tuple[Money, Money]]) -> None:
+    """Each invoice's ledger transaction (``invoice_entry``, as a single issue records it), in one batch."""
     accounts: dict[tuple[str, str], LedgerAccount] = {}
 
     def account(kind: str, currency: str) -> LedgerAccount:
@@ -134,36 +135,5 @@ def _post_many(invoices: list[Invoice], amounts: list[tuple[Money, Money]]) -> N
             accounts[(kind, currency)] = ledger_account(kind=kind, currency=currency)
         return accounts[(kind, currency)]
 
-    now = clock.now()
-    records: list[tuple[LedgerTransaction, list[tuple[LedgerAccount, Money]]]] = []
-    for invoice, (subtotal, tax) in zip(invoices, amounts, strict=True):
-        total = subtotal + tax
-        if total.is_zero():
-            continue
-        legs: list[tuple[LedgerAccount, Money]] = [(account(LedgerAccount.Kind.RECEIVABLE, total.currency), -total)]
-        if not subtotal.is_zero():
-            legs.append((account(LedgerAccount.Kind.REVENUE, total.currency), subtotal))
-        if not tax.is_zero():
-            legs.append((account(LedgerAccount.Kind.TAX_PAYABLE, total.currency), tax))
-        records.append(
-            (
-                LedgerTransaction(
-                    source="invoice_issue",
-                    idempotency_key=invoice.public_id,
-                    description=f"Invoice {invoice.display_number}",
-                    requirement="TOS-INVOICE-1",
-                    customer=invoice.customer,
-                    reference=invoice.public_id,
-                    created_at=now,
-                ),
-                legs,
-            )
-        )
-    LedgerTransaction.objects.bulk_create([record for record, _ in records])
-    Posting.objects.bulk_create(
-        [
-            Posting(transaction=record, account=leg_account, amount=money.amount, currency=money.currency)
-            for record, legs in records
-            for leg_account, money in legs
-        ]
-    )
+    entries = [invoice_entry(invoice, sub, tax, account) for invoice, (sub, tax) in zip(invoices, amounts, strict=True)]
+    ledger_post_many([entry for entry in entries if entry is not None])
