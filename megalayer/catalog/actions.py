@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.catalog.models import PriceVersion, Product
+from megalayer.catalog.models import Coupon, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.core.money import Money
@@ -55,10 +56,6 @@ def coupon_redeem(
     order rejected or cancelled unpaid later (``coupon_release``). ``customer_uses``: the customer's live
     orders with this coupon, for its per-customer limit.
     """
-    from django.db.models import F
-
-    from megalayer.catalog.models import Coupon
-
     coupon = Coupon.objects.select_for_update().filter(code=code.strip().upper(), is_active=True).first()
     if coupon is None:
         raise InvalidInput("This coupon code does not exist.", field="coupon")
@@ -83,10 +80,6 @@ def coupon_redeem(
 def coupon_release(*, coupon_id: int) -> None:
     """Give back the redemption of an order that will never be paid (rejected, or cancelled unpaid), so an
     abandoned checkout does not use up a limited promotion (issue 14, item 12)."""
-    from django.db.models import F
-
-    from megalayer.catalog.models import Coupon
-
     Coupon.objects.filter(pk=coupon_id, redemptions__gt=0).update(redemptions=F("redemptions") - 1)
 
 
@@ -103,8 +96,6 @@ def coupon_create(
     currency: str = "USD",
 ) -> Any:
     """A promotion for new orders; it never touches running services' prices (TOS-PRICE-1)."""
-    from megalayer.catalog.models import Coupon
-
     code = code.strip().upper()
     if not code.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput("Use letters, digits, - and _ only.", field="code")
