@@ -25,7 +25,13 @@ from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.models import Order
 from megalayer.provisioning.queries import operations_of, server_view
-from megalayer.services.actions import service_deny_renewal, service_suspend, service_terminate, service_unsuspend
+from megalayer.services.actions import (
+    service_deny_renewal,
+    service_suspend,
+    service_terminate,
+    service_unsuspend,
+    services_migrate_price,
+)
 from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
 from megalayer.services.queries import next_step
@@ -222,8 +228,6 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     form = PriceForm(request.POST if request.method == "POST" and not migrating else None)
     migrate_form = MigrateForm(request.POST if migrating else None)
     if migrating and migrate_form.is_valid():
-        from megalayer.services.actions import services_migrate_price
-
         try:
             moved = services_migrate_price(
                 product=product,

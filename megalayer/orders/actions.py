@@ -12,7 +12,7 @@ from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void, refund_issue
 from megalayer.billing.choices import InvoiceStatus
-from megalayer.catalog.actions import coupon_release
+from megalayer.catalog.actions import coupon_redeem, coupon_release
 from megalayer.catalog.models import CYCLE_MONTHS, AddOn, OsImage, Product
 from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
@@ -59,8 +59,6 @@ def order_place(
     with transaction.atomic():
         redeemed, discount = None, Decimal(0)
         if coupon.strip():
-            from megalayer.catalog.actions import coupon_redeem
-
             uses = (
                 Order.objects.filter(customer=customer, coupon__code=coupon.strip().upper())
                 .exclude(status__in=[Order.Status.REJECTED, Order.Status.CANCELLED])
@@ -229,8 +227,6 @@ def order_reject(*, order: Order, staff: Any, note: str) -> Order:
                     idempotency_key=f"order-reject:{order.public_id}",
                 )
             elif invoice.status == InvoiceStatus.ISSUED:
-                from megalayer.billing.actions import invoice_void
-
                 invoice_void(invoice=invoice, reason="order refused", actor=Actor.for_user(staff))
         audit_record(
             actor=Actor.for_user(staff),

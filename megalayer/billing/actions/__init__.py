@@ -24,11 +24,12 @@ from megalayer.billing.models import CreditNote, Invoice, InvoiceLine, NumberSeq
 from megalayer.billing.registry import run_paid_handlers, run_refunded_handlers
 from megalayer.billing.tax import tax_for
 from megalayer.core import clock
-from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.errors import Forbidden, InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
 from megalayer.ledger.actions import Entry, Leg, customer_balance_account, ledger_account, ledger_post, ledger_post_many
 from megalayer.ledger.models import LedgerAccount
 from megalayer.ledger.queries import customer_balance
+from megalayer.notices.actions import notice_invoice_issued, notice_invoice_paid, notice_refund_issued
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,6 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = N
             requirement="TOS-INVOICE-1",
             data={"number": invoice.display_number, "total": str(total), "tax": decision.as_snapshot()},
         )
-        from megalayer.notices.actions import notice_invoice_issued
 
         if total.is_zero():
             _mark_paid_if_settled(invoice)
@@ -269,7 +269,6 @@ def _mark_paid_if_settled(invoice: Invoice) -> None:
     if updated:
         invoice.status = InvoiceStatus.PAID
         run_paid_handlers(invoice)
-        from megalayer.notices.actions import notice_invoice_paid
 
         notice_invoice_paid(invoice=invoice)
 
@@ -498,8 +497,6 @@ def refund_issue(
     from megalayer.billing.choices import RefundReason
 
     if automation is None and not getattr(staff, "is_staff", False):
-        from megalayer.core.errors import Forbidden
-
         raise Forbidden("Only staff can refund (TOS-REFUND-1).")
     if reason not in RefundReason.values:
         raise InvalidInput("Refunds are only given for reasons on our side.", field="reason")
@@ -587,7 +584,6 @@ def refund_issue(
             gateway_named(payment.gateway).refund(payment=payment, amount=amount, refund=refund)
         if refunded + amount.amount >= invoice.amount_paid:
             run_refunded_handlers(invoice)
-        from megalayer.notices.actions import notice_refund_issued
 
         notice_refund_issued(refund=refund)
         audit_record(
@@ -615,8 +611,6 @@ def customer_set_auto_apply(*, customer: Customer, enabled: bool) -> None:
 def manual_payment_record(*, customer: Customer, amount: Money, bank_reference: str, staff: Any) -> Payment:
     """Staff record a bank transfer that arrived (TOS-BAL-1); the bank's reference makes it once-only."""
     if not getattr(staff, "is_staff", False):
-        from megalayer.core.errors import Forbidden
-
         raise Forbidden("Only staff record bank transfers.")
     reference = bank_reference.strip()
     if not reference:

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from megalayer.core.errors import InvalidInput
 from megalayer.core.money import Money
 
 
@@ -44,8 +45,6 @@ def gateway_named(code: str) -> Gateway:
     try:
         return gateways[code]
     except KeyError as error:
-        from megalayer.core.errors import InvalidInput
-
         raise InvalidInput(f"Unknown payment method {code!r}.", field="gateway") from error
 
 

@@ -55,3 +55,26 @@ def test_an_import_hidden_in_a_function_is_seen_too(tree: Path) -> None:
     assert result.returncode == 1
     assert "megalayer.core is not allowed to import megalayer.api:" in result.stdout
     assert "- megalayer.core.example_hidden -> megalayer.api.problems (l.2)" in result.stdout
+
+
+def test_no_app_imports_another_inside_a_function():
+    """An import hidden in a function hides a dependency from the reader (issue 15). The one place for them is
+    ``AppConfig.ready``, where Django requires them (the app registry is not ready at module import)."""
+    import ast
+
+    package = ROOT / "megalayer"
+    apps = {path.name for path in package.iterdir() if (path / "__init__.py").exists()}
+    hidden = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).parts
+        if "tests" in parts or "migrations" in parts or parts[0] not in apps or path.name == "apps.py":
+            continue
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("megalayer."):
+                    target = (node.module or "").split(".")[1]
+                    if target != parts[0]:
+                        hidden.append(f"{path.relative_to(package)}:{node.lineno} {node.module}")
+    assert hidden == []

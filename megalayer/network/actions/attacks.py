@@ -21,6 +21,7 @@ from django.db.models.functions import Greatest
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.models import AttackAlarm, InboundEvent
 from megalayer.terms.queries import policy_at, version_number_at
 
@@ -134,8 +135,6 @@ def _ban(alert: Alert) -> str:
         },
     )
     if holder is not None:
-        from megalayer.notices.actions import notice_for_customer
-
         notice_for_customer(
             kind="attack_alarm",
             customer=holder.customer,

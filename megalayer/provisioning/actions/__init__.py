@@ -47,8 +47,10 @@ from megalayer.provisioning.drivers.base import (
 from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
 from megalayer.services import actions as services
 from megalayer.services import hooks as services_hooks
+from megalayer.services.actions import service_provisioning_retry
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
+from megalayer.services.notices import notice_service
 
 logger = logging.getLogger(__name__)
 
@@ -436,8 +438,6 @@ def operation_retry(*, operation: Operation, staff: Any) -> Operation:
             log=[*operation.log, {"at": now.isoformat(), "message": f"retried by {staff}"}],
         )
         if operation.kind == Kind.CREATE and operation.service.status == Status.FAILED:
-            from megalayer.services.actions import service_provisioning_retry
-
             service_provisioning_retry(service=operation.service, actor=Actor.for_user(staff))
         audit_record(
             actor=Actor.for_user(staff),
@@ -615,8 +615,6 @@ def _perform(operation: Operation, server: Server, driver: Driver) -> dict[str, 
     if kind == Kind.CREATE:
         info = driver.create(_spec(operation, server))
     elif kind == Kind.REINSTALL:
-        from megalayer.catalog.models import OsImage
-
         image = OsImage.objects.get(code=operation.parameters["os_image"])
         info = driver.reinstall(name, _image_ref(image), root_password=str(operation.secrets.get("root_password", "")))
     elif kind == Kind.POWER_ON:
@@ -778,9 +776,6 @@ def _service_effect(operation: Operation, *, succeeded: bool, error: str) -> Non
 
         reinstall_failed_on_our_side(operation=operation, error=error, staff_or_system=SYSTEM)
     elif kind == Kind.REINSTALL and succeeded:
-        from megalayer.catalog.models import OsImage
-        from megalayer.services.notices import notice_service
-
         image = OsImage.objects.get(code=operation.parameters["os_image"])
         Service.objects.filter(pk=service.pk).update(os_image=image)
         notice_service(service=service, kind="reinstall_done", detail=operation.public_id, extra={"image": image})
