@@ -6,6 +6,7 @@ at it and says so; releasing it is audited and lets the deferred deletions run."
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any
 
 from django.db import transaction
@@ -95,6 +96,11 @@ def legal_hold_place(
         raise InvalidInput("Hold a customer, a service or an address.", field="service")
     if not reason.strip():
         raise InvalidInput("Say why the evidence is preserved.", field="reason")
+    if address:
+        try:
+            address = str(ipaddress.ip_address(address.strip()))
+        except ValueError:
+            raise InvalidInput("Give an IPv4 or IPv6 address.", field="address") from None
     now = clock.now()
     if ends_at is not None and open_ended:
         raise InvalidInput("Give an end or make the hold stand until released, not both.", field="ends_at")

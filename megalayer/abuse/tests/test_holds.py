@@ -9,12 +9,14 @@ import datetime as dt
 import pytest
 
 from megalayer.abuse.actions.holds import LegalHoldStops, legal_hold_place, legal_hold_release
+from megalayer.abuse.models import LegalHold
 from megalayer.accounts.models import Approval, User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
 from megalayer.conftest import sign_in_staff
 from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
@@ -303,3 +305,17 @@ def test_holds_through_the_staff_api(alice, vps, staff, django_capture_on_commit
     assert (approved.status_code, approved.json()["status"]) == (200, "approved")
     assert LegalHold.objects.get().released_at is not None
     assert LegalHold.objects.count() == 1
+
+
+@pytest.mark.parametrize("address", ["service", "198.18.0.256", "2001:db8::g"])
+def test_a_hold_on_something_that_is_not_an_address_is_refused_naming_the_field(staff, address):
+    """Found by the API fuzzer on PostgreSQL (a 500: inet refused the text); SQLite had stored it silently."""
+    with pytest.raises(InvalidInput) as refused:
+        legal_hold_place(staff=staff, address=address, reason="subpoena")
+    assert (refused.value.field, refused.value.detail) == ("address", "Give an IPv4 or IPv6 address.")
+    assert LegalHold.objects.count() == 0
+
+
+def test_an_address_is_held_in_its_canonical_form(staff):
+    hold = legal_hold_place(staff=staff, address=" 2001:DB8:0:0::1 ", reason="subpoena")
+    assert hold.address == "2001:db8::1"
