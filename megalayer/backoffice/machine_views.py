@@ -21,13 +21,8 @@ from megalayer.network.actions import null_route_end, null_route_start, prefix_s
 from megalayer.network.models import IpAssignment, NullRoute, Prefix
 from megalayer.network.queries import holder_at, prefix_utilisation
 from megalayer.notices.models import AttackAlarm, NetworkNotice
-from megalayer.provisioning.actions import (
-    host_driver_loaded,
-    host_reconcile,
-    host_save,
-    operation_cancel,
-    operation_retry,
-)
+from megalayer.provisioning.actions import operation_cancel, operation_retry
+from megalayer.provisioning.actions.hosts import host_driver_loaded, host_reconcile, host_save
 from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.drivers import DRIVERS, driver_class
 from megalayer.provisioning.models import Host, Operation, Server

@@ -39,7 +39,7 @@ def server_of(service: Service) -> Server | None:
 
 
 def server_view(service: Service) -> ServerView | None:
-    from megalayer.provisioning.actions import host_driver_loaded
+    from megalayer.provisioning.actions.hosts import host_driver_loaded
 
     server = server_of(service)
     if server is None:

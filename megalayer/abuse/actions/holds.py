@@ -22,7 +22,8 @@ from megalayer.network.models import IpAssignment
 from megalayer.notices.actions import notice_for_staff
 from megalayer.notices.models import Notice
 from megalayer.privacy.collect import personal_data, zip_with_manifest
-from megalayer.provisioning.actions import host_driver_loaded, operation_request
+from megalayer.provisioning.actions import operation_request
+from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.drivers.base import Capability
 from megalayer.provisioning.models import Server
 from megalayer.terms.queries import policy_at

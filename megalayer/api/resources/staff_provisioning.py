@@ -20,7 +20,8 @@ from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.network.actions import null_route_end, null_route_start
 from megalayer.network.models import NullRoute
 from megalayer.notices.models import NetworkNotice
-from megalayer.provisioning.actions import host_driver_loaded, operation_cancel, operation_retry
+from megalayer.provisioning.actions import operation_cancel, operation_retry
+from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.models import Host, Operation
 from megalayer.services.models import Service

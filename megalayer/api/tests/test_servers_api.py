@@ -16,7 +16,7 @@ from megalayer.billing.tests.conftest import fund
 from megalayer.conftest import bearer
 from megalayer.core import clock
 from megalayer.ledger.queries import customer_balance
-from megalayer.provisioning.actions import traffic_sample
+from megalayer.provisioning.actions.traffic import traffic_sample
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing

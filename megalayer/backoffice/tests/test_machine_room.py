@@ -209,7 +209,7 @@ def test_a_libvirt_host_takes_only_the_transports_an_operator_needs(staff_client
 
 def test_every_host_parameter_is_validated(staff_client, vps):
     from megalayer.core.errors import InvalidInput
-    from megalayer.provisioning.actions import host_save
+    from megalayer.provisioning.actions.hosts import host_save
 
     base = {"uri": "qemu:///system", "pool": "default", "domain_type": "kvm", "cloud_init": "yes"}
     for name, value in (("pool", "../etc"), ("network", "br0; reboot"), ("domain_type", "xen"), ("cloud_init", "1")):

@@ -140,7 +140,8 @@ def test_server_page_power_rdns_reinstall_progress_and_traffic(page, live_server
     from megalayer.core import clock
     from megalayer.network.models import ReverseDns
     from megalayer.orders.actions import order_place
-    from megalayer.provisioning.actions import operations_run_due, retry_delay, traffic_sample
+    from megalayer.provisioning.actions.runner import operations_run_due, retry_delay
+    from megalayer.provisioning.actions.traffic import traffic_sample
     from megalayer.provisioning.drivers.sandbox import sandbox_fault_add
     from megalayer.provisioning.models import Operation, SandboxMachine
     from megalayer.services.models import Service

@@ -13,7 +13,7 @@ from megalayer.core import clock
 from megalayer.ledger.queries import customer_balance
 from megalayer.network.models import ReverseDns
 from megalayer.orders.actions import order_place
-from megalayer.provisioning.actions import traffic_sample
+from megalayer.provisioning.actions.traffic import traffic_sample
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing

@@ -17,14 +17,10 @@ from megalayer.core import clock
 from megalayer.network.models import IpAssignment
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
-from megalayer.provisioning import actions
-from megalayer.provisioning.actions import (
-    host_reconcile,
-    operation_retry,
-    operations_run_due,
-    password_reveal,
-    retry_delay,
-)
+from megalayer.provisioning.actions import operation_retry, password_reveal
+from megalayer.provisioning.actions import runner as actions
+from megalayer.provisioning.actions.hosts import host_reconcile
+from megalayer.provisioning.actions.runner import operations_run_due, retry_delay
 from megalayer.provisioning.drivers.sandbox import sandbox_fault_add
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
 from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend

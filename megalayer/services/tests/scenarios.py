@@ -60,7 +60,7 @@ def seed(count: int) -> None:
 def operations_sweep() -> None:
     """What the worker's sweep does after the runs: destroy operations lost with a killed run are taken back
     (their lease expired) and finished."""
-    from megalayer.provisioning.actions import operations_run_due
+    from megalayer.provisioning.actions.runner import operations_run_due
 
     at = dt.datetime.fromisoformat(RUN_AT.replace("Z", "+00:00")) + dt.timedelta(hours=1)
     with clock.travel(at):

@@ -36,8 +36,8 @@ from megalayer.network.models import Prefix
 from megalayer.notices.models import NetworkNotice
 from megalayer.orders.actions import order_place
 from megalayer.privacy.actions import erasure_request
-from megalayer.provisioning.actions import operations_run_due
 from megalayer.provisioning.actions.network_notices import network_notice_publish
+from megalayer.provisioning.actions.runner import operations_run_due
 from megalayer.provisioning.models import Host
 from megalayer.services.actions import service_provision
 from megalayer.services.actions.automation import automation_run

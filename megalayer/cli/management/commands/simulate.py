@@ -29,7 +29,7 @@ from megalayer.catalog.queries import products_for_sale
 from megalayer.core import clock
 from megalayer.core.money import Money
 from megalayer.orders.actions import order_place
-from megalayer.provisioning.actions import operations_run_due
+from megalayer.provisioning.actions.runner import operations_run_due
 from megalayer.services.actions import service_provision
 from megalayer.services.actions.automation import automation_run
 from megalayer.services.choices import LineKind
