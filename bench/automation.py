@@ -94,7 +94,7 @@ def child(database: str, services: int) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from megalayer.core import clock
-    from megalayer.services.automation import automation_run
+    from megalayer.services.actions.automation import automation_run
 
     try:
         call_command("migrate", verbosity=0)
