@@ -26,6 +26,13 @@ from megalayer.core.errors import IllegalTransition
 
 Table = Mapping[str, frozenset[str]]
 
+
+def any_to_any(choices: type[models.TextChoices]) -> Table:
+    """The table of a status an operator sets freely (a host's, a prefix's): every state to every other."""
+    states = frozenset(choices.values)
+    return {state: states - {state} for state in choices.values}
+
+
 TABLES: dict[str, StatusTable] = {}
 """Every declared table by ``"app_label.Model.field"``: what the completeness test walks."""
 
@@ -59,6 +66,11 @@ class StatusTable:
     def sources_of(self, target: str) -> list[str]:
         """Every state the table lets move to ``target``."""
         return [state for state in self.choices.values if self.allows(state, target)]
+
+    def reach(self, queryset: models.QuerySet[Any], target: str, **also: Any) -> int:
+        """Move the rows of ``queryset`` to ``target`` from any state the table allows it from; rows already
+        there (or in a state that cannot reach it) stay. How many moved."""
+        return self.claim(queryset, sources=self.sources_of(target), target=target, **also)
 
     def check(self, current: str, target: str) -> None:
         """Raise ``IllegalTransition`` naming both states unless the table allows ``current`` → ``target``."""

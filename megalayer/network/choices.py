@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from megalayer.core.transitions import StatusTable
+from megalayer.core.transitions import StatusTable, any_to_any
 
 
 class PrefixStatus(models.TextChoices):
@@ -13,11 +13,9 @@ class PrefixStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
-_PREFIX_STATES = frozenset(PrefixStatus.values)
 PREFIX_STATUS = StatusTable(
     "network.Prefix",
     PrefixStatus,
-    # An operator's setting (admin): any state to any other; allocation only ever takes from active prefixes.
-    {state: _PREFIX_STATES - {state} for state in PrefixStatus.values},
+    any_to_any(PrefixStatus),  # an operator's setting (admin); allocation only takes from active prefixes
     requirement="TOS-NET-1",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from megalayer.core.transitions import StatusTable
+from megalayer.core.transitions import StatusTable, any_to_any
 
 
 class HostStatus(models.TextChoices):
@@ -13,12 +13,10 @@ class HostStatus(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
-_HOST_STATES = frozenset(HostStatus.values)
 HOST_STATUS = StatusTable(
     "provisioning.Host",
     HostStatus,
-    # An operator's setting (back office, admin): any state to any other.
-    {state: _HOST_STATES - {state} for state in HostStatus.values},
+    any_to_any(HostStatus),  # an operator's setting (back office, admin)
     requirement="TOS-AUDIT-1",
 )
 

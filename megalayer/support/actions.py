@@ -181,7 +181,7 @@ def ticket_reply(
 def _ticket_move(ticket: Ticket, target: str, **also: Any) -> None:
     """A reply's move: to ``target`` from whatever the ticket is now (staying put when it already is there)."""
     rows = Ticket.objects.filter(pk=ticket.pk)
-    if not TICKET_STATUS.claim(rows, sources=TICKET_STATUS.sources_of(target), target=target, **also):
+    if not TICKET_STATUS.reach(rows, target, **also):
         rows.filter(status=target).update(**also)
 
 
@@ -220,13 +220,7 @@ def ticket_set(
 
 def ticket_close(*, ticket: Ticket, user: Any) -> Ticket:
     now = clock.now()
-    TICKET_STATUS.claim(
-        Ticket.objects.filter(pk=ticket.pk),
-        sources=TICKET_STATUS.sources_of(Status.CLOSED),
-        target=Status.CLOSED,
-        closed_at=now,
-        updated_at=now,
-    )
+    TICKET_STATUS.reach(Ticket.objects.filter(pk=ticket.pk), Status.CLOSED, closed_at=now, updated_at=now)
     ticket.refresh_from_db()
     return ticket
 

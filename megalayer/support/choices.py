@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from megalayer.core.transitions import StatusTable
+from megalayer.core.transitions import StatusTable, any_to_any
 
 
 class Status(models.TextChoices):
@@ -15,13 +15,12 @@ class Status(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-_TICKET_STATES = frozenset(Status.values)
 TICKET_STATUS = StatusTable(
     "support.Ticket",
     Status,
     # A reply moves a ticket (staff: answered; customer: customer reply, reopening a closed one by mail), the
     # customer closes and reopens, staff set any status, idle answered tickets close: every state to every other.
-    {state: _TICKET_STATES - {state} for state in Status.values},
+    any_to_any(Status),
     requirement="TOS-TICKET-1",
 )
 

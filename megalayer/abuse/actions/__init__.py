@@ -298,12 +298,7 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
         elif action == "charge_fee":
             case_charge_fee(case=case, staff=staff)
         if action in ("terminate_violation", "close_account", "close"):
-            CASE_STATUS.claim(
-                AbuseCase.objects.filter(pk=case.pk),
-                sources=CASE_STATUS.sources_of(CaseStatus.CLOSED),
-                target=CaseStatus.CLOSED,
-                closed_at=clock.now(),
-            )
+            CASE_STATUS.reach(AbuseCase.objects.filter(pk=case.pk), CaseStatus.CLOSED, closed_at=clock.now())
         audit_record(
             actor=actor,
             action=f"abuse.{action}",

@@ -28,7 +28,7 @@ def customer_status_change(*, customer: Customer, to: str) -> bool:
     The callers (the abuse desk's suspension and closure, an erasure request and its cancellation) audit the
     decision themselves, with the clause behind it."""
     rows = Customer.objects.filter(pk=customer.pk)
-    moved = CUSTOMER_STATUS.claim(rows, sources=CUSTOMER_STATUS.sources_of(to), target=to) == 1
+    moved = CUSTOMER_STATUS.reach(rows, to) == 1
     customer.status = to
     return moved
 

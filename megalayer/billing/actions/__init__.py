@@ -46,6 +46,20 @@ class LineData:
     period_start: dt.datetime | None = None
     period_end: dt.datetime | None = None
 
+    def row(self, invoice: Invoice) -> InvoiceLine:
+        """The line as stored on ``invoice``: its amount is unit price times quantity, rounded to the cent."""
+        return InvoiceLine(
+            invoice=invoice,
+            kind=self.kind,
+            reference=self.reference,
+            description=self.description,
+            quantity=self.quantity,
+            unit_price=self.unit_price.amount,
+            amount=(self.unit_price * self.quantity).quantize().amount,
+            period_start=self.period_start,
+            period_end=self.period_end,
+        )
+
 
 def _take_number(series: str) -> int:
     """The next number of ``series``, under a row lock: a rolled-back issue gives its number back."""
@@ -68,17 +82,7 @@ def invoice_create(*, customer: Customer, lines: list[LineData], currency: str |
                 raise InvalidInput("All lines must be in the invoice's currency.", field="lines")
             if line.quantity <= 0:
                 raise InvalidInput("Quantity must be positive.", field="quantity")
-            InvoiceLine.objects.create(
-                invoice=invoice,
-                kind=line.kind,
-                reference=line.reference,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price.amount,
-                amount=(line.unit_price * line.quantity).quantize().amount,
-                period_start=line.period_start,
-                period_end=line.period_end,
-            )
+            line.row(invoice).save(force_insert=True)
     return invoice
 
 

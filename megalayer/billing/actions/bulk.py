@@ -81,21 +81,7 @@ def invoices_issue_many(*, drafts: list[BulkInvoice], actor: Actor) -> list[Invo
             )
         Invoice.objects.bulk_create(invoices)
         InvoiceLine.objects.bulk_create(
-            [
-                InvoiceLine(
-                    invoice=invoice,
-                    kind=line.kind,
-                    reference=line.reference,
-                    description=line.description,
-                    quantity=line.quantity,
-                    unit_price=line.unit_price.amount,
-                    amount=(line.unit_price * line.quantity).quantize().amount,
-                    period_start=line.period_start,
-                    period_end=line.period_end,
-                )
-                for invoice, draft in zip(invoices, drafts, strict=True)
-                for line in draft.lines
-            ]
+            [line.row(invoice) for invoice, draft in zip(invoices, drafts, strict=True) for line in draft.lines]
         )
         _post_many(invoices, amounts)
         audit_record_many(

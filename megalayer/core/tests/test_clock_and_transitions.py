@@ -55,3 +55,16 @@ def test_transition_is_compare_and_set():
     with pytest.raises(IllegalTransition, match="from 'queued' to 'sent'"):
         NOTICE_STATUS.claim(rows, sources=[Status.QUEUED], target=Status.SENT)
     assert Notice.objects.get(pk=notice.pk).status == Status.SENT
+
+
+def test_any_to_any_lets_every_state_reach_every_other_and_sources_of_names_who_can_reach_a_state():
+    from megalayer.core.transitions import any_to_any
+    from megalayer.provisioning.models import Host
+
+    table = any_to_any(Host.Status)
+    assert table == {
+        "active": frozenset({"draining", "disabled"}),
+        "draining": frozenset({"active", "disabled"}),
+        "disabled": frozenset({"active", "draining"}),
+    }
+    assert NOTICE_STATUS.sources_of(Status.FAILED) == ["queued", "sending", "sent"]

@@ -86,10 +86,9 @@ def bounce_process(message: EmailMessage | Message) -> str:
     with transaction.atomic():
         for failure in failures:
             if notice_id:
-                NOTICE_STATUS.claim(
+                NOTICE_STATUS.reach(
                     Notice.objects.filter(public_id=notice_id, recipient__iexact=failure.recipient),
-                    sources=NOTICE_STATUS.sources_of(Status.FAILED),
-                    target=Status.FAILED,
+                    Status.FAILED,
                     last_error=f"bounced: {failure.status} {failure.diagnostic}"[:2000],
                 )
             flagged = User.objects.filter(email__iexact=failure.recipient, email_bounced_at__isnull=True).update(

@@ -155,7 +155,6 @@ def _chunks(queryset: QuerySet[Service], batch_size: int) -> Iterator[list[int]]
 
 def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
     """Renewal invoices, a batch at a time: one lock, one insert per table, whatever the batch size."""
-    from megalayer.services.actions import next_period_end, renewal_description
 
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
     due = Service.objects.filter(
@@ -188,16 +187,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
                         BulkInvoice(
                             customer=s.customer,
                             currency=s.currency,
-                            lines=[
-                                LineData(
-                                    kind=LineKind.RENEWAL,
-                                    reference=renewal_reference(s.public_id, s.paid_until),
-                                    description=renewal_description(s),
-                                    unit_price=Money(s.recurring_amount, s.currency),
-                                    period_start=s.paid_until,
-                                    period_end=next_period_end(s, s.paid_until),
-                                )
-                            ],
+                            lines=[renewal_line(s)],
                         )
                         for s in services
                     ],
@@ -278,24 +268,23 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
             result.items.extend(planned)
 
 
-def _issue_renewal(service: Service) -> str:
+def renewal_line(service: Service) -> LineData:
+    """The invoice line that renews ``service`` for its next period at its own price (TOS-PRICE-1): the one
+    definition, for the automation's batches and a single renewal alike."""
     from megalayer.services.actions import next_period_end, renewal_description
 
-    end = next_period_end(service, service.paid_until)
-    draft = invoice_create(
-        customer=service.customer,
-        currency=service.currency,
-        lines=[
-            LineData(
-                kind=LineKind.RENEWAL,
-                reference=renewal_reference(service.public_id, service.paid_until),
-                description=renewal_description(service),
-                unit_price=Money(service.recurring_amount, service.currency),
-                period_start=service.paid_until,
-                period_end=end,
-            )
-        ],
+    return LineData(
+        kind=LineKind.RENEWAL,
+        reference=renewal_reference(service.public_id, service.paid_until),
+        description=renewal_description(service),
+        unit_price=Money(service.recurring_amount, service.currency),
+        period_start=service.paid_until,
+        period_end=next_period_end(service, service.paid_until),
     )
+
+
+def _issue_renewal(service: Service) -> str:
+    draft = invoice_create(customer=service.customer, currency=service.currency, lines=[renewal_line(service)])
     invoice = invoice_issue(invoice=draft, actor=ACTOR, auto_apply=service.auto_renew)
     return invoice.public_id
 
