@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 
 from megalayer.accounts import hooks
 from megalayer.accounts.actions import user_password_changed
+from megalayer.accounts.models import User
 from megalayer.terms.queries import current_version
 
 # A browser that has signed in to an account before carries this signed cookie; its failures do not count
@@ -59,7 +60,7 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             )
         )
 
-    def set_password(self, user: Any, password: str) -> None:
+    def set_password(self, user: User, password: str) -> None:
         super().set_password(user, password)
         user_password_changed(user=user)
 
@@ -91,7 +92,7 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             usage.rollback()
             self._address_usage = None
 
-    def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
+    def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = super().post_login(request, user, **kwargs)
         response.set_cookie(
             KNOWN_DEVICE_COOKIE,

@@ -1,8 +1,13 @@
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 
 from megalayer.accounts import hooks
+
+if TYPE_CHECKING:
+    from megalayer.accounts.models import User
 
 
 class AccountsConfig(AppConfig):
@@ -22,5 +27,5 @@ def _address_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: 
     hooks.address_confirmed.call(email_address.user)
 
 
-def _address_changed(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+def _address_changed(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     hooks.address_confirmed.call(user)

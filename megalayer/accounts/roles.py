@@ -13,6 +13,8 @@ from typing import Any
 
 from django.contrib.auth.backends import BaseBackend
 
+from megalayer.accounts.models import User
+
 # Any signed-in staff member with a second factor (the overview, their own sign-in).
 ANY_STAFF = "any staff"
 
@@ -81,7 +83,7 @@ def role_permissions(roles: list[str] | tuple[str, ...]) -> set[str]:
     return granted
 
 
-def staff_may(user: Any, permission: str) -> bool:
+def staff_may(user: User, permission: str) -> bool:
     """May this (already authenticated, active) staff member do what ``permission`` guards?"""
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
-from megalayer.accounts.models import Customer
+from megalayer.accounts.models import Customer, User
 from megalayer.affiliates.choices import COMMISSION_STATUS, REFERRAL_STATUS
 from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 from megalayer.audit.actions import Actor, audit_record
@@ -247,7 +247,7 @@ def _release_one(pk: int, now: dt.datetime) -> str:
     return "credited"
 
 
-def referral_review(*, referral: Referral, staff: Any, note: str) -> Referral:
+def referral_review(*, referral: Referral, staff: User, note: str) -> Referral:
     """Staff judged the signs genuine (two people at one address, say): the commissions may be credited."""
     if not note.strip():
         raise InvalidInput("Say why these are two people.", field="note")
@@ -268,7 +268,7 @@ def referral_review(*, referral: Referral, staff: Any, note: str) -> Referral:
     return referral
 
 
-def affiliate_clear(*, referrer: Any, staff: Any, reason: str) -> dict[str, int]:
+def affiliate_clear(*, referrer: Any, staff: User, reason: str) -> dict[str, int]:
     """Clear out an affiliate's data (TOS-AFF-2): their referrals and the commissions not yet credited.
     What was credited stays (it is on the balance, and the ledger is never rewritten)."""
 

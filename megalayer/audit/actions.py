@@ -13,6 +13,7 @@ from django.db import transaction
 from megalayer.audit import hooks
 from megalayer.audit.models import AuditChainHead, AuditEvent
 from megalayer.core import clock
+from megalayer.core.people import Person
 
 GENESIS_HASH = "0" * 64
 
@@ -30,7 +31,7 @@ class Actor:
         return cls(kind=AuditEvent.ActorKind.SYSTEM, label=label)
 
     @classmethod
-    def for_user(cls, user: Any) -> Actor:
+    def for_user(cls, user: Person) -> Actor:
         kind = AuditEvent.ActorKind.STAFF if user.is_staff else AuditEvent.ActorKind.CUSTOMER
         return cls(kind=kind, id=str(user.pk), label=user.email)
 

@@ -18,6 +18,7 @@ from megalayer.abuse.actions import (
 )
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport, TrustedReporter
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.models import AuditEvent
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
@@ -59,7 +60,7 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         event = AbuseEvent.objects.filter(report=report, pk=request.POST.get("event") or 0).first()
         if event is None:
             raise Http404("No such event.")
-        event_confirm(event=event, staff=request.user)
+        event_confirm(event=event, staff=signed_in_user(request))
         messages.success(request, f"{event.address} confirmed.")
         return redirect("backoffice:abuse_report", public_id=report.public_id)
     events = report.events.select_related("assignment__customer__owner", "assignment__service", "case")
@@ -90,7 +91,7 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         try:
             case_act(
                 case=case,
-                staff=request.user,
+                staff=signed_in_user(request),
                 action=request.POST.get("action", ""),
                 address=request.POST.get("address", ""),
                 note=request.POST.get("note", ""),
@@ -122,14 +123,16 @@ def reporters(request: HttpRequest) -> HttpResponse:
                 reporter = TrustedReporter.objects.filter(pk=request.POST.get("reporter") or 0).first()
                 if reporter is None:
                     raise Http404("No such reporter.")
-                trusted_reporter_remove(reporter=reporter, staff=request.user, note=request.POST.get("note", ""))
+                trusted_reporter_remove(
+                    reporter=reporter, staff=signed_in_user(request), note=request.POST.get("note", "")
+                )
                 messages.success(request, f"{reporter.domain} is no longer trusted.")
             else:
                 added = trusted_reporter_add(
                     domain=request.POST.get("domain", ""),
                     name=request.POST.get("name", ""),
                     note=request.POST.get("note", ""),
-                    staff=request.user,
+                    staff=signed_in_user(request),
                 )
                 messages.success(request, f"{added.domain} is trusted.")
         except DomainError as error:

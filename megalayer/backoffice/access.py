@@ -28,7 +28,7 @@ from django.http import (
 )
 from django.urls import reverse
 
-from megalayer.accounts.queries import has_second_factor
+from megalayer.accounts.queries import has_second_factor, signed_in_user
 from megalayer.accounts.roles import HIDDEN_PERMISSIONS, MISSING_PERMISSION_HEADER, declared, refusal, staff_may
 
 
@@ -83,7 +83,7 @@ def staff_required[**P, R: HttpResponseBase](
             if refused is not None:
                 return refused
             needed = [permission, post] if post is not None and request.method == "POST" else [permission]
-            missing = next((p for p in needed if p is not None and not staff_may(request.user, p)), None)
+            missing = next((p for p in needed if p is not None and not staff_may(signed_in_user(request), p)), None)
             if missing is not None:
                 return _denied(request, missing)
             return view(*args, **kwargs)

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.affiliates.actions import affiliate_clear, referral_review, referrals_with_signals
 from megalayer.affiliates.models import Commission, Referral
 from megalayer.backoffice.access import staff_required
@@ -23,13 +24,15 @@ def affiliates(request: HttpRequest) -> HttpResponse:
                 referral = Referral.objects.filter(public_id=request.POST.get("referral", "")).first()
                 if referral is None:
                     raise Http404("No such referral.")
-                referral_review(referral=referral, staff=request.user, note=request.POST.get("note", ""))
+                referral_review(referral=referral, staff=signed_in_user(request), note=request.POST.get("note", ""))
                 messages.success(request, f"{referral.public_id} judged genuine; its commissions will be credited.")
             elif request.POST.get("action") == "clear":
                 referrer = Customer.objects.filter(public_id=request.POST.get("referrer", "")).first()
                 if referrer is None:
                     raise Http404("No such customer.")
-                done = affiliate_clear(referrer=referrer, staff=request.user, reason=request.POST.get("reason", ""))
+                done = affiliate_clear(
+                    referrer=referrer, staff=signed_in_user(request), reason=request.POST.get("reason", "")
+                )
                 messages.success(
                     request, f"Cleared {done['referrals']} referrals and {done['commissions']} unpaid commissions."
                 )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 
 from megalayer.accounts.actions.approvals import approval_decide
 from megalayer.accounts.models import Approval
+from megalayer.accounts.queries import signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
@@ -22,7 +23,9 @@ def approvals(request: HttpRequest) -> HttpResponse:
             raise Http404("No such request.")
         approve = request.POST.get("decision") == "approve"
         try:
-            approval_decide(approval=approval, staff=request.user, approve=approve, note=request.POST.get("note", ""))
+            approval_decide(
+                approval=approval, staff=signed_in_user(request), approve=approve, note=request.POST.get("note", "")
+            )
         except DomainError as error:
             messages.error(request, error.detail)
         else:

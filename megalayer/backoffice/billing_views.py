@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Approval, Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.billing.actions import manual_payment_record, tax_rate_save
 from megalayer.billing.approvals import refund_request
@@ -84,7 +85,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 reason=data["reason"],
                 note=data["note"],
                 destination=data["destination"],
-                staff=request.user,
+                staff=signed_in_user(request),
                 idempotency_key=f"backoffice:{data['key']}",
             )
         except DomainError as error:
@@ -128,7 +129,7 @@ def payments(request: HttpRequest) -> HttpResponse:
                     customer=customer,
                     amount=Money(form.cleaned_data["amount"], customer.currency),
                     bank_reference=form.cleaned_data["bank_reference"],
-                    staff=request.user,
+                    staff=signed_in_user(request),
                 )
             except DomainError as error:
                 _form_error(form, error)
@@ -145,7 +146,7 @@ def tax_rates(request: HttpRequest) -> HttpResponse:
     form = TaxRateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            tax_rate_save(staff=request.user, **form.cleaned_data)
+            tax_rate_save(staff=signed_in_user(request), **form.cleaned_data)
         except DomainError as error:
             _form_error(form, error)
         else:

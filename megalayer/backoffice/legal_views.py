@@ -20,6 +20,7 @@ from megalayer.abuse.actions.legal import (
 )
 from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
 from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError, InvalidInput
@@ -28,7 +29,7 @@ from megalayer.terms.queries import policy_at
 
 
 def _gate(request: HttpRequest) -> None:
-    if not may_see_legal(request.user):
+    if not may_see_legal(signed_in_user(request)):
         raise Http404("Not found.")
 
 
@@ -56,7 +57,7 @@ def orders(request: HttpRequest) -> HttpResponse:
             upload = data["document"]
             try:
                 order = legal_order_record(
-                    staff=request.user,
+                    staff=signed_in_user(request),
                     kind=data["kind"],
                     issuer=data["issuer"],
                     reference=data["reference"],
@@ -86,17 +87,25 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 upload = request.FILES.get("document")
                 if upload is None:
                     raise InvalidInput("Choose the document.", field="document")
-                legal_order_attach(order=order, staff=request.user, name=upload.name or "", content=upload.read())
+                legal_order_attach(
+                    order=order, staff=signed_in_user(request), name=upload.name or "", content=upload.read()
+                )
                 messages.success(request, "Document attached.")
             elif request.POST.get("action") == "export":
                 start = dt.datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=dt.UTC)
                 end = dt.datetime.fromisoformat(request.POST.get("end", "")).replace(tzinfo=dt.UTC)
                 export = legal_export(
-                    order=order, staff=request.user, reason=request.POST.get("reason", ""), start=start, end=end
+                    order=order,
+                    staff=signed_in_user(request),
+                    reason=request.POST.get("reason", ""),
+                    start=start,
+                    end=end,
                 )
                 messages.success(request, f"Export {export.public_id} made (SHA-256 {export.sha256[:16]}…).")
             else:
-                done = legal_order_execute(order=order, staff=request.user, action=request.POST.get("action", ""))
+                done = legal_order_execute(
+                    order=order, staff=signed_in_user(request), action=request.POST.get("action", "")
+                )
                 messages.success(request, f"Carried out: {done}.")
         except ValueError:
             messages.error(request, "Give the period as dates.")
@@ -157,7 +166,7 @@ def holds(request: HttpRequest) -> HttpResponse:
             if customer_id and customer is None:
                 raise InvalidInput("No such customer.", field="customer")
             placed = legal_hold_place(
-                staff=request.user,
+                staff=signed_in_user(request),
                 reason=request.POST.get("reason", ""),
                 customer=customer,
                 service=service,
@@ -174,12 +183,15 @@ def holds(request: HttpRequest) -> HttpResponse:
             note = request.POST.get("note", "")
             if action == "renew":
                 renewed = legal_hold_renew(
-                    hold=hold, staff=request.user, note=note, ends_at=_date_end(request.POST.get("ends_at", ""))
+                    hold=hold,
+                    staff=signed_in_user(request),
+                    note=note,
+                    ends_at=_date_end(request.POST.get("ends_at", "")),
                 )
                 until = f"{renewed.ends_at:%Y-%m-%d}" if renewed.ends_at else "released"
                 messages.success(request, f"Hold {hold.public_id} renewed until {until}.")
             else:
-                asked = legal_hold_release_request(hold=hold, staff=request.user, note=note)
+                asked = legal_hold_release_request(hold=hold, staff=signed_in_user(request), note=note)
                 messages.success(
                     request,
                     f"Release asked for ({asked.public_id}): a second staff member approves it under Approvals.",

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.catalog.models import Location, NetworkTier
@@ -104,7 +105,7 @@ def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
         }
         try:
             saved = host_save(
-                staff=request.user,
+                staff=signed_in_user(request),
                 host=host,
                 name=data["name"],
                 driver=data["driver"],
@@ -172,7 +173,7 @@ def prefixes(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             prefix_save(
-                staff=request.user,
+                staff=signed_in_user(request),
                 cidr=data["cidr"],
                 location=data["location"],
                 tier=data["tier"],
@@ -228,10 +229,10 @@ def operations(request: HttpRequest) -> HttpResponse:
             raise Http404("No such operation.")
         try:
             if request.POST.get("action") == "retry":
-                operation_retry(operation=operation, staff=request.user)
+                operation_retry(operation=operation, staff=signed_in_user(request))
                 messages.success(request, f"{operation.public_id} queued again.")
             elif request.POST.get("action") == "cancel":
-                operation_cancel(operation=operation, staff=request.user)
+                operation_cancel(operation=operation, staff=signed_in_user(request))
                 messages.success(request, f"{operation.public_id} cancelled.")
         except DomainError as error:
             messages.error(request, error.detail)
@@ -272,7 +273,7 @@ class NullRouteForm(forms.Form):
 @staff_required("accounts.manage_abuse")
 def null_routes(request: HttpRequest) -> HttpResponse:
     form = NullRouteForm(request.POST or None if request.POST.get("action") == "start" else None)
-    actor = Actor.for_user(request.user)
+    actor = Actor.for_user(signed_in_user(request))
     if request.method == "POST":
         if request.POST.get("action") == "end":
             try:
@@ -351,7 +352,7 @@ def network_notices(request: HttpRequest) -> HttpResponse:
         try:
             network_notice_update(
                 notice=notice,
-                staff=request.user,
+                staff=signed_in_user(request),
                 body=request.POST.get("body", ""),
                 resolve=request.POST.get("action") == "resolve",
             )
@@ -369,7 +370,7 @@ def network_notices(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 notice = network_notice_publish(
-                    staff=request.user,
+                    staff=signed_in_user(request),
                     kind=data["kind"],
                     title=data["title"],
                     body=data["body"],

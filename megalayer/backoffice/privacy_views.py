@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError, InvalidInput
@@ -39,13 +40,13 @@ def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     note = request.POST.get("note", "")
     try:
         if action == "export":
-            return export_response(customer, Actor.for_user(request.user))
+            return export_response(customer, Actor.for_user(signed_in_user(request)))
         if action == "schedule":
             if not note.strip():
                 raise InvalidInput("Say how the customer asked (the letter, the ticket).", field="note")
             scheduled = erasure_request(
                 customer=customer,
-                actor=Actor.for_user(request.user),
+                actor=Actor.for_user(signed_in_user(request)),
                 requested_by=f"{request.user} for the customer",
                 note=note,
                 balance_acknowledged=bool(request.POST.get("acknowledge_balance")),
@@ -55,7 +56,7 @@ def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
             pending = ErasureRequest.objects.filter(customer=customer, status=ErasureRequest.Status.SCHEDULED).first()
             if pending is None:
                 raise Http404("No deletion is scheduled.")
-            erasure_cancel(request=pending, staff=request.user, note=note)
+            erasure_cancel(request=pending, staff=signed_in_user(request), note=note)
             messages.success(request, "Deletion cancelled; the account is back as it was.")
         else:
             raise Http404("Unknown action.")

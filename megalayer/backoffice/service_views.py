@@ -13,6 +13,7 @@ from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
@@ -137,7 +138,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     form = EnforcementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        actor = Actor.for_user(request.user)
+        actor = Actor.for_user(signed_in_user(request))
         try:
             if data["action"] == "suspend":
                 service_suspend(
@@ -158,7 +159,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     note=data["note"],
                 )
             else:
-                service_deny_renewal(service=service, staff=request.user, note=data["note"])
+                service_deny_renewal(service=service, staff=signed_in_user(request), note=data["note"])
         except DomainError as error:
             form.add_error(None, error.detail)
         else:
@@ -188,9 +189,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             raise Http404("No such order.")
         try:
             if request.POST.get("decision") == "approve":
-                order_approve(order=order, staff=request.user)
+                order_approve(order=order, staff=signed_in_user(request))
             else:
-                order_reject(order=order, staff=request.user, note=request.POST.get("note", "") or "Refused")
+                order_reject(order=order, staff=signed_in_user(request), note=request.POST.get("note", "") or "Refused")
         except DomainError as error:
             messages.error(request, error.detail)
         else:
@@ -231,7 +232,7 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         try:
             moved = services_migrate_price(
                 product=product,
-                staff=request.user,
+                staff=signed_in_user(request),
                 cycle=migrate_form.cleaned_data["cycle"],
                 new_amount=migrate_form.cleaned_data["amount"],
                 note=migrate_form.cleaned_data["note"],
@@ -243,7 +244,7 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
             return redirect("backoffice:product_detail", code=product.code)
     if request.method == "POST" and not migrating and form.is_valid():
         try:
-            price_version_add(product=product, staff=request.user, **form.cleaned_data)
+            price_version_add(product=product, staff=signed_in_user(request), **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.detail)
         else:
@@ -285,7 +286,7 @@ def coupons(request: HttpRequest) -> HttpResponse:
     form = CouponForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            coupon_create(staff=request.user, **form.cleaned_data)
+            coupon_create(staff=signed_in_user(request), **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.detail)
         else:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 
 from megalayer.accounts.actions import staff_roles_set
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.accounts.roles import PERMISSIONS, ROLES
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
@@ -21,7 +22,9 @@ def staff_members(request: HttpRequest) -> HttpResponse:
         if member is None:
             raise Http404("No such staff member.")
         try:
-            staff_roles_set(user=member, roles=request.POST.getlist("roles"), actor=Actor.for_user(request.user))
+            staff_roles_set(
+                user=member, roles=request.POST.getlist("roles"), actor=Actor.for_user(signed_in_user(request))
+            )
         except DomainError as error:
             messages.error(request, error.detail)
         else:

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 from megalayer.support.actions import ticket_reply, ticket_set
@@ -68,7 +69,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                     body = canned.body
                 ticket_reply(
                     ticket=ticket,
-                    user=request.user,
+                    user=signed_in_user(request),
                     body=body,
                     uploads=uploads_from(request.FILES.getlist("attachments"), settings.MEGALAYER_ATTACHMENT_MAX_BYTES),
                     via=Via.STAFF,
@@ -81,7 +82,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 assignee = User.objects.filter(pk=assignee_id, is_staff=True).first() if assignee_id else None
                 ticket_set(
                     ticket=ticket,
-                    staff=request.user,
+                    staff=signed_in_user(request),
                     status=request.POST.get("status") or None,
                     priority=request.POST.get("priority") or None,
                     assignee=assignee,

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 
 from megalayer.abuse.actions.holds import hold_over_customer
 from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import customers_search
+from megalayer.accounts.queries import customers_search, signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.affiliates.models import Referral
 from megalayer.audit.actions import Actor
@@ -111,7 +111,7 @@ def terms_publish_view(request: HttpRequest) -> HttpResponse:
                     update_date=data["update_date"],
                     effective_at=effective_at,
                     policy=data["policy"],
-                    actor=Actor.for_user(request.user),
+                    actor=Actor.for_user(signed_in_user(request)),
                     published_by=request.user,
                 )
             except DomainError as error:

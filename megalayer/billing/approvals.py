@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 
 from megalayer.accounts.actions.approvals import approval_request
-from megalayer.accounts.models import Approval
+from megalayer.accounts.models import Approval, User
 from megalayer.billing.actions import refund_issue
 from megalayer.billing.models import Invoice, Refund
 from megalayer.core.money import Money
@@ -21,7 +20,7 @@ def refund_needs_approval(amount: Money) -> bool:
 
 
 def refund_request(
-    *, invoice: Invoice, amount: Money, reason: str, note: str, destination: str, staff: Any, idempotency_key: str
+    *, invoice: Invoice, amount: Money, reason: str, note: str, destination: str, staff: User, idempotency_key: str
 ) -> Refund | Approval:
     """The refund at once up to the limit; above it, a request for a second staff member's approval."""
     if not refund_needs_approval(amount):

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.catalog.models import Coupon, PriceVersion, Product
 from megalayer.core import clock
@@ -17,7 +18,7 @@ from megalayer.core.money import Money
 
 
 def price_version_add(
-    *, product: Product, cycle: str, amount: Decimal, effective_at: dt.datetime, staff: Any, currency: str = "USD"
+    *, product: Product, cycle: str, amount: Decimal, effective_at: dt.datetime, staff: User, currency: str = "USD"
 ) -> PriceVersion:
     """A new price for new orders from ``effective_at`` (TOS-PRICE-1); running services keep theirs."""
     if effective_at < clock.now() - dt.timedelta(minutes=1):
@@ -89,7 +90,7 @@ def coupon_create(
     kind: str,
     value: Decimal,
     duration: str,
-    staff: Any,
+    staff: User,
     max_redemptions: int | None = None,
     max_per_customer: int | None = None,
     valid_until: dt.datetime | None = None,

@@ -1,6 +1,11 @@
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from megalayer.accounts.models import User
 
 
 class NoticesConfig(AppConfig):
@@ -24,7 +29,7 @@ class NoticesConfig(AppConfig):
                 body_html=mail.body_html,
             )
 
-        def address_confirmed(user: Any) -> None:
+        def address_confirmed(user: User) -> None:
             email_bounce_clear(user=user)
 
         def terms_changed(version: Any) -> object:

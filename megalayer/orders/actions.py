@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from megalayer.accounts.models import Customer
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_void, refund_issue
 from megalayer.billing.choices import InvoiceStatus
@@ -177,7 +177,7 @@ def _fulfil(order: Order, actor: Actor) -> None:
     Order.objects.filter(pk=order.pk).update(service=service)
 
 
-def order_approve(*, order: Order, staff: Any) -> Order:
+def order_approve(*, order: Order, staff: User) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != Order.Status.IN_REVIEW:
@@ -199,7 +199,7 @@ def order_approve(*, order: Order, staff: Any) -> Order:
     return order
 
 
-def order_reject(*, order: Order, staff: Any, note: str) -> Order:
+def order_reject(*, order: Order, staff: User, note: str) -> Order:
     """TOS-REFUSE-1: refuse a paid order; what was paid goes back to the balance."""
 
     with transaction.atomic():

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer, User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import customer_set_auto_apply, invoice_pay_from_balance, payment_start
 from megalayer.billing.choices import InvoiceStatus
@@ -119,7 +120,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 invoice=invoice,
                 amount=Money(amount, invoice.currency) if amount else None,
                 idempotency_key=f"portal:{form.cleaned_data['key']}",
-                actor=Actor.for_user(request.user),
+                actor=Actor.for_user(signed_in_user(request)),
             )
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.detail)

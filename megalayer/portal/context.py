@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import resolve, reverse
 
+from megalayer.accounts.models import User
 from megalayer.accounts.roles import staff_may
 from megalayer.terms.queries import current_version, latest_acceptance, upcoming_version
 
@@ -55,7 +56,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {"nav_items": items, "terms_banner": banner, "current_terms": current, "email_banner": email_banner}
 
 
-def _terms_banner(user: Any) -> dict[str, str] | None:
+def _terms_banner(user: User) -> dict[str, str] | None:
     upcoming = upcoming_version()
     if upcoming is not None:
         return {

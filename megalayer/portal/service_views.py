@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImage, PriceVersion, Product
@@ -108,7 +109,7 @@ def order(request: HttpRequest, code: str) -> HttpResponse:
                 os_image=form.cleaned_data["os_image"],
                 coupon=form.cleaned_data["coupon"],
                 add_ons=form.add_ons(),
-                actor=Actor.for_user(request.user),
+                actor=Actor.for_user(signed_in_user(request)),
             )
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.detail)
@@ -131,7 +132,7 @@ def services(request: HttpRequest) -> HttpResponse:
 def _server_post(request: HttpRequest, service: Any, action: str) -> HttpResponse | None:
     """The server's buttons: each becomes an operation (or a rule's refusal shown as a message)."""
 
-    actor = Actor.for_user(request.user)
+    actor = Actor.for_user(signed_in_user(request))
     key = request.POST.get("request_id") or new_public_id("req")
     kinds = {
         "power_on": Operation.Kind.POWER_ON,
@@ -270,7 +271,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, "Saved.")
         elif action == "renew":
             try:
-                invoice = service_renew_now(service=service, actor=Actor.for_user(request.user))
+                invoice = service_renew_now(service=service, actor=Actor.for_user(signed_in_user(request)))
             except DomainError as error:
                 messages.error(request, error.detail)
             else:

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.core.errors import DomainError
 from megalayer.portal.billing_views import _customer
 from megalayer.services.queries import services_of
@@ -68,7 +69,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                 department=data["department"],
                 subject=data["subject"],
                 body=data["body"],
-                user=request.user,
+                user=signed_in_user(request),
                 service=service,
                 uploads=uploads_from(request.FILES.getlist("attachments"), settings.MEGALAYER_ATTACHMENT_MAX_BYTES),
             )
@@ -89,15 +90,15 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         action = request.POST.get("action", "reply")
         try:
             if action == "close":
-                ticket_close(ticket=ticket, user=request.user)
+                ticket_close(ticket=ticket, user=signed_in_user(request))
                 messages.success(request, "Ticket closed.")
             elif action == "reopen":
-                ticket_reopen(ticket=ticket, user=request.user)
+                ticket_reopen(ticket=ticket, user=signed_in_user(request))
                 messages.success(request, "Ticket reopened.")
             else:
                 ticket_reply(
                     ticket=ticket,
-                    user=request.user,
+                    user=signed_in_user(request),
                     body=request.POST.get("body", ""),
                     uploads=uploads_from(request.FILES.getlist("attachments"), settings.MEGALAYER_ATTACHMENT_MAX_BYTES),
                 )

@@ -20,6 +20,7 @@ from megalayer.accounts.actions import (
 )
 from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
 from megalayer.accounts.models import ApiToken, Customer, User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT, affiliate_code_for
 from megalayer.affiliates.models import AffiliateCode
 from megalayer.affiliates.queries import affiliate_link, affiliate_summary
@@ -35,9 +36,7 @@ from megalayer.terms.queries import policy_at
 
 
 def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+    return signed_in_user(request)
 
 
 def _customer(request: HttpRequest) -> Customer | None:

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from megalayer.accounts.actions import customer_status_change, user_sign_in_close
-from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer
+from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
 from megalayer.affiliates.models import AffiliateCode, Commission
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.audit.models import AuditEvent
@@ -160,7 +160,7 @@ def erasure_request(
     return request
 
 
-def erasure_cancel(*, request: ErasureRequest, staff: Any, note: str) -> ErasureRequest:
+def erasure_cancel(*, request: ErasureRequest, staff: User, note: str) -> ErasureRequest:
     """Staff stop a scheduled erasure (the customer changed their mind, or did not ask): the account
     returns to the status it had, and sign-in with it. API tokens stay revoked."""
     if not note.strip():

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from megalayer.accounts.models import ApiToken
+from megalayer.accounts.models import ApiToken, User
 from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 from megalayer.affiliates.queries import masked_email
 from megalayer.billing.models import Invoice, Payment
@@ -89,7 +89,7 @@ def customer_records(
     }
 
 
-def _sign_ins(user: Any, start: dt.datetime | None, end: dt.datetime | None) -> list[dict[str, Any]]:
+def _sign_ins(user: User, start: dt.datetime | None, end: dt.datetime | None) -> list[dict[str, Any]]:
     """Sessions with address and browser (allauth's user sessions) and Terms acceptances with their address."""
     from allauth.usersessions.models import UserSession
 

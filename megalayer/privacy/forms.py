@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from megalayer.accounts.models import User
+
 
 class AccountDeleteForm(forms.Form):
     """The password again (a session left open must not be enough to delete an account), an explicit
@@ -19,7 +21,7 @@ class AccountDeleteForm(forms.Form):
     )
     acknowledge_balance = forms.BooleanField(required=False, label="I give up the balance left on my account")
 
-    def __init__(self, *args: Any, user: Any, has_balance: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, has_balance: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         if not has_balance:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
@@ -84,7 +85,7 @@ def ticket_open(
     department: Department | None,
     subject: str,
     body: str,
-    user: Any,
+    user: User,
     service: Any = None,
     uploads: list[Upload] | None = None,
     via: str = Via.WEB,
@@ -128,7 +129,7 @@ def ticket_open(
 def ticket_reply(
     *,
     ticket: Ticket,
-    user: Any,
+    user: User | None,
     body: str,
     uploads: list[Upload] | None = None,
     via: str = Via.WEB,
@@ -186,7 +187,7 @@ def _ticket_move(ticket: Ticket, target: str, **also: Any) -> None:
 
 
 def ticket_set(
-    *, ticket: Ticket, staff: Any, status: str | None = None, priority: str | None = None, assignee: Any = "keep"
+    *, ticket: Ticket, staff: User, status: str | None = None, priority: str | None = None, assignee: Any = "keep"
 ) -> Ticket:
     fields: dict[str, Any] = {"updated_at": clock.now()}
     if status is not None:
@@ -218,14 +219,14 @@ def ticket_set(
     return ticket
 
 
-def ticket_close(*, ticket: Ticket, user: Any) -> Ticket:
+def ticket_close(*, ticket: Ticket, user: User) -> Ticket:
     now = clock.now()
     TICKET_STATUS.reach(Ticket.objects.filter(pk=ticket.pk), Status.CLOSED, closed_at=now, updated_at=now)
     ticket.refresh_from_db()
     return ticket
 
 
-def ticket_reopen(*, ticket: Ticket, user: Any) -> Ticket:
+def ticket_reopen(*, ticket: Ticket, user: User) -> Ticket:
     now = clock.now()
     TICKET_STATUS.claim(
         Ticket.objects.filter(pk=ticket.pk), sources=[Status.CLOSED], target=Status.OPEN, closed_at=None, updated_at=now

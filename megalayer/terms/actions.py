@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.people import Person
 from megalayer.terms import hooks
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import policy_parse
@@ -80,7 +81,7 @@ def terms_publish(
     return version
 
 
-def terms_accept(*, user: Any, version: TermsVersion, method: str, request_info: RequestInfo) -> TermsAcceptance:
+def terms_accept(*, user: Person, version: TermsVersion, method: str, request_info: RequestInfo) -> TermsAcceptance:
     """Record that ``user`` accepted ``version``; accepting twice keeps the first record."""
     if method not in TermsAcceptance.Method.values:
         raise InvalidInput(f"unknown acceptance method {method!r}", field="method")
@@ -90,13 +91,13 @@ def terms_accept(*, user: Any, version: TermsVersion, method: str, request_info:
             rule="terms-not-yet-effective",
             requirement="TOS-ACCEPT-2",
         )
-    existing = TermsAcceptance.objects.filter(user=user, version=version).first()
+    existing = TermsAcceptance.objects.filter(user_id=user.pk, version=version).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
             return TermsAcceptance.objects.create(
-                user=user,
+                user_id=user.pk,
                 version=version,
                 accepted_at=clock.now(),
                 ip_address=request_info.ip_address,
@@ -105,7 +106,7 @@ def terms_accept(*, user: Any, version: TermsVersion, method: str, request_info:
             )
     except IntegrityError:
         # Two requests of the same user raced; the first one's record stands.
-        return TermsAcceptance.objects.get(user=user, version=version)
+        return TermsAcceptance.objects.get(user_id=user.pk, version=version)
 
 
 def terms_changes_seen(*, acceptance: TermsAcceptance) -> None:
@@ -120,7 +121,7 @@ def terms_current_or_refuse() -> TermsVersion:
     return version
 
 
-def terms_record_continued_use(*, user: Any, request_info: RequestInfo) -> TermsAcceptance | None:
+def terms_record_continued_use(*, user: Person, request_info: RequestInfo) -> TermsAcceptance | None:
     """Record acceptance by continued use of the version in force, if not yet accepted (TOS-ACCEPT-2).
 
     Staff are bound by their employment, not by the customer Terms.
@@ -128,7 +129,7 @@ def terms_record_continued_use(*, user: Any, request_info: RequestInfo) -> Terms
     if user.is_staff:
         return None
     version = version_at(clock.now())
-    if version is None or TermsAcceptance.objects.filter(user=user, version=version).exists():
+    if version is None or TermsAcceptance.objects.filter(user_id=user.pk, version=version).exists():
         return None
     return terms_accept(
         user=user, version=version, method=TermsAcceptance.Method.CONTINUED_USE, request_info=request_info

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from megalayer.core import clock
+from megalayer.core.people import Person
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import Policy
 
@@ -38,8 +39,10 @@ def policy_at(moment: dt.datetime) -> Policy:
     return version.policy if version else Policy()
 
 
-def latest_acceptance(user: Any) -> TermsAcceptance | None:
-    return TermsAcceptance.objects.filter(user=user).select_related("version").order_by("-version__number").first()
+def latest_acceptance(user: Person) -> TermsAcceptance | None:
+    return (
+        TermsAcceptance.objects.filter(user_id=user.pk).select_related("version").order_by("-version__number").first()
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus,
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
 from megalayer.accounts.actions import customer_status_change, user_sign_in_close
-from megalayer.accounts.models import Customer
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
 from megalayer.billing.models import Invoice
@@ -263,7 +263,7 @@ CASE_ACTIONS = (
 )
 
 
-def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", note: str = "") -> AbuseCase:
+def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", note: str = "") -> AbuseCase:
     """Staff act on a case (TOS-ABUSE-2, TOS-VIOLATION-1); every action names the case and the clause.
 
     A termination for violation refunds nothing (TOS-VIOLATION-1) and stops at a legal hold (TOS-HOLD-1).
@@ -311,7 +311,7 @@ def case_act(*, case: AbuseCase, staff: Any, action: str, address: str = "", not
     return case
 
 
-def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
+def event_confirm(*, event: AbuseEvent, staff: User) -> AbuseEvent:
     """Staff confirm a free-text finding: it is attributed and joins (or opens) its case."""
     with transaction.atomic():
         event = (
@@ -342,7 +342,7 @@ def event_confirm(*, event: AbuseEvent, staff: Any) -> AbuseEvent:
     return event
 
 
-def account_close(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
+def account_close(*, customer: Any, staff: User, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
     """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
     stops. A standing legal hold on the customer, their services or an address they held stops all of it;
     that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
@@ -381,7 +381,7 @@ def account_close(*, customer: Any, staff: Any, requirement: str, note: str, cas
     return customer
 
 
-def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
+def case_charge_fee(*, case: AbuseCase, staff: User) -> Any:
     """The infraction fee of the Terms in force for the case's category and the customer's offence level
     (TOS-ABUSE-2): an invoice, paid from the balance when it covers it. Once per case."""
 
@@ -434,7 +434,7 @@ def case_charge_fee(*, case: AbuseCase, staff: Any) -> Any:
     return invoice
 
 
-def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
+def account_suspend(*, customer: Any, staff: User, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
     """Suspend a whole account (TOS-ABUSE-2, TOS-VIOLATION-1): every active service is suspended; nothing is
     deleted, so no legal hold is needed to keep the data."""
 
@@ -459,7 +459,7 @@ def account_suspend(*, customer: Any, staff: Any, requirement: str, note: str, c
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-def trusted_reporter_add(*, domain: str, name: str, note: str, staff: Any) -> TrustedReporter:
+def trusted_reporter_add(*, domain: str, name: str, note: str, staff: User) -> TrustedReporter:
     """Trust a complainant: its DKIM-verified structured reports open cases without a person (issue 14, item 5)."""
     domain = domain.strip().lower().rstrip(".")
     if not DOMAIN.match(domain):
@@ -486,7 +486,7 @@ def trusted_reporter_add(*, domain: str, name: str, note: str, staff: Any) -> Tr
     return reporter
 
 
-def trusted_reporter_remove(*, reporter: TrustedReporter, staff: Any, note: str) -> None:
+def trusted_reporter_remove(*, reporter: TrustedReporter, staff: User, note: str) -> None:
     if not note.strip():
         raise InvalidInput("Say why the reporter is no longer trusted.", field="note")
     with transaction.atomic():

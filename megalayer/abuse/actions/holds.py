@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from megalayer.abuse.models import LegalHold
 from megalayer.accounts.actions.approvals import approval_request
-from megalayer.accounts.models import Approval, Customer
+from megalayer.accounts.models import Approval, Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound
@@ -79,7 +79,7 @@ def ensure_customer_not_held(customer: Any, now: dt.datetime) -> None:
 
 def legal_hold_place(
     *,
-    staff: Any,
+    staff: User,
     reason: str,
     customer: Any = None,
     service: Any = None,
@@ -175,7 +175,7 @@ def _records_snapshot(hold: LegalHold) -> dict[str, Any]:
     return {"customers": [c.public_id for c in customers], "sha256": sha256, "files": len(files)}
 
 
-def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
+def _evidence(hold: LegalHold, staff: User) -> dict[str, Any]:
     """An evidence copy of each server in scope, through the driver where it can; else the reason why not."""
 
     servers = Server.objects.select_related("host", "service").filter(destroyed_at__isnull=True)
@@ -209,7 +209,7 @@ def _evidence(hold: LegalHold, staff: Any) -> dict[str, Any]:
     return {"servers": copies}
 
 
-def legal_hold_renew(*, hold: LegalHold, staff: Any, note: str, ends_at: dt.datetime | None) -> LegalHold:
+def legal_hold_renew(*, hold: LegalHold, staff: User, note: str, ends_at: dt.datetime | None) -> LegalHold:
     """Extend a standing hold to a later end, or make it stand until released (``ends_at`` None).
     A hold that has ended is not revived: what it kept may be gone; place a new one."""
     if not note.strip():
@@ -261,7 +261,7 @@ def holds_ending_alert(now: dt.datetime | None = None) -> int:
     return sent
 
 
-def legal_hold_release(*, hold: LegalHold, staff: Any, note: str) -> LegalHold:
+def legal_hold_release(*, hold: LegalHold, staff: User, note: str) -> LegalHold:
     if not note.strip():
         raise InvalidInput("Say why the hold ends.", field="note")
     with transaction.atomic():
@@ -281,7 +281,7 @@ def legal_hold_release(*, hold: LegalHold, staff: Any, note: str) -> LegalHold:
     return hold
 
 
-def legal_hold_release_request(*, hold: LegalHold, staff: Any, note: str) -> Approval:
+def legal_hold_release_request(*, hold: LegalHold, staff: User, note: str) -> Approval:
     """Ending a hold frees evidence for deletion: it waits for a second staff member (four eyes, issue 14)."""
     if not note.strip():
         raise InvalidInput("Say why the hold ends.", field="note")

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import FileResponse
 
 from megalayer.abuse.models import LegalExport, LegalOrder
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
@@ -26,11 +27,11 @@ from megalayer.services.choices import Reason
 LEGAL_PERMISSION = "abuse.legal"
 
 
-def may_see_legal(user: Any) -> bool:
+def may_see_legal(user: User) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_staff and user.has_perm(LEGAL_PERMISSION))
 
 
-def require_legal(user: Any) -> None:
+def require_legal(user: User) -> None:
     """Legal matters are invisible, not forbidden, to everyone else: a 404 tells nothing."""
     if not may_see_legal(user):
         raise NotFound("Not found.")
@@ -38,7 +39,7 @@ def require_legal(user: Any) -> None:
 
 def legal_order_record(
     *,
-    staff: Any,
+    staff: User,
     kind: str,
     issuer: str,
     reference: str,
@@ -102,7 +103,7 @@ def _store_document(order: LegalOrder, name: str, content: bytes) -> None:
     order.document.save(f"{order.public_id}.{extension}", ContentFile(content), save=False)
 
 
-def legal_order_attach(*, order: LegalOrder, staff: Any, name: str, content: bytes) -> LegalOrder:
+def legal_order_attach(*, order: LegalOrder, staff: User, name: str, content: bytes) -> LegalOrder:
     """Attach the order's document when it came after the order was recorded. Once attached it is
     evidence and is never replaced: a further letter is recorded as an order of its own."""
     require_legal(staff)
@@ -140,7 +141,7 @@ def document_response(order: LegalOrder) -> FileResponse:
     return response
 
 
-def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.datetime, end: dt.datetime) -> LegalExport:
+def legal_export(*, order: LegalOrder, staff: User, reason: str, start: dt.datetime, end: dt.datetime) -> LegalExport:
     """The customer's data for the period as a zip with ``manifest.json`` (file → SHA-256, size)."""
     require_legal(staff)
     if order.customer is None:
@@ -186,7 +187,7 @@ def legal_export(*, order: LegalOrder, staff: Any, reason: str, start: dt.dateti
     return export
 
 
-def legal_order_execute(*, order: LegalOrder, staff: Any, action: str) -> str:
+def legal_order_execute(*, order: LegalOrder, staff: User, action: str) -> str:
     """Carry out one thing the order requires through the same action layer as abuse cases."""
     from megalayer.abuse.actions.holds import legal_hold_place
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.accounts.choices import APPROVAL_STATUS
-from megalayer.accounts.models import Approval
+from megalayer.accounts.models import Approval, User
 from megalayer.accounts.roles import declared, staff_may
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
@@ -37,7 +37,7 @@ def approval_kind_register(kind: str, *, permission: str, execute: Callable[[App
     KINDS[kind] = ApprovalKind(permission=declared(permission), execute=execute, requirement=requirement)
 
 
-def approval_request(*, kind: str, payload: dict[str, Any], summary: str, staff: Any) -> Approval:
+def approval_request(*, kind: str, payload: dict[str, Any], summary: str, staff: User) -> Approval:
     guarded = KINDS[kind]
     if not staff_may(staff, guarded.permission):
         raise Forbidden("Your roles do not allow asking for this.")
@@ -56,7 +56,7 @@ def approval_request(*, kind: str, payload: dict[str, Any], summary: str, staff:
     return approval
 
 
-def approval_decide(*, approval: Approval, staff: Any, approve: bool, note: str = "") -> Approval:
+def approval_decide(*, approval: Approval, staff: User, approve: bool, note: str = "") -> Approval:
     """The second staff member's decision; approving carries the action out at once."""
     guarded = KINDS[approval.kind]
     if not staff_may(staff, guarded.permission):

@@ -13,6 +13,7 @@ from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_r
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.accounts.models import Customer
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import _customer
 from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
@@ -211,7 +212,7 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[Hold
         if customer is None:
             raise InvalidInput("No such customer.", field="customer")
     hold = legal_hold_place(
-        staff=request.user,
+        staff=signed_in_user(request),
         reason=payload.reason,
         customer=customer,
         service=service,
@@ -232,7 +233,7 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[Hold
 def staff_legal_hold_renew(request: HttpRequest, hold_id: str, payload: RenewIn) -> HoldOut:
     require_write(request)
     return _hold_out(
-        legal_hold_renew(hold=_hold(hold_id), staff=request.user, note=payload.note, ends_at=payload.ends_at)
+        legal_hold_renew(hold=_hold(hold_id), staff=signed_in_user(request), note=payload.note, ends_at=payload.ends_at)
     )
 
 
@@ -244,7 +245,7 @@ def staff_legal_hold_renew(request: HttpRequest, hold_id: str, payload: RenewIn)
 )
 def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: ReleaseIn) -> Status[ApprovalOut]:
     require_write(request)
-    asked = legal_hold_release_request(hold=_hold(hold_id), staff=request.user, note=payload.note)
+    asked = legal_hold_release_request(hold=_hold(hold_id), staff=signed_in_user(request), note=payload.note)
     return Status(202, approval_out(asked))
 
 

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer, User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
@@ -245,7 +246,7 @@ def invoice_pay(request: HttpRequest, invoice_id: str, payload: PayIn | None = N
         amount = Money(payload.amount.amount, payload.amount.currency)
     key = request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}"
     payment = invoice_pay_from_balance(
-        invoice=invoice, amount=amount, idempotency_key=key, actor=Actor.for_user(request.user)
+        invoice=invoice, amount=amount, idempotency_key=key, actor=Actor.for_user(signed_in_user(request))
     )
     return _payment_out(payment)
 

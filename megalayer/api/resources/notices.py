@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import NotFound
@@ -39,9 +40,7 @@ class NoticePage(Schema):
 
 
 def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+    return signed_in_user(request)
 
 
 def _notice_out(notice: Notice) -> NoticeOut:

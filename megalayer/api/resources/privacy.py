@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.resources.billing import _customer
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
@@ -21,4 +22,4 @@ router = Router(tags=["privacy"])
     openapi_extra={"responses": {200: {"content": {"application/zip": {}}, "description": "zip"}}},
 )
 def privacy_export_download(request: HttpRequest) -> HttpResponse:
-    return export_response(_customer(request), Actor.for_user(request.user))
+    return export_response(_customer(request), Actor.for_user(signed_in_user(request)))

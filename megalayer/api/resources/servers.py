@@ -13,6 +13,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.resources.services import _service
@@ -135,7 +136,7 @@ def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -
     operation = server_action(
         service=_service(request, service_id),
         kind=kind,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         idempotency_key=_key(request),
         snapshot=snapshot,
     )
@@ -225,7 +226,7 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
         service=service,
         os_image=image,
         confirm_erase=payload.confirm_erase,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         idempotency_key=_key(request),
     )
     return Status(202, operation_out(operation))
@@ -239,7 +240,7 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
 def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
     require_write(request)
     service = _service(request, service_id)
-    password = password_reveal(service=service, actor=Actor.for_user(request.user))
+    password = password_reveal(service=service, actor=Actor.for_user(signed_in_user(request)))
     windows = service.os_image is not None and service.os_image.family == "windows"
     return PasswordOut(password=password, user="Administrator" if windows else "root")
 

@@ -7,6 +7,7 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
@@ -185,7 +186,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
         os_image=image,
         coupon=payload.coupon,
         add_ons=payload.add_ons,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
     )
     return Status(201, _order_out(order))
 
@@ -221,6 +222,6 @@ def services_detail(request: HttpRequest, service_id: str) -> ServiceOut:
 def services_renew(request: HttpRequest, service_id: str) -> ServiceOut:
     require_write(request)
     service = _service(request, service_id)
-    service_renew_now(service=service, actor=Actor.for_user(request.user))
+    service_renew_now(service=service, actor=Actor.for_user(signed_in_user(request)))
     service.refresh_from_db()
     return service_out(service)

@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from megalayer.abuse.choices import OPEN_CASE_STATUSES
 from megalayer.accounts.actions.approvals import approval_decide
 from megalayer.accounts.models import Approval, Customer
-from megalayer.accounts.queries import customers_search
+from megalayer.accounts.queries import customers_search, signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
@@ -208,7 +208,7 @@ def staff_terms_publish(request: HttpRequest, payload: TermsIn) -> Status[Publis
         update_date=payload.update_date,
         effective_at=payload.effective_at,
         policy=payload.policy,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         published_by=request.user,
     )
     return Status(201, PublishedOut(version=version.number, effective_at=version.effective_at))
@@ -262,7 +262,9 @@ def _decide(request: HttpRequest, approval_id: str, payload: DecisionIn, *, appr
     approval = Approval.objects.filter(public_id=approval_id).first()
     if approval is None:
         raise NotFound("No such request.")
-    return approval_out(approval_decide(approval=approval, staff=request.user, approve=approve, note=payload.note))
+    return approval_out(
+        approval_decide(approval=approval, staff=signed_in_user(request), approve=approve, note=payload.note)
+    )
 
 
 @router.post(

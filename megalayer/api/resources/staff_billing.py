@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Approval
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
 from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
@@ -65,7 +66,7 @@ def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut] |
         reason=payload.reason,
         note=payload.note,
         destination=payload.destination,
-        staff=request.user,
+        staff=signed_in_user(request),
         idempotency_key=request.headers.get("Idempotency-Key") or f"api:{uuid.uuid4()}",
     )
     if isinstance(refund, Approval):

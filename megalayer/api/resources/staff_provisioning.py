@@ -11,6 +11,7 @@ from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from megalayer.abuse.actions.legal import document_response, legal_order_attach, legal_order_record, require_legal
 from megalayer.abuse.models import LegalOrder
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
@@ -142,7 +143,7 @@ def staff_operations(
 )
 def staff_operation_retry(request: HttpRequest, operation_id: str) -> StaffOperationOut:
     require_write(request)
-    return staff_operation_out(operation_retry(operation=_operation(operation_id), staff=request.user))
+    return staff_operation_out(operation_retry(operation=_operation(operation_id), staff=signed_in_user(request)))
 
 
 @router.post(
@@ -153,7 +154,7 @@ def staff_operation_retry(request: HttpRequest, operation_id: str) -> StaffOpera
 )
 def staff_operation_cancel(request: HttpRequest, operation_id: str) -> StaffOperationOut:
     require_write(request)
-    return staff_operation_out(operation_cancel(operation=_operation(operation_id), staff=request.user))
+    return staff_operation_out(operation_cancel(operation=_operation(operation_id), staff=signed_in_user(request)))
 
 
 @router.get(
@@ -209,7 +210,7 @@ def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> Status
         reason=payload.reason,
         requirement=payload.requirement,
         case_reference=payload.case_reference,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
     )
     return Status(201, _null_route_out(route))
 
@@ -222,7 +223,9 @@ def staff_null_route_start(request: HttpRequest, payload: NullRouteIn) -> Status
 )
 def staff_null_route_end(request: HttpRequest, address: str, payload: NullRouteEndIn) -> NullRouteOut:
     require_write(request)
-    return _null_route_out(null_route_end(address=address, actor=Actor.for_user(request.user), note=payload.note))
+    return _null_route_out(
+        null_route_end(address=address, actor=Actor.for_user(signed_in_user(request)), note=payload.note)
+    )
 
 
 class NetworkNoticeIn(Schema):
@@ -301,7 +304,7 @@ def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn)
     if len(services) != len(set(payload.services)):
         raise InvalidInput("Unknown service id.", field="services")
     notice = network_notice_publish(
-        staff=request.user,
+        staff=signed_in_user(request),
         kind=payload.kind,
         title=payload.title,
         body=payload.body,
@@ -329,7 +332,7 @@ def staff_network_notice_update(
     notice = NetworkNotice.objects.filter(public_id=notice_id).first()
     if notice is None:
         raise NotFound("No such notice.")
-    network_notice_update(notice=notice, staff=request.user, body=payload.body, resolve=payload.resolve)
+    network_notice_update(notice=notice, staff=signed_in_user(request), body=payload.body, resolve=payload.resolve)
     notice.refresh_from_db()
     return Status(201, _notice_out(notice))
 
@@ -377,7 +380,7 @@ def _legal_order_out(order: Any) -> LegalOrderOut:
 
 def _legal_order(request: HttpRequest, order_id: str) -> Any:
 
-    require_legal(request.user)
+    require_legal(signed_in_user(request))
     order = LegalOrder.objects.select_related("customer", "service").filter(public_id=order_id).first()
     if order is None:
         raise NotFound("No such legal order.")
@@ -392,7 +395,7 @@ def _legal_order(request: HttpRequest, order_id: str) -> Any:
 )
 def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
 
-    require_legal(request.user)
+    require_legal(signed_in_user(request))
     return [_legal_order_out(o) for o in LegalOrder.objects.select_related("customer", "service")[:200]]
 
 
@@ -414,7 +417,7 @@ class LegalOrderIn(Schema):
 )
 def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Status[LegalOrderOut]:
 
-    require_legal(request.user)
+    require_legal(signed_in_user(request))
     require_write(request)
     service = None
     if payload.service:
@@ -422,7 +425,7 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Sta
         if service is None:
             raise InvalidInput("No such service.", field="service")
     order = legal_order_record(
-        staff=request.user,
+        staff=signed_in_user(request),
         kind=payload.kind,
         issuer=payload.issuer,
         reference=payload.reference,
@@ -446,7 +449,9 @@ def staff_legal_order_document_attach(
 
     order = _legal_order(request, order_id)
     require_write(request)
-    attached = legal_order_attach(order=order, staff=request.user, name=document.name or "", content=document.read())
+    attached = legal_order_attach(
+        order=order, staff=signed_in_user(request), name=document.name or "", content=document.read()
+    )
     return Status(201, _legal_order_out(attached))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.services import OrderOut, ServiceOut, _order_out, service_out
 from megalayer.api.schemas import Problem
@@ -52,7 +53,7 @@ def _service(service_id: str) -> Service:
 )
 def staff_order_approve(request: HttpRequest, order_id: str) -> OrderOut:
     require_write(request)
-    return _order_out(order_approve(order=_order(order_id), staff=request.user))
+    return _order_out(order_approve(order=_order(order_id), staff=signed_in_user(request)))
 
 
 @router.post(
@@ -63,7 +64,7 @@ def staff_order_approve(request: HttpRequest, order_id: str) -> OrderOut:
 )
 def staff_order_reject(request: HttpRequest, order_id: str, payload: DecisionIn) -> OrderOut:
     require_write(request)
-    return _order_out(order_reject(order=_order(order_id), staff=request.user, note=payload.note))
+    return _order_out(order_reject(order=_order(order_id), staff=signed_in_user(request), note=payload.note))
 
 
 @router.post(
@@ -77,7 +78,7 @@ def staff_service_suspend(request: HttpRequest, service_id: str, payload: Enforc
     service = service_suspend(
         service=_service(service_id),
         reason=payload.reason,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         requirement=payload.requirement,
         note=payload.note,
     )
@@ -94,7 +95,7 @@ def staff_service_unsuspend(request: HttpRequest, service_id: str, payload: Enfo
     require_write(request)
     service = service_unsuspend(
         service=_service(service_id),
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         requirement=payload.requirement,
         note=payload.note,
     )
@@ -112,7 +113,7 @@ def staff_service_terminate(request: HttpRequest, service_id: str, payload: Enfo
     service = service_terminate(
         service=_service(service_id),
         reason=payload.reason,
-        actor=Actor.for_user(request.user),
+        actor=Actor.for_user(signed_in_user(request)),
         requirement=payload.requirement,
         note=payload.note,
     )

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import NotFound, RuleRefused
@@ -105,7 +106,7 @@ def terms_accept_version(request: HttpRequest, version: int) -> AcceptanceOut:
             requirement="TOS-ACCEPT-2",
         )
     acceptance = terms_accept(
-        user=request.user,
+        user=signed_in_user(request),
         version=target,
         method=TermsAcceptance.Method.EXPLICIT,
         request_info=request_info(request),

@@ -7,6 +7,7 @@ import datetime as dt
 from django.http import FileResponse, HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import _customer
@@ -129,7 +130,7 @@ def tickets_create(request: HttpRequest, payload: TicketIn) -> Status[TicketDeta
         department=department,
         subject=payload.subject,
         body=payload.body,
-        user=request.user,
+        user=signed_in_user(request),
         service=service,
         via=Via.API,
     )
@@ -147,7 +148,7 @@ def tickets_detail(request: HttpRequest, ticket_id: str) -> TicketDetailOut:
 def tickets_reply(request: HttpRequest, ticket_id: str, payload: ReplyIn) -> Status[TicketDetailOut]:
     require_write(request)
     ticket = _ticket(request, ticket_id)
-    ticket_reply(ticket=ticket, user=request.user, body=payload.body, via=Via.API)
+    ticket_reply(ticket=ticket, user=signed_in_user(request), body=payload.body, via=Via.API)
     return Status(201, tickets_detail(request, ticket.public_id))
 
 

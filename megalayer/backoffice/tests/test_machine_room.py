@@ -207,7 +207,7 @@ def test_a_libvirt_host_takes_only_the_transports_an_operator_needs(staff_client
         assert not Host.objects.filter(name="kvm-1").exists()
 
 
-def test_every_host_parameter_is_validated(staff_client, vps):
+def test_every_host_parameter_is_validated(staff, vps):
     from megalayer.core.errors import InvalidInput
     from megalayer.provisioning.actions.hosts import host_save
 
@@ -215,7 +215,7 @@ def test_every_host_parameter_is_validated(staff_client, vps):
     for name, value in (("pool", "../etc"), ("network", "br0; reboot"), ("domain_type", "xen"), ("cloud_init", "1")):
         with pytest.raises(InvalidInput) as refused:
             host_save(
-                staff=None, name="kvm-2", driver="libvirt", location=vps.location, parameters={**base, name: value},
+                staff=staff, name="kvm-2", driver="libvirt", location=vps.location, parameters={**base, name: value},
                 capacity_vcpus=4, capacity_memory_gb=8, capacity_disk_gb=100,
             )  # fmt: skip
         assert refused.value.field == "parameters", name

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from megalayer.accounts.models import Customer
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.choices import INVOICE_STATUS, PAYMENT_STATUS, InvoiceStatus, PaymentStatus, RefundDestination
 from megalayer.billing.models import CreditNote, Invoice, InvoiceLine, NumberSequence, Payment, Refund
@@ -486,7 +486,7 @@ def refund_issue(
     reason: str,
     note: str,
     destination: str,
-    staff: Any,
+    staff: User | None,
     idempotency_key: str,
     automation: Actor | None = None,
 ) -> Refund:
@@ -500,7 +500,11 @@ def refund_issue(
     """
     from megalayer.billing.choices import RefundReason
 
-    if automation is None and not getattr(staff, "is_staff", False):
+    if automation is not None:
+        actor = automation
+    elif staff is not None and staff.is_staff:
+        actor = Actor.for_user(staff)
+    else:
         raise Forbidden("Only staff can refund (TOS-REFUND-1).")
     if reason not in RefundReason.values:
         raise InvalidInput("Refunds are only given for reasons on our side.", field="reason")
@@ -510,7 +514,6 @@ def refund_issue(
         raise InvalidInput("Say why, for the customer and the audit trail.", field="note")
     if amount.currency != invoice.currency:
         raise InvalidInput(f"This invoice is in {invoice.currency}; refund in that currency.", field="amount.currency")
-    actor = automation if automation is not None else Actor.for_user(staff)
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         # The caller's key, scoped to this invoice: two invoices' "r1" never meet.
@@ -612,7 +615,7 @@ def customer_set_auto_apply(*, customer: Customer, enabled: bool) -> None:
     customer.auto_apply_balance = enabled
 
 
-def manual_payment_record(*, customer: Customer, amount: Money, bank_reference: str, staff: Any) -> Payment:
+def manual_payment_record(*, customer: Customer, amount: Money, bank_reference: str, staff: User) -> Payment:
     """Staff record a bank transfer that arrived (TOS-BAL-1); the bank's reference makes it once-only."""
     if not getattr(staff, "is_staff", False):
         raise Forbidden("Only staff record bank transfers.")
@@ -641,7 +644,7 @@ def manual_payment_record(*, customer: Customer, amount: Money, bank_reference: 
     return payment_succeeded(payment=payment, gateway_detail={"recorded_by": staff.email})
 
 
-def tax_rate_save(*, country: str, name: str, rate: Decimal, eu_member: bool, staff: Any) -> Any:
+def tax_rate_save(*, country: str, name: str, rate: Decimal, eu_member: bool, staff: User) -> Any:
     from megalayer.billing.models import TaxRate
 
     country = country.strip().upper()

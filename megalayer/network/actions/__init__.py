@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
@@ -169,7 +170,7 @@ def _address(address: str) -> str:
 
 
 def prefix_save(
-    *, staff: Any, cidr: str, location: Any, tier: Any, role: str = Prefix.Role.CUSTOMER, gateway: str = ""
+    *, staff: User, cidr: str, location: Any, tier: Any, role: str = Prefix.Role.CUSTOMER, gateway: str = ""
 ) -> Prefix:
     """Add a prefix to a location's pool for a network tier (TOS-NET-1). Overlapping prefixes are refused:
     an address must belong to exactly one pool."""

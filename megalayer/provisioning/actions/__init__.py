@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.catalog.models import AddOn
 from megalayer.core import clock
@@ -312,7 +313,7 @@ def server_lifecycle_request(*, service: Service, kind: str, actor: Actor, reaso
     )
 
 
-def operation_retry(*, operation: Operation, staff: Any) -> Operation:
+def operation_retry(*, operation: Operation, staff: User) -> Operation:
     """Staff run a failed operation again (with a fresh allowance of attempts)."""
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
@@ -347,7 +348,7 @@ def operation_retry(*, operation: Operation, staff: Any) -> Operation:
     return operation
 
 
-def operation_cancel(*, operation: Operation, staff: Any) -> Operation:
+def operation_cancel(*, operation: Operation, staff: User) -> Operation:
     """Staff withdraw an operation that has not started. Lifecycle operations cannot be withdrawn."""
     if operation.kind in (Kind.CREATE, Kind.DESTROY, Kind.SUSPEND, Kind.RESUME):
         raise RuleRefused(

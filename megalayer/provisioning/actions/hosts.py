@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
@@ -37,7 +38,7 @@ def host_driver_loaded(host: Host) -> tuple[Driver | None, str]:
 
 def host_save(
     *,
-    staff: Any,
+    staff: User,
     name: str,
     driver: str,
     location: Any,

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
@@ -43,7 +44,7 @@ def affected_services(
 
 def network_notice_publish(
     *,
-    staff: Any,
+    staff: User,
     kind: str,
     title: str,
     body: str,
@@ -110,7 +111,7 @@ def network_notice_publish(
 
 
 def network_notice_update(
-    *, notice: NetworkNotice, staff: Any, body: str, resolve: bool = False
+    *, notice: NetworkNotice, staff: User, body: str, resolve: bool = False
 ) -> NetworkNoticeUpdate:
     """Append an update (or the resolution) and e-mail it to everyone told of the notice."""
 

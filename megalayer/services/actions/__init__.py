@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import invoice_pay_from_balance, invoice_void
 from megalayer.billing.choices import InvoiceStatus
@@ -282,7 +283,7 @@ def service_set_auto_renew(*, service: Service, enabled: bool) -> None:
     service.auto_renew = enabled
 
 
-def service_deny_renewal(*, service: Service, staff: Any, note: str) -> None:
+def service_deny_renewal(*, service: Service, staff: User, note: str) -> None:
     """TOS-REFUSE-1: the service is not renewed and ends at its expiry."""
     with transaction.atomic():
         Service.objects.filter(pk=service.pk).update(renewal_denied=True)
@@ -335,7 +336,7 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     return invoice
 
 
-def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: Any, note: str) -> int:
+def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: User, note: str) -> int:
     """A deliberate staff decision to move running services to a new recurring price (TOS-PRICE-1).
 
     Prices normally never follow existing services; this is the audited, notified
