@@ -318,3 +318,8 @@ def referrals_with_signals() -> list[Referral]:
         .select_related("referrer__owner", "referred__owner")
     )
     return [referral for referral in rows if referral.unreviewed_signals]
+
+
+def affiliate_code_erase(*, customer: Customer) -> dict[str, int]:
+    """The customer's referral code goes with their data (TOS-PRIVACY-1); commissions stay as financial records."""
+    return {"affiliate_code": AffiliateCode.objects.filter(customer=customer).delete()[0]}

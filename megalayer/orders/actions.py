@@ -18,6 +18,7 @@ from megalayer.catalog.queries import images_for_new_orders, price_at
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
 from megalayer.core.money import Money
+from megalayer.core.transactions import outermost
 from megalayer.orders.choices import ORDER_STATUS, LineKind
 from megalayer.orders.fraud import assess
 from megalayer.orders.models import Order
@@ -56,7 +57,7 @@ def order_place(
     price = price_at(product, cycle)
     chosen = _add_ons(product, add_ons or {}, months=CYCLE_MONTHS[cycle], currency=price.currency)
     now = clock.now()
-    with transaction.atomic():
+    with outermost():
         redeemed, discount = None, Decimal(0)
         if coupon.strip():
             uses = (
@@ -178,7 +179,7 @@ def _fulfil(order: Order, actor: Actor) -> None:
 
 
 def order_approve(*, order: Order, staff: User) -> Order:
-    with transaction.atomic():
+    with outermost():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status != Order.Status.IN_REVIEW:
             raise RuleRefused(
@@ -202,7 +203,7 @@ def order_approve(*, order: Order, staff: User) -> Order:
 def order_reject(*, order: Order, staff: User, note: str) -> Order:
     """TOS-REFUSE-1: refuse a paid order; what was paid goes back to the balance."""
 
-    with transaction.atomic():
+    with outermost():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status not in (Order.Status.IN_REVIEW, Order.Status.AWAITING_PAYMENT):
             raise RuleRefused(

@@ -20,21 +20,24 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from megalayer.accounts.actions import customer_status_change, user_sign_in_close
-from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
-from megalayer.affiliates.models import AffiliateCode, Commission
+from megalayer.accounts.actions.erasure import account_erase
+from megalayer.accounts.models import Customer, User
+from megalayer.affiliates.actions import affiliate_code_erase
+from megalayer.affiliates.models import Commission
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.sweep import sweep
+from megalayer.core.transactions import outermost
 from megalayer.ledger.models import Posting
 from megalayer.ledger.queries import customer_balances
 from megalayer.network.models import IpAssignment
 from megalayer.notices.actions import notice_for_customer
+from megalayer.notices.actions.erasure import notices_erase
 from megalayer.notices.choices import Kind
 from megalayer.notices.models import Notice
 from megalayer.orders.models import Order
@@ -42,8 +45,11 @@ from megalayer.privacy import hooks
 from megalayer.privacy.choices import ERASURE_STATUS
 from megalayer.privacy.collect import personal_data, zip_with_manifest
 from megalayer.privacy.models import ErasureRequest
-from megalayer.services.models import Service, ServiceEvent
-from megalayer.support.models import Attachment, Ticket, TicketMessage
+from megalayer.services.actions import services_erase
+from megalayer.services.models import Service
+from megalayer.support.actions import support_erase
+from megalayer.support.models import Ticket
+from megalayer.terms.actions import terms_erase_addresses
 from megalayer.terms.models import TermsAcceptance
 from megalayer.terms.queries import policy_at
 
@@ -120,7 +126,7 @@ def erasure_request(
     now = clock.now()
     grace = policy_at(now).accounts.erasure_grace_days
     try:
-        with transaction.atomic():
+        with outermost():
             request = ErasureRequest.objects.create(
                 customer=customer,
                 requested_at=now,
@@ -255,64 +261,24 @@ def _delete_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _staff_copies(customer: Any) -> Q:
-    """The staff's copies of the customer's ticket messages (they quote them)."""
-
-    copies = Q(pk__in=[])
-    for ticket_id in Ticket.objects.filter(customer=customer).values_list("public_id", flat=True):
-        copies |= Q(dedupe_key__startswith=f"ticket_staff:{ticket_id}:")
-    return copies
-
-
-def _erase(customer: Any, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
-    """Erase in place, in one transaction. Rows that other records point to (the customer, tickets,
-    notices, messages) stay with their content replaced, so the counts, dedupe keys and references
-    of the kept records still hold; rows that are only personal data go."""
-    from allauth.account.models import EmailAddress
-    from allauth.mfa.models import Authenticator
-    from allauth.usersessions.models import UserSession
-
+def _erase(customer: Customer, now: dt.datetime) -> tuple[dict[str, Any], list[str]]:
+    """Erase in place, in one transaction, each app through its own action. Rows that other records
+    point to (the customer, tickets, notices, messages) stay with their content replaced, so the counts,
+    dedupe keys and references of the kept records still hold; rows that are only personal data go."""
     user = customer.owner
     old_email = user.email
     alias = erased_email(customer)
-    attachments = Attachment.objects.filter(message__ticket__customer=customer)
-    files = [a.file.name for a in attachments if a.file and a.file.name]
-    for session in UserSession.objects.filter(user=user):
-        session.end()
-    erased = {
-        "notices": Notice.objects.filter(Q(customer=customer) | Q(recipient__iexact=old_email)).update(
-            recipient=alias, subject=ERASED, body_text=ERASED + "\n", body_html="", reply_to="", last_error=""
-        ),
-        "staff_copies": Notice.objects.filter(_staff_copies(customer)).update(
-            subject=ERASED, body_text=ERASED + "\n", body_html=""
-        ),
-        "ticket_attachments": attachments.delete()[0],
-        "ticket_messages": TicketMessage.objects.filter(ticket__customer=customer).update(
-            body=ERASED, author_email="", mail_message_id=""
-        ),
-        "tickets": Ticket.objects.filter(customer=customer).update(subject=ERASED),
-        "service_hostnames": Service.objects.filter(customer=customer).exclude(hostname="").update(hostname=""),
-        "service_event_actors": ServiceEvent.objects.filter(service__customer=customer, actor=old_email).update(
-            actor=customer.public_id
-        ),
-        "terms_acceptance_addresses": TermsAcceptance.objects.filter(user=user).update(ip_address=None, user_agent=""),
-        "contacts": Contact.objects.filter(customer=customer).delete()[0],
-        "billing_profile": BillingProfile.objects.filter(customer=customer).delete()[0],
-        "api_tokens": ApiToken.objects.filter(user=user).delete()[0],
-        "email_addresses": EmailAddress.objects.filter(user=user).delete()[0],
-        "authenticators": Authenticator.objects.filter(user=user).delete()[0],
-        "affiliate_code": AffiliateCode.objects.filter(customer=customer).delete()[0],
-    }
+    ticket_ids = list(Ticket.objects.filter(customer=customer).values_list("public_id", flat=True))
+    erased: dict[str, Any] = {}
+    erased.update(notices_erase(customer=customer, old_email=old_email, alias=alias, ticket_ids=ticket_ids))
+    support_erased, files = support_erase(customer=customer)
+    erased.update(support_erased)
+    erased.update(services_erase(customer=customer, old_email=old_email))
+    erased.update(terms_erase_addresses(user=user))
+    erased.update(affiliate_code_erase(customer=customer))
     for more in hooks.erase.call(customer, old_email):  # the apps above: the abuse desk, the API's replays
         erased.update(more)
-    user.email = alias
-    user.full_name = ""
-    user.is_active = False
-    user.email_bounced_at = None
-    user.set_unusable_password()
-    user.save(update_fields=["email", "full_name", "is_active", "email_bounced_at", "password"])
-    Customer.objects.filter(pk=customer.pk).update(signup_ip=None, signup_country="", erased_at=now)
-    customer_status_change(customer=customer, to=Customer.Status.CLOSED)  # closed since the request; stays so
+    erased.update(account_erase(customer=customer, alias=alias, now=now))
     kept = {
         "invoices": [Invoice.objects.filter(customer=customer).count(), "financial records, billing address as issued"],
         "payments": [Payment.objects.filter(customer=customer).count(), "financial records"],

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from megalayer.accounts.models import User
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
@@ -28,6 +28,8 @@ from megalayer.notices.actions import notice_for_customer, notice_for_staff
 from megalayer.support.choices import TICKET_STATUS, Priority, Status, Via
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
 from megalayer.terms.queries import policy_at
+
+ERASED = "[erased]"
 
 MAX_FILES = 5
 
@@ -290,3 +292,21 @@ def _tell_staff(ticket: Ticket, message: TicketMessage) -> None:
             dedupe_key=f"ticket_staff:{ticket.public_id}:{message.pk}:{address}",
             context={"ticket": ticket, "message": message},
         )
+
+
+def support_erase(*, customer: Customer) -> tuple[dict[str, int], list[str]]:
+    """Erase the customer's tickets' content (TOS-PRIVACY-1), called by ``privacy``.
+
+    Tickets and messages stay as rows (numbers and references hold); their text goes, attachments go.
+    Returns the counts and the stored files to delete after the commit (a rollback must not lose them).
+    """
+    attachments = Attachment.objects.filter(message__ticket__customer=customer)
+    files = [a.file.name for a in attachments if a.file and a.file.name]
+    erased = {
+        "ticket_attachments": attachments.delete()[0],
+        "ticket_messages": TicketMessage.objects.filter(ticket__customer=customer).update(
+            body=ERASED, author_email="", mail_message_id=""
+        ),
+        "tickets": Ticket.objects.filter(customer=customer).update(subject=ERASED),
+    }
+    return erased, files

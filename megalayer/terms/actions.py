@@ -134,3 +134,12 @@ def terms_record_continued_use(*, user: Person, request_info: RequestInfo) -> Te
     return terms_accept(
         user=user, version=version, method=TermsAcceptance.Method.CONTINUED_USE, request_info=request_info
     )
+
+
+def terms_erase_addresses(*, user: Person) -> dict[str, int]:
+    """Erase where the acceptances came from (TOS-PRIVACY-1); the version and time stay, the contract rests on them."""
+    return {
+        "terms_acceptance_addresses": TermsAcceptance.objects.filter(user_id=user.pk).update(
+            ip_address=None, user_agent=""
+        )
+    }

@@ -28,6 +28,7 @@ from megalayer.billing.actions import LineData, invoice_create, invoice_issue, i
 from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.transactions import outermost
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import null_route_start
 from megalayer.network.models import NullRoute
@@ -274,7 +275,7 @@ def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", no
     actor = Actor.for_user(staff)
     reference = f"case {case.public_id}" + (f": {note}" if note else "")
     requirement = "TOS-VIOLATION-1" if action in ("terminate_violation", "close_account") else "TOS-ABUSE-2"
-    with transaction.atomic():
+    with outermost():
         if action == "null_route":
             addresses = set(case.events.values_list("address", flat=True))
             if address not in addresses:

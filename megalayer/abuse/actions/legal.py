@@ -18,6 +18,7 @@ from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.core.transactions import outermost
 from megalayer.core.uploads import upload_check
 from megalayer.network.actions import null_route_start
 from megalayer.privacy.collect import customer_records, zip_with_manifest
@@ -196,7 +197,7 @@ def legal_order_execute(*, order: LegalOrder, staff: User, action: str) -> str:
         raise InvalidInput("The order does not require that.", field="action")
     actor = Actor.for_user(staff)
     note = f"legal order {order.public_id} ({order.issuer}, {order.reference})"
-    with transaction.atomic():
+    with outermost():
         if action == LegalOrder.Orders.SUSPEND_IP:
             if not order.address:
                 raise InvalidInput("The order names no address.", field="address")

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, PendingEvent, audit_record_many
-from megalayer.billing.actions import DUE_AFTER, LineData, _bill_to, _mark_paid_if_settled, invoice_entry
+from megalayer.billing.actions.invoices import DUE_AFTER, LineData, _bill_to, _mark_paid_if_settled, invoice_entry
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice, InvoiceLine, NumberSequence
 from megalayer.billing.tax import TaxDecision, tax_for

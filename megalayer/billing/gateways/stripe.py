@@ -14,12 +14,13 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from megalayer.billing.gateways import Checkout, Gateway
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money, minor_units
+from megalayer.core.transactions import outermost
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
     # Radar's verdict is read before the transaction: a call to Stripe must not hold database locks.
     risk = _risk(event.to_dict()) if event["type"] in PAID_EVENTS else {}
     try:
-        with transaction.atomic():
+        with outermost():
             record = WebhookEvent.objects.create(
                 gateway="stripe",
                 event_id=event["id"],

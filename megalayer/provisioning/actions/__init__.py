@@ -28,6 +28,7 @@ from megalayer.catalog.models import AddOn
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
+from megalayer.core.transactions import outermost
 from megalayer.network.actions import ip_allocate
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.choices import OPERATION_STATUS
@@ -315,7 +316,7 @@ def server_lifecycle_request(*, service: Service, kind: str, actor: Actor, reaso
 
 def operation_retry(*, operation: Operation, staff: User) -> Operation:
     """Staff run a failed operation again (with a fresh allowance of attempts)."""
-    with transaction.atomic():
+    with outermost():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         if operation.status != OpStatus.FAILED:
             raise RuleRefused("Only a failed operation can be retried.", rule="not-failed", requirement="TOS-AUDIT-1")
@@ -356,7 +357,7 @@ def operation_cancel(*, operation: Operation, staff: User) -> Operation:
             rule="lifecycle-operation",
             requirement="TOS-AUDIT-1",
         )
-    with transaction.atomic():
+    with outermost():
         now = clock.now()
         done = OPERATION_STATUS.claim(
             Operation.objects.filter(pk=operation.pk),

@@ -14,6 +14,7 @@ from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
+from megalayer.core.transactions import outermost
 from megalayer.provisioning.choices import OPERATION_STATUS, LineKind
 from megalayer.provisioning.models import Operation
 from megalayer.services.choices import Status
@@ -68,7 +69,7 @@ def reinstall_request(
     existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    with transaction.atomic():
+    with outermost():
         service = Service.objects.select_for_update().get(pk=service.pk)  # one quota decision at a time
         if service.status != Status.ACTIVE:
             raise RuleRefused(

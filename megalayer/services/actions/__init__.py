@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from megalayer.accounts.models import User
+from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import invoice_pay_from_balance, invoice_void
 from megalayer.billing.choices import InvoiceStatus
@@ -21,6 +21,7 @@ from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
+from megalayer.core.transactions import outermost
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import ip_release
 from megalayer.services import hooks
@@ -285,7 +286,7 @@ def service_set_auto_renew(*, service: Service, enabled: bool) -> None:
 
 def service_deny_renewal(*, service: Service, staff: User, note: str) -> None:
     """TOS-REFUSE-1: the service is not renewed and ends at its expiry."""
-    with transaction.atomic():
+    with outermost():
         Service.objects.filter(pk=service.pk).update(renewal_denied=True)
         audit_record(
             actor=Actor.for_user(staff),
@@ -315,7 +316,7 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     invoice = _open_renewal(service)
     if invoice is None:
         try:
-            with transaction.atomic():
+            with outermost():
                 LifecycleEffect.objects.create(
                     service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE, at=clock.now()
                 )
@@ -352,7 +353,7 @@ def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: 
     if not note.strip():
         raise InvalidInput("Say why: customers are told.", field="note")
     moved = 0
-    with transaction.atomic():
+    with outermost():
         services = (
             Service.objects.select_for_update()
             .filter(product=product, cycle=cycle, status__in=[Status.ACTIVE, Status.SUSPENDED])
@@ -378,3 +379,17 @@ def services_migrate_price(*, product: Any, cycle: str, new_amount: Any, staff: 
             )
             moved += 1
     return moved
+
+
+def services_erase(*, customer: Customer, old_email: str) -> dict[str, int]:
+    """Erase personal data from the customer's services (TOS-PRIVACY-1), called by ``privacy``.
+
+    The services stay (financial and network records point at them); hostnames go, and the history
+    names the account instead of the address that acted.
+    """
+    return {
+        "service_hostnames": Service.objects.filter(customer=customer).exclude(hostname="").update(hostname=""),
+        "service_event_actors": ServiceEvent.objects.filter(service__customer=customer, actor=old_email).update(
+            actor=customer.public_id
+        ),
+    }

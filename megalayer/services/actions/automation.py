@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, QuerySet
 
 from megalayer.audit.actions import Actor, audit_record
@@ -27,6 +27,7 @@ from megalayer.billing.models import Invoice, InvoiceLine
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, DomainError
 from megalayer.core.money import Money
+from megalayer.core.transactions import outermost
 from megalayer.ledger.models import Posting
 from megalayer.notices.actions import notices_create_many
 from megalayer.services.choices import Effect, LineKind, Reason, Status
@@ -105,7 +106,7 @@ def _run_steps(
                 result.items.append(planned)
                 continue
             try:
-                with transaction.atomic():
+                with outermost():
                     LifecycleEffect.objects.create(
                         service=service, period_end=service.paid_until, kind=planned.kind, detail=planned.detail, at=now
                     )
@@ -129,7 +130,7 @@ def _run_steps(
 def _record_hold(service: Service, stopped: DeletionHeld, now: dt.datetime, result: RunResult) -> None:
     hold_id = stopped.hold_id
     try:
-        with transaction.atomic():
+        with outermost():
             LifecycleEffect.objects.create(
                 service=service, period_end=service.paid_until, kind=Effect.HELD, detail=hold_id, at=now,
                 reference=hold_id,
@@ -163,7 +164,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
     why = f"invoice {policy.renewal.invoice_days_before} days before expiry"
     for chunk in _chunks(due, batch_size):
         try:
-            with transaction.atomic():
+            with outermost():
                 # Locked and re-read: a concurrent run that took these rows first has recorded its effects.
                 services = list(
                     due.filter(pk__in=chunk)
@@ -212,7 +213,7 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
         ).filter(~_without(Effect.REMINDER, str(day)))
         for chunk in _chunks(due, batch_size):
             try:
-                with transaction.atomic():
+                with outermost():
                     services = list(
                         due.filter(pk__in=chunk)
                         .select_for_update(of=("self",))

@@ -10,7 +10,6 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from megalayer.abuse.actions.holds import legal_hold_place
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete, staff_create
@@ -32,6 +31,7 @@ from megalayer.catalog.seed import ensure_catalog_seed
 from megalayer.cli.management.commands.serve import prepare_database
 from megalayer.core import clock
 from megalayer.core.money import Money
+from megalayer.core.transactions import rehearsal
 from megalayer.network.models import Prefix
 from megalayer.notices.models import NetworkNotice
 from megalayer.orders.actions import order_place
@@ -83,7 +83,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         prepare_database(verbosity=0)
-        with transaction.atomic():
+        with rehearsal():
             load_demo()
         self.stdout.write("\nMegalayer demo data is ready.\n")
         self.stdout.write("  Client area:  http://127.0.0.1:8000/account/")

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete
 from megalayer.accounts.models import User
@@ -28,6 +27,7 @@ from megalayer.billing.models import Invoice
 from megalayer.catalog.queries import products_for_sale
 from megalayer.core import clock
 from megalayer.core.money import Money
+from megalayer.core.transactions import rehearsal
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.actions.runner import operations_run_due
 from megalayer.services.actions import service_provision
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             sys.exit(1)
         totals: Counter[str] = Counter()
         try:
-            with transaction.atomic():
+            with rehearsal():
                 self._simulate(options, products, totals)
                 if not options["keep"]:
                     raise Rollback
