@@ -333,6 +333,12 @@ MEGALAYER_ATTACHMENT_MAX_BYTES = env.integer("MEGALAYER_ATTACHMENT_MAX_BYTES", 1
 # Abuse desk: take the complainant's e-mail addresses and phone numbers out of what the customer is sent.
 MEGALAYER_ABUSE_REDACT = env.boolean("MEGALAYER_ABUSE_REDACT", True)
 MEGALAYER_ABUSE_ADDRESS = env.string("MEGALAYER_ABUSE_ADDRESS", "abuse@megalayer.example")
+# Every address whose mail is the abuse desk's (aliases, feedback-loop addresses, abuse@ of the provider's other
+# domains), matched against the envelope recipient, Delivered-To, X-Original-To, To and Cc. An ARF or X-ARF report
+# is the desk's whatever it was sent to.
+MEGALAYER_ABUSE_ADDRESSES = [
+    a.lower() for a in [*env.string_list("MEGALAYER_ABUSE_ADDRESSES", []), MEGALAYER_ABUSE_ADDRESS] if a
+]
 # The authserv-id our own mail server writes in Authentication-Results (RFC 8601): only its DKIM/DMARC
 # verdicts make a complaint's sender a trusted reporter. Empty: no mailed complaint acts on its own.
 MEGALAYER_MAIL_AUTHSERV_ID = env.string("MEGALAYER_MAIL_AUTHSERV_ID", "")

@@ -3,9 +3,11 @@
 
 In master.cf:
     megalayer unix - n n - - pipe
-      flags=Rq user=nobody argv=/usr/local/bin/megalayer-inbound.py
-and route the support address (with its +extensions) and the bounce address to it, e.g.
-in transport_maps:  support@megalayer.example megalayer:  /  noreply@megalayer.example megalayer:
+      flags=Rq user=nobody argv=/usr/local/bin/megalayer-inbound.py ${original_recipient}
+and route the support address (with its +extensions), the abuse address and its aliases (feedback loops too)
+and the bounce address to it, e.g. in transport_maps:
+    support@megalayer.example megalayer:  /  abuse@megalayer.example megalayer:  /  noreply@megalayer.example megalayer:
+The envelope recipient (the argument) tells the platform where a Bcc'd message was sent.
 Set MEGALAYER_HOOK_URL (https://panel.example.net/api/v1/hooks/inbound-mail) and
 MEGALAYER_INBOUND_MAIL_SECRET in the pipe's environment (or a wrapper script).
 Exit status 75 (EX_TEMPFAIL) makes Postfix keep the mail and retry later.
@@ -34,7 +36,11 @@ def main() -> int:
     request = urllib.request.Request(  # noqa: S310 - checked above: http(s) only
         url,
         data=raw,
-        headers={"Content-Type": "message/rfc822", "X-Megalayer-Signature": f"t={stamp},v1={signature}"},
+        headers={
+            "Content-Type": "message/rfc822",
+            "X-Megalayer-Signature": f"t={stamp},v1={signature}",
+            "X-Megalayer-Envelope-To": ",".join(sys.argv[1:]),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the operator's own URL

@@ -68,6 +68,42 @@ class InboundEvent(models.Model):
         return f"{self.source}:{self.event_id}"
 
 
+class InboundMessage(models.Model):
+    """Every message the mail server piped in, kept raw before anything acts on it (issue 16).
+
+    Content-addressed: the same bytes twice are one message; a reused Message-ID with other content is
+    another. ``kind`` is where the routing placed it; ``unsorted`` waits for staff in the back office.
+    """
+
+    class Kind(models.TextChoices):
+        BOUNCE = "bounce", "Delivery report"
+        ABUSE = "abuse", "Abuse complaint"
+        REPLY = "reply", "Ticket reply"
+        SUPPORT = "support", "Support mail"
+        UNSORTED = "unsorted", "Unsorted"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("inm"), editable=False)
+    sha256 = models.CharField(max_length=64, unique=True)
+    raw = models.BinaryField()
+    envelope_recipients = models.CharField(max_length=1000, blank=True)
+    received_at = models.DateTimeField()
+    message_id = models.CharField(max_length=255, blank=True)
+    sender = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    outcome = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["kind", "handled_at"], name="inbound_message_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.kind}"
+
+
 class AttackAlarm(models.Model):
     """One attack on (incoming) or from (outgoing) one address, from the detector's ban to its unban.
 

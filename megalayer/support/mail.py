@@ -11,7 +11,7 @@ from email.utils import parseaddr
 from email_reply_parser import EmailReplyParser
 
 from megalayer.core.errors import DomainError
-from megalayer.notices.actions.inbound import recipients
+from megalayer.notices.actions.inbound import Delivery, Mailbox, recipients
 from megalayer.support.actions import Upload, reference_signature, ticket_reply
 from megalayer.support.choices import Via
 from megalayer.support.models import Ticket
@@ -19,8 +19,8 @@ from megalayer.support.models import Ticket
 REFERENCE = re.compile(r"\+(tkt_[0-9a-z]{16})\.([0-9a-f]{12})@", re.IGNORECASE)
 
 
-def _reference(message: EmailMessage) -> tuple[str, str] | None:
-    for address in recipients(message):
+def _reference(message: EmailMessage, addresses: list[str] | None = None) -> tuple[str, str] | None:
+    for address in recipients(message) if addresses is None else addresses:
         found = REFERENCE.search(address)
         if found:
             return found.group(1).lower(), found.group(2).lower()
@@ -51,13 +51,15 @@ def strip_quote(text: str) -> str:
     return str(EmailReplyParser.parse_reply(text.replace("\r\n", "\n"))).strip()
 
 
-def support_mailbox(raw: bytes, message: EmailMessage) -> str | None:
+def support_mailbox(delivery: Delivery) -> Mailbox | None:
     """The support desk's mailbox (``notices.inbound.mailboxes``): it takes replies that name a ticket."""
-    return ticket_reply_from_mail(message) if _reference(message) is not None else None
+    if _reference(delivery.message, delivery.recipients()) is not None:
+        return Mailbox("reply", lambda d: ticket_reply_from_mail(d.message, d.recipients()))
+    return None
 
 
-def ticket_reply_from_mail(message: EmailMessage) -> str:
-    reference = _reference(message)
+def ticket_reply_from_mail(message: EmailMessage, addresses: list[str] | None = None) -> str:
+    reference = _reference(message, addresses)
     if reference is None:
         return "refused: no ticket reference"
     public_id, signature = reference

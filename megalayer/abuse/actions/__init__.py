@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from email.message import EmailMessage
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +33,7 @@ from megalayer.network.actions import null_route_start
 from megalayer.network.models import NullRoute
 from megalayer.network.queries import holder_at
 from megalayer.notices.actions import notice_for_customer
-from megalayer.notices.actions.inbound import addressed_to
+from megalayer.notices.actions.inbound import Delivery, Mailbox
 from megalayer.services.actions import service_suspend, service_terminate
 from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
@@ -53,12 +52,16 @@ def redact(text: str) -> str:
     return PHONE.sub("[redacted]", EMAIL.sub("[redacted e-mail]", text))
 
 
-def abuse_mailbox(raw: bytes, message: EmailMessage) -> str | None:
-    """The abuse desk's mailbox (``notices.inbound.mailboxes``): complaints to the abuse address are stored
-    unchanged, then parsed (TOS-ABUSE-1)."""
-    if not addressed_to(message, settings.MEGALAYER_ABUSE_ADDRESS):
-        return None
-    report, _ = report_receive(raw=raw, source=Source.MAIL)
+def abuse_mailbox(delivery: Delivery) -> Mailbox | None:
+    """The abuse desk's mailbox (``notices.inbound.mailboxes``): mail to any abuse address or alias, and every
+    ARF or X-ARF report whatever it was sent to, is stored unchanged, then parsed (TOS-ABUSE-1)."""
+    if delivery.addressed_to(settings.MEGALAYER_ABUSE_ADDRESSES) or parse(delivery.raw).is_report:
+        return Mailbox("abuse", abuse_mail_take)
+    return None
+
+
+def abuse_mail_take(delivery: Delivery) -> str:
+    report, _ = report_receive(raw=delivery.raw, source=Source.MAIL)
     return f"abuse report {report.public_id}"
 
 

@@ -94,4 +94,6 @@ def hooks_inbound_mail(request: HttpRequest) -> HookOut:
         settings.MEGALAYER_INBOUND_MAIL_SECRET,
         field="X-Megalayer-Signature",
     )
-    return HookOut(outcome=inbound_mail(request.body))
+    # The envelope recipient the mail server delivered to (the pipe passes it): routing only, never trust.
+    envelope = request.headers.get("X-Megalayer-Envelope-To", "").split(",")
+    return HookOut(outcome=inbound_mail(request.body, envelope))

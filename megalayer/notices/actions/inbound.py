@@ -1,59 +1,152 @@
 """Mail that reaches us: the mail server pipes each message to ``/api/v1/hooks/inbound-mail``
-(``contrib/postfix/megalayer-inbound.py``). Delivery reports are bounces; everything else is offered to the
-mailboxes the desks connect (``mailboxes``: the abuse desk takes complaints, the support desk replies to its
-own tickets); a message no mailbox takes is recorded as ignored."""
+(``contrib/postfix/megalayer-inbound.py``, which also passes the envelope recipient).
+
+Nothing is lost (issue 16). Each message is first sorted without acting on it: a delivery report is a bounce;
+otherwise the desks' mailboxes (``mailboxes``, filled by the abuse and support apps) say whether it is theirs,
+looking at every recipient the message shows (envelope, Delivered-To, X-Original-To, To, Cc) and at its
+content (an ARF or X-ARF report is a complaint whatever it was sent to). The raw message is then stored,
+content-addressed, with where it was sorted, in one transaction; only after that does its desk act on it. A
+desk that fails leaves the message stored with the error; a message no desk takes waits as ``unsorted`` in the
+back office (``/backoffice/mail/``) for staff to file or dismiss.
+"""
 
 from __future__ import annotations
 
-import email
 import hashlib
-from email import policy
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import getaddresses
+from email.utils import parseaddr
 
 from django.db import IntegrityError, transaction
 
-from megalayer.core import clock
-from megalayer.core.errors import InvalidInput
+from megalayer.core import clock, mailparts
+from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.hooks import Hook
-from megalayer.notices.actions.bounces import bounce_process, is_delivery_report
-from megalayer.notices.models import InboundEvent
+from megalayer.notices.actions.bounces import bounce_process, bounce_read
+from megalayer.notices.models import InboundMessage
 
 MAX_BYTES = 25 * 1024 * 1024
-
-mailboxes: Hook[[bytes, EmailMessage], str | None] = Hook("notices.mailboxes")
-"""A desk's mailbox: given the raw message and its parse, take it (store it, act) and say what was done, or
-answer ``None`` to leave it to the next mailbox. Filled by the abuse and support apps."""
+logger = logging.getLogger(__name__)
+Kind = InboundMessage.Kind
 
 
-def inbound_mail(raw: bytes) -> str:
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message as the mail server handed it over: its bytes, its parse and its envelope recipients."""
+
+    raw: bytes
+    message: EmailMessage
+    envelope: tuple[str, ...] = ()
+
+    def recipients(self) -> list[str]:
+        """Every address it was delivered to: the envelope first, then what its headers say."""
+        envelope = [parseaddr(a)[1].lower() or a.strip().lower() for a in self.envelope]
+        return list(dict.fromkeys([*(a for a in envelope if a), *mailparts.recipient_headers(self.message)]))
+
+    def addressed_to(self, addresses: Iterable[str]) -> bool:
+        wanted = {a.lower() for a in addresses}
+        return any(found in wanted for found in self.recipients())
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A desk's claim on a message: its kind, and what the desk does with it (returns what was done)."""
+
+    kind: str
+    take: Callable[[Delivery], str]
+
+
+mailboxes: Hook[[Delivery], Mailbox | None] = Hook("notices.mailboxes")
+"""A desk's mailbox: given a delivery, answer the desk's ``Mailbox`` if the message is the desk's, else
+``None``; answering must not act (``megalayer mail explain`` sorts without storing). Filled by the abuse and
+support apps, in the order of INSTALLED_APPS (abuse first: a complaint quoting a ticket reference is still a
+complaint)."""
+
+
+def _bounce(delivery: Delivery) -> str:
+    return bounce_process(delivery.message)
+
+
+def sort_mail(delivery: Delivery) -> tuple[str, Mailbox | None]:
+    """Where a message belongs, without acting on it."""
+    if bounce_read(delivery.message) is not None:
+        return Kind.BOUNCE, Mailbox(Kind.BOUNCE, _bounce)
+    mailbox = mailboxes.first(delivery)
+    if mailbox is not None:
+        return mailbox.kind, mailbox
+    return Kind.UNSORTED, None
+
+
+def delivery_of(raw: bytes, envelope: Iterable[str] = ()) -> Delivery:
     if not raw.strip():
         raise InvalidInput("The message is empty.", field="body")
     if len(raw) > MAX_BYTES:
         raise InvalidInput("The message is larger than 25 MB.", field="body")
-    message = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    # One message, once: its Message-ID (or, without one, its bytes) is the event id.
-    event_id = str(message.get("Message-ID") or "").strip() or hashlib.sha256(raw).hexdigest()
+    return Delivery(raw, mailparts.load(raw), tuple(a for a in envelope if a.strip()))
+
+
+def inbound_mail(raw: bytes, envelope: Iterable[str] = ()) -> str:
+    """Store one piped message, then let its desk act on it; returns what was done."""
+    delivery = delivery_of(raw, envelope)
+    kind, mailbox = sort_mail(delivery)
+    message = delivery.message
     try:
         with transaction.atomic():
-            event = InboundEvent.objects.create(source="mail", event_id=event_id[:128], received_at=clock.now())
-            if is_delivery_report(message):
-                outcome = bounce_process(message)
-            else:
-                outcome = mailboxes.first(raw, message) or "ignored"
-            InboundEvent.objects.filter(pk=event.pk).update(outcome=outcome[:64])
+            stored = InboundMessage.objects.create(
+                sha256=hashlib.sha256(raw).hexdigest(),
+                raw=raw,
+                envelope_recipients=", ".join(delivery.envelope)[:1000],
+                received_at=clock.now(),
+                message_id=mailparts.header(message, "Message-ID")[:255],
+                sender=mailparts.header(message, "From")[:255],
+                subject=mailparts.header(message, "Subject")[:255],
+                kind=kind,
+                outcome="" if mailbox else "unsorted: waiting for staff",
+            )
     except IntegrityError:
         return "duplicate"
+    if mailbox is None:
+        return stored.outcome
+    return _hand_over(stored, mailbox, delivery)
+
+
+def _hand_over(stored: InboundMessage, mailbox: Mailbox, delivery: Delivery) -> str:
+    try:
+        with transaction.atomic():
+            outcome = mailbox.take(delivery)
+            InboundMessage.objects.filter(pk=stored.pk).update(outcome=outcome[:200], handled_at=clock.now())
+    except Exception as error:  # stored already: the desk's failure is recorded, the message is not lost
+        logger.exception("inbound_mail.desk_failed", extra={"message": stored.public_id, "kind": mailbox.kind})
+        outcome = f"failed: {type(error).__name__}"
+        InboundMessage.objects.filter(pk=stored.pk).update(outcome=outcome, error=f"{error}"[:2000])
     return outcome
 
 
+def inbound_message_file(*, stored: InboundMessage, kind: str, take: Callable[[Delivery], str], staff: str) -> str:
+    """Staff file a stored message (unsorted, or whose desk failed) with a desk, which then acts on it."""
+    if stored.handled_at is not None:
+        raise RuleRefused("This message was handled already.", rule="mail-handled", requirement="TOS-ABUSE-1")
+    InboundMessage.objects.filter(pk=stored.pk).update(kind=kind, handled_by=staff[:255])
+    raw = bytes(stored.raw)
+    envelope = [a.strip() for a in stored.envelope_recipients.split(",") if a.strip()]
+    return _hand_over(stored, Mailbox(kind, take), delivery_of(raw, envelope))
+
+
+def inbound_message_dismiss(*, stored: InboundMessage, staff: str, note: str) -> None:
+    """Staff looked at an unsorted message and it needs nothing (kept, marked handled)."""
+    if stored.handled_at is not None:
+        raise RuleRefused("This message was handled already.", rule="mail-handled", requirement="TOS-ABUSE-1")
+    InboundMessage.objects.filter(pk=stored.pk, handled_at__isnull=True).update(
+        handled_at=clock.now(), handled_by=staff[:255], outcome=f"dismissed: {note.strip()}"[:200]
+    )
+
+
 def recipients(message: EmailMessage) -> list[str]:
-    """Every address the message was delivered to (To, Cc and the mail server's delivery headers)."""
-    # Empty headers are left out: Python's strict getaddresses() gives up on the whole list otherwise.
-    headers = [str(message[h]) for h in ("To", "Cc", "Delivered-To", "X-Original-To") if message.get(h)]
-    return [found for _, found in getaddresses(headers) if found]
+    """Every address the message says it was delivered to (delivery headers, To and Cc)."""
+    return mailparts.recipient_headers(message)
 
 
 def addressed_to(message: EmailMessage, address: str) -> bool:
-    return any(found.lower() == address.lower() for found in recipients(message))
+    return any(found == address.lower() for found in recipients(message))
