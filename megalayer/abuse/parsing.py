@@ -63,6 +63,8 @@ class Parsed:
     text: str = ""
     # What a structured report names as its source when that is not an address (a URL, a domain).
     source_other: str = ""
+    # The report's category, also when it names no address.
+    category: str = ""
 
     @property
     def is_report(self) -> bool:
@@ -187,6 +189,7 @@ def _arf(message: Message, parsed: Parsed) -> bool:
     parsed.parser, parsed.format = Parser.ARF, "arf"
     feedback_type = mailparts.header(fields, "Feedback-Type").lower() or "abuse"
     category, actionable = ARF_TYPES.get(feedback_type, (Category.OTHER, True))
+    parsed.category = category
     moment = _when(mailparts.header(fields, "Arrival-Date") or mailparts.header(fields, "Received-Date"))
     reporter = mailparts.header(fields, "Reporting-MTA") or "?"
     detail = f"ARF {feedback_type} from {reporter}" + ("" if actionable else " (information only: no measure)")
@@ -300,6 +303,7 @@ def _xarf_json(document: dict[str, Any], parsed: Parsed) -> None:
         if isinstance(info, dict) and info.get("ReporterOrg"):
             parsed.reporter = f"{info.get('ReporterOrg')} <{info.get('ReporterOrgEmail', '')}>"
         detail = f"X-ARF {report.get('ReportClass', '')}/{report.get('ReportType', '')}"
+    parsed.category = category
     address = _address(source)
     if address is not None:
         parsed.findings.append(Finding(address, moment, category, detail))
@@ -408,6 +412,16 @@ def verified_domains(message: Message, authserv_id: str) -> list[str]:
         found = {(m.group("dkim") or m.group("dmarc")).lower().strip(".") for m in AUTH_PASS.finditer(results)}
         return sorted(found)
     return []
+
+
+def parse_document(document: dict[str, Any]) -> Parsed:
+    """An X-ARF JSON document on its own (as ``megalayer mail explain`` reads a ``.json`` file)."""
+    parsed = Parsed()
+    try:
+        _xarf_json(document, parsed)
+    except Exception as error:
+        parsed.error = f"unreadable report: {type(error).__name__}: {error}"[:500]
+    return _clean_text(parsed)
 
 
 def parse(raw: bytes, *, authserv_id: str = "") -> Parsed:

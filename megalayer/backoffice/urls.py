@@ -7,6 +7,7 @@ from megalayer.backoffice import (
     billing_views,
     legal_views,
     machine_views,
+    mail_views,
     privacy_views,
     service_views,
     staff_views,
@@ -46,6 +47,8 @@ urlpatterns = [
         "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
     ),
     path("abuse/", abuse_views.inbox, name="abuse_inbox"),
+    path("inbound-mail/", mail_views.mail_inbox, name="mail_inbox"),
+    path("inbound-mail/<str:public_id>/", mail_views.mail_message, name="mail_message"),
     path("abuse/reports/<str:public_id>/", abuse_views.report_detail, name="abuse_report"),
     path("abuse/cases/", abuse_views.cases, name="abuse_cases"),
     path("abuse/reporters/", abuse_views.reporters, name="abuse_reporters"),

@@ -7,7 +7,7 @@ looking at every recipient the message shows (envelope, Delivered-To, X-Original
 content (an ARF or X-ARF report is a complaint whatever it was sent to). The raw message is then stored,
 content-addressed, with where it was sorted, in one transaction; only after that does its desk act on it. A
 desk that fails leaves the message stored with the error; a message no desk takes waits as ``unsorted`` in the
-back office (``/backoffice/mail/``) for staff to file or dismiss.
+back office (``/backoffice/inbound-mail/``) for staff to file or dismiss.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from email.utils import parseaddr
 
 from django.db import IntegrityError, transaction
 
+from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock, mailparts
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.hooks import Hook
@@ -124,22 +125,39 @@ def _hand_over(stored: InboundMessage, mailbox: Mailbox, delivery: Delivery) -> 
     return outcome
 
 
-def inbound_message_file(*, stored: InboundMessage, kind: str, take: Callable[[Delivery], str], staff: str) -> str:
+def inbound_message_file(*, stored: InboundMessage, kind: str, take: Callable[[Delivery], str], actor: Actor) -> str:
     """Staff file a stored message (unsorted, or whose desk failed) with a desk, which then acts on it."""
     if stored.handled_at is not None:
         raise RuleRefused("This message was handled already.", rule="mail-handled", requirement="TOS-ABUSE-1")
-    InboundMessage.objects.filter(pk=stored.pk).update(kind=kind, handled_by=staff[:255])
+    with transaction.atomic():
+        InboundMessage.objects.filter(pk=stored.pk).update(kind=kind, handled_by=actor.label[:255])
+        _audit(actor, "mail.filed", stored, {"kind": kind})
     raw = bytes(stored.raw)
     envelope = [a.strip() for a in stored.envelope_recipients.split(",") if a.strip()]
     return _hand_over(stored, Mailbox(kind, take), delivery_of(raw, envelope))
 
 
-def inbound_message_dismiss(*, stored: InboundMessage, staff: str, note: str) -> None:
-    """Staff looked at an unsorted message and it needs nothing (kept, marked handled)."""
+def inbound_message_dismiss(*, stored: InboundMessage, actor: Actor, note: str) -> None:
+    """Staff looked at an unsorted message and it needs nothing (kept, marked handled, with why)."""
     if stored.handled_at is not None:
         raise RuleRefused("This message was handled already.", rule="mail-handled", requirement="TOS-ABUSE-1")
-    InboundMessage.objects.filter(pk=stored.pk, handled_at__isnull=True).update(
-        handled_at=clock.now(), handled_by=staff[:255], outcome=f"dismissed: {note.strip()}"[:200]
+    if not note.strip():
+        raise InvalidInput("Say why the message needs nothing.", field="note")
+    with transaction.atomic():
+        InboundMessage.objects.filter(pk=stored.pk, handled_at__isnull=True).update(
+            handled_at=clock.now(), handled_by=actor.label[:255], outcome=f"dismissed: {note.strip()}"[:200]
+        )
+        _audit(actor, "mail.dismissed", stored, {"note": note.strip()[:500]})
+
+
+def _audit(actor: Actor, action: str, stored: InboundMessage, data: dict[str, str]) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="inbound_message",
+        target_id=stored.public_id,
+        requirement="TOS-ABUSE-1",
+        data={**data, "sha256": stored.sha256},
     )
 
 
