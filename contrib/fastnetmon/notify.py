@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import sys
 import time
 import urllib.request
@@ -31,7 +30,6 @@ def main(argv: list[str]) -> int:
         return 2
     ip, direction, pps, action = argv[1:5]
     details = "" if sys.stdin.isatty() else sys.stdin.read()[:20000]
-    bits = re.search(r"(?im)^\s*(?:incoming|outgoing)?\s*traffic:\s*([\d.]+)\s*mbps", details)
     body = json.dumps(
         {
             "event_id": str(uuid.uuid4()),
@@ -39,7 +37,7 @@ def main(argv: list[str]) -> int:
             "direction": direction,
             "action": action,
             "pps": int(float(pps or 0)),
-            "bps": int(float(bits.group(1)) * 1_000_000) if bits else 0,
+            "bps": 0,  # the platform reads the bandwidth from the details, in whatever unit FastNetMon printed
             "details": details,
         }
     ).encode()

@@ -114,6 +114,11 @@ class AttackAlarm(models.Model):
     class Direction(models.TextChoices):
         INCOMING = "incoming", "Attack on the address"
         OUTGOING = "outgoing", "Attack from the address"
+        # Between two addresses of our own networks: the address attacks a neighbour. Told like an outgoing
+        # attack, never null-routed automatically (both ends are customers; staff decide).
+        INTERNAL = "internal", "Attack inside our network"
+        # The detector could not tell: recorded and told like an attack on the address.
+        OTHER = "other", "Attack of unknown direction"
 
     public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("atk"), editable=False)
     address = models.GenericIPAddressField()

@@ -12,6 +12,7 @@ alarm and lifts that null route.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -39,13 +40,46 @@ class Alert:
     details: str = ""
 
 
+# FastNetMon's attack details: "Total incoming traffic: 812 mbps", "Incoming pps: 1.2 Mpps",
+# "Total outgoing pps: 5000 packets per second", "Peak attack power: 1010 packets per second".
+RATE = re.compile(
+    r"^\s*(?P<label>[A-Za-z ]*?)\s*(?:traffic|pps|bandwidth|power)\s*:\s*(?P<value>[\d.,]+)\s*"
+    r"(?P<unit>[kmgt]?bps|[kmgt]?bits?(?:/s| per second)|[kmgt]?pps|packets per second|[kmgt]?b/s)?",
+    re.I | re.M,
+)
+UNIT = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "t": 1_000_000_000_000}
+
+
+def rate_in(details: str, direction: str, kind: str) -> int:
+    """The largest bandwidth (bits/s) or packet rate (packets/s) the details give for ``direction``, or 0.
+
+    Lines of the other direction are skipped ("Total outgoing traffic" for an incoming attack).
+    """
+    best = 0
+    other = {"incoming": "outgoing", "outgoing": "incoming"}.get(direction, "")
+    for found in RATE.finditer(details):
+        label, unit = found.group("label").lower(), (found.group("unit") or "").lower()
+        if not unit or (other and other in label):
+            continue
+        measure = "pps" if unit.startswith("packets") or unit.endswith("pps") else "bps"
+        if measure != kind:
+            continue
+        prefix = unit[0] if unit[0] in "kmgt" else ""
+        try:
+            value = float(found.group("value").replace(",", ""))
+        except ValueError:
+            continue
+        best = max(best, int(value * UNIT[prefix]))
+    return best
+
+
 def _clean(alert: Alert) -> Alert:
     try:
         address = str(ipaddress.ip_address(alert.address.strip()))
     except ValueError as error:
         raise InvalidInput("Not an IP address.", field="ip") from error
     if alert.direction not in AttackAlarm.Direction.values:
-        raise InvalidInput("direction is incoming or outgoing.", field="direction")
+        raise InvalidInput("direction is incoming, outgoing, internal or other.", field="direction")
     if alert.action not in ("ban", "unban"):
         raise InvalidInput("action is ban or unban.", field="action")
     if not alert.event_id.strip():
@@ -55,8 +89,8 @@ def _clean(alert: Alert) -> Alert:
         address=address,
         direction=alert.direction,
         action=alert.action,
-        pps=max(int(alert.pps), 0),
-        bps=max(int(alert.bps), 0),
+        pps=max(int(alert.pps), 0) or rate_in(alert.details, alert.direction, "pps"),
+        bps=max(int(alert.bps), 0) or rate_in(alert.details, alert.direction, "bps"),
         details=alert.details[:20000],
     )
 

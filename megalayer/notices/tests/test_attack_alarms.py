@@ -174,3 +174,35 @@ def test_staff_see_alarms_in_the_back_office(staff_client, alice_client, terms_v
     assert "123456" in page
     assert "in progress" in page
     assert alice_client.get("/backoffice/network/attacks/").status_code == 302
+
+
+DETAILS = """IP: 203.0.113.2
+Attack type: syn_flood
+Initial attack power: 1010 packets per second
+Peak attack power: 250000 packets per second
+Attack direction: {direction}
+Total incoming traffic: 812 mbps
+Total outgoing traffic: 3 mbps
+Total incoming pps: 250000 packets per second
+Total outgoing pps: 10 packets per second
+"""
+
+
+@pytest.mark.parametrize(("direction", "subject", "bps"), [
+    ("incoming", "Attack on your address 203.0.113.2", 812_000_000),
+    ("other", "Attack on your address 203.0.113.2", 812_000_000),
+    ("internal", "Attack from your address 203.0.113.2", 812_000_000),
+])  # fmt: skip
+def test_every_direction_is_accepted_and_the_bandwidth_is_read_from_the_details(
+    alice, terms_v1, direction, subject, bps
+):
+    where = _pool()
+    with clock.travel(T0):
+        ip_allocate(customer=alice, **where)
+    with clock.travel(T0 + dt.timedelta(hours=1)):
+        alert = _alert("203.0.113.2", direction=direction, pps=0, details=DETAILS.format(direction=direction))
+        assert _post(alert).json() == {"outcome": "opened"}
+    alarm = AttackAlarm.objects.get()
+    assert (alarm.direction, alarm.peak_bps, alarm.peak_pps) == (direction, bps, 250000)
+    assert Notice.objects.get(kind="attack_alarm").subject == subject
+    assert NullRoute.objects.count() == 0  # only an outgoing attack is null-routed automatically

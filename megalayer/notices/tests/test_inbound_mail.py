@@ -25,10 +25,10 @@ def _settings(settings):
 
 
 def _deliver(raw: bytes, envelope: str = "") -> Any:
-    headers = {"HTTP_X_MEGALAYER_SIGNATURE": sign(raw, SECRET)}
+    headers = {"X-Megalayer-Signature": sign(raw, SECRET)}
     if envelope:
-        headers["HTTP_X_MEGALAYER_ENVELOPE_TO"] = envelope
-    return Client().post("/api/v1/hooks/inbound-mail", raw, content_type="message/rfc822", **headers)
+        headers["X-Megalayer-Envelope-To"] = envelope
+    return Client().post("/api/v1/hooks/inbound-mail", raw, content_type="message/rfc822", headers=headers)
 
 
 def _mail(body: str, *, to: str = "undisclosed-recipients:;", message_id: str = "<m1@reporter.example>",
