@@ -97,3 +97,39 @@ def test_an_xarf_json_document_on_its_own_and_an_unreadable_file(tmp_path):
     assert first["occurred_at"] == "2026-11-30T10:00:00+00:00"
     assert second["kind"] is None
     assert "No such file" in second["errors"][0]
+
+
+XARF_02 = (
+    b"From: fail2ban@reporter.example\r\nTo: abuse@megalayer.example\r\nSubject: abuse report about 192.0.2.77\r\n"
+    b"Date: Mon, 30 Nov 2026 10:05:00 +0000\r\nMessage-ID: <r1@reporter.example>\r\nX-XARF: PLAIN\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDear abuse team, see the report below.\r\n"
+    b'--b\r\nContent-Type: text/plain; charset=utf-8; name="report.txt"\r\n\r\n'
+    b"Reported-From: fail2ban@reporter.example\r\nCategory: abuse\r\nReport-Type: login-attack\r\nService: ssh\r\n"
+    b"Version: 0.2\r\nUser-Agent: fail2ban\r\nDate: 2026-11-30T10:00:00+00:00\r\nSource-Type: ipv4\r\n"
+    b"Source: 192.0.2.77\r\nPort: 22\r\nAttachment: text/plain\r\n"
+    b'--b\r\nContent-Type: text/plain; name="logfile.log"\r\n\r\nsshd: Failed password for root from 192.0.2.77\r\n'
+    b"--b--\r\n"
+)
+
+
+def test_xarf_0_2_yaml_is_read():
+    from megalayer.cli.management.commands.mail import explain_bytes
+
+    line = explain_bytes(XARF_02)
+    assert (line["kind"], line["format"], line["category"], line["ips"], line["occurred_at"]) == (
+        "abuse", "xarf-0.2", "brute_force", ["192.0.2.77"], "2026-11-30T10:00:00+00:00"
+    )  # fmt: skip
+
+
+def test_a_customer_writing_that_their_mail_was_rejected_is_not_a_bounce():
+    from megalayer.cli.management.commands.mail import explain_bytes
+
+    raw = (
+        b"Return-Path: <carol@customer.example>\r\nFrom: Carol <carol@customer.example>\r\n"
+        b"To: support@megalayer.example\r\nSubject: Undelivered mail: my mail to dave@partner.example was rejected\r\n"
+        b"Message-ID: <c1@customer.example>\r\n\r\nHello, mail from my server to dave@partner.example is rejected"
+        b" with 550 5.7.1. Can you help?\r\n"
+    )
+    line = explain_bytes(raw)
+    assert (line["kind"], line["recipient"]) == ("unsorted", None)

@@ -69,7 +69,8 @@ BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail adminis
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|deliver(?:y|ed)? (?:status|fail|problem|notification|report)|returned mail|failure notice|"
     r"mail delivery|could not be delivered|delivery has failed|not delivered|rejected|nondeliverable|"
-    r"delivery failure|mail system error|undelivered",
+    r"delivery failure|mail system error|undelivered|mail failed|return(?:ed|ing) to sender|errors from|"
+    r"failed delivery|delivery incomplete|non.?delivery",
     re.I,
 )
 # Where a report starts quoting the original message: addresses below it are the original's, not failures.
@@ -220,15 +221,16 @@ def _ses(report: Message) -> list[Failure]:
 
 
 def _looks_like_bounce(report: Message) -> bool:
+    """Sent by a mail system (a daemon's address, or the null return path of RFC 5321 4.5.5) and saying a
+    delivery failed. Both are needed: a customer who writes "my mail was rejected" is not a bounce."""
     sender = mailparts.header(report, "From")
-    return bool(
-        BOUNCE_SENDER.search(sender)
-        or BOUNCE_SUBJECT.search(mailparts.header(report, "Subject"))
-        or (
-            mailparts.header(report, "Return-Path").strip() in ("<>", "")
-            and BOUNCE_SUBJECT.search(mailparts.body_text(report)[:2000])
-        )
+    return_path = mailparts.header(report, "Return-Path").strip()
+    from_system = bool(BOUNCE_SENDER.search(sender)) or return_path in ("<>", "")
+    says_failed = bool(
+        BOUNCE_SUBJECT.search(mailparts.header(report, "Subject"))
+        or BOUNCE_SUBJECT.search(mailparts.body_text(report, include_attached=False)[:2000])
     )
+    return from_system and says_failed
 
 
 def _text(report: Message) -> list[Failure]:
