@@ -4,6 +4,11 @@ server's pipe sends it; on PostgreSQL when the suite runs there (CI runs both)."
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +112,23 @@ def test_an_arf_report_sent_to_any_address_is_a_complaint_and_a_forged_one_sets_
     assert list(report.events.values_list("address", "confirmed")) == [("203.0.113.45", False)]
     assert AbuseCase.objects.count() == 0
     assert NullRoute.objects.count() == 0
+
+
+def test_the_postfix_pipe_delivers_a_bccd_complaint_over_http_with_its_envelope(live_server):
+    """The real path: Postfix's pipe (contrib/postfix/megalayer-inbound.py) → HTTP → the hook → the abuse desk."""
+    script = Path(__file__).resolve().parents[3] / "contrib" / "postfix" / "megalayer-inbound.py"
+    raw = _mail("Port scan from 198.51.100.23 at 2026-12-01T06:00:00Z", message_id="<pipe@reporter.example>")
+    environment = {
+        **os.environ,
+        "MEGALAYER_HOOK_URL": f"{live_server.url}/api/v1/hooks/inbound-mail",
+        "MEGALAYER_INBOUND_MAIL_SECRET": SECRET,
+    }
+    result = subprocess.run(
+        [sys.executable, str(script), "fbl@megalayer-mail.example"],
+        input=raw, capture_output=True, env=environment, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stored = InboundMessage.objects.get(sha256=hashlib.sha256(raw).hexdigest())
+    report = AbuseReport.objects.get(sha256=stored.sha256)
+    assert json.loads(result.stdout) == {"outcome": f"abuse report {report.public_id}"}
+    assert (stored.kind, stored.envelope_recipients) == ("abuse", "fbl@megalayer-mail.example")
