@@ -78,6 +78,9 @@ class AbuseEvent(models.Model):
     )
     case = models.ForeignKey(AbuseCase, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     confirmed = models.BooleanField(default=True, help_text="Free-text findings wait for staff to confirm.")
+    informational = models.BooleanField(
+        default=False, help_text="A report that informs rather than complains (ARF not-spam, auth-failure): no measure."
+    )
 
     class Meta:
         ordering = ["occurred_at", "id"]

@@ -146,6 +146,7 @@ def _event(report: AbuseReport, finding: Finding, fallback: dt.datetime, *, trus
         detail=finding.detail[:500],
         assignment=holder,
         confirmed=finding.confirmed and trusted,
+        informational=not finding.actionable,
     )
     if holder is not None and holder.service_id is not None and event.confirmed:
         case = case_for(service=holder.service, category=finding.category, report=report)
@@ -316,7 +317,17 @@ def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", no
 
 
 def event_confirm(*, event: AbuseEvent, staff: User) -> AbuseEvent:
-    """Staff confirm a free-text finding: it is attributed and joins (or opens) its case."""
+    """Staff confirm a free-text finding: it is attributed and joins (or opens) its case.
+
+    A finding from a report that informs rather than complains (ARF ``not-spam``, ``auth-failure``) is never
+    confirmed into a case: it leads to no measure (issue 16).
+    """
+    if event.informational:
+        raise RuleRefused(
+            "This report informs (a DMARC failure or a not-spam verdict); it opens no case.",
+            rule="informational-report",
+            requirement="TOS-ABUSE-1",
+        )
     with transaction.atomic():
         event = (
             AbuseEvent.objects.select_for_update(of=("self",))

@@ -223,3 +223,25 @@ def test_the_abuse_mailbox_through_the_inbound_hook(network, settings):
     report = AbuseReport.objects.get()
     assert response.json() == {"outcome": f"abuse report {report.public_id}"}
     assert AbuseCase.objects.get().service == network["bob"]
+
+
+@pytest.mark.parametrize("feedback", ["auth-failure", "not-spam"])
+def test_an_informing_arf_report_from_a_trusted_reporter_opens_no_case_and_cannot_be_confirmed_into_one(
+    network, staff, feedback
+):
+    from megalayer.abuse.actions import event_confirm
+    from megalayer.core.errors import RuleRefused
+
+    with clock.travel(dt.datetime(2026, 11, 26, 9, 0, tzinfo=UTC)):
+        report, _ = report_receive(raw=_arf("203.0.113.45", feedback=feedback), source="mail")
+    assert report.trusted  # the reporter is trusted: only the feedback type keeps the desk still
+    event = report.events.get()
+    assert (event.address, event.confirmed, event.informational, event.case) == ("203.0.113.45", False, True, None)
+    assert feedback in event.detail
+    with pytest.raises(RuleRefused) as refused:
+        event_confirm(event=event, staff=staff)
+    assert refused.value.type_slug == "informational-report"
+    event.refresh_from_db()
+    assert (event.confirmed, event.case) == (False, None)
+    assert AbuseCase.objects.count() == 0
+    assert not Notice.objects.filter(kind="abuse_case").exists()
