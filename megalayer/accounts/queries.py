@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from megalayer.accounts.models import Customer, User
+from megalayer.accounts.models import Approval, Customer, User
 
 
 def customers_to_notify_of_terms() -> QuerySet[Customer]:
@@ -56,3 +58,33 @@ def signed_in_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied("Sign in first.")
     return user
+
+
+def customer_by_public_id(public_id: str) -> Customer | None:
+    """One customer with their login and billing profile, or None (the faces answer 404)."""
+    return Customer.objects.select_related("owner", "billing_profile").filter(public_id=public_id).first()
+
+
+def customer_counts(since: dt.datetime) -> tuple[int, int]:
+    """All customers, and those who signed up since ``since`` (the back office's home)."""
+    return Customer.objects.count(), Customer.objects.filter(created_at__gte=since).count()
+
+
+def staff_members(*, active_only: bool = False) -> QuerySet[User]:
+    members = User.objects.filter(is_staff=True)
+    return (members.filter(is_active=True) if active_only else members).order_by("email")
+
+
+def staff_member(pk: object) -> User | None:
+    try:
+        return User.objects.filter(pk=int(str(pk)), is_staff=True).first()
+    except ValueError:
+        return None
+
+
+def approvals_for_staff() -> QuerySet[Approval]:
+    return Approval.objects.select_related("requested_by", "decided_by")
+
+
+def approval_by_public_id(public_id: str) -> Approval | None:
+    return Approval.objects.filter(public_id=public_id).first()

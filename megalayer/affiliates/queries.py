@@ -45,3 +45,21 @@ def affiliate_summary(customer: Any) -> dict[str, Any]:
             for (status, currency), amount in sorted(totals.items())
         ],
     }
+
+
+def referral_of(customer: Any) -> Referral | None:
+    """Who referred this customer, if anyone."""
+    return Referral.objects.filter(referred=customer).select_related("referrer__owner").first()
+
+
+def referrals_for_staff(status: str = "") -> QuerySet[Referral]:
+    rows = Referral.objects.select_related("referrer__owner", "referred__owner")
+    return rows.filter(status=status) if status else rows
+
+
+def referral_by_public_id(public_id: str) -> Referral | None:
+    return Referral.objects.filter(public_id=public_id).first()
+
+
+def commissions_holding_count() -> int:
+    return Commission.objects.filter(status=Commission.Status.HOLDING).count()

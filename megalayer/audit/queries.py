@@ -60,3 +60,12 @@ def audit_search(
     if actor.strip():
         events = events.filter(actor_label__icontains=actor.strip())
     return events
+
+
+def recent_events(limit: int = 10) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.all()[:limit]
+
+
+def events_about(target_type: str, target_id: str) -> QuerySet[AuditEvent]:
+    """What the audit log says about one object, oldest first."""
+    return AuditEvent.objects.filter(target_type=target_type, target_id=target_id).order_by("id")

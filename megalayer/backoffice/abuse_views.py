@@ -17,9 +17,17 @@ from megalayer.abuse.actions import (
     trusted_reporter_remove,
 )
 from megalayer.abuse.choices import Source
-from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseReport, TrustedReporter
+from megalayer.abuse.queries import (
+    case_by_public_id,
+    cases_for_staff,
+    event_of_report,
+    report_by_public_id,
+    reports_for_staff,
+    trusted_reporter,
+    trusted_reporters,
+)
 from megalayer.accounts.queries import signed_in_user
-from megalayer.audit.models import AuditEvent
+from megalayer.audit.queries import events_about
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
@@ -40,9 +48,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Report stored and parsed." if created else "This report was already received.")
         return redirect("backoffice:abuse_report", public_id=report.public_id)
     triage = request.GET.get("triage")
-    rows = AbuseReport.objects.defer("raw").prefetch_related("events")
-    if triage:
-        rows = rows.filter(needs_triage=True)
+    rows = reports_for_staff(triage=bool(triage))
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -53,11 +59,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_abuse")
 def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    report = AbuseReport.objects.filter(public_id=public_id).first()
+    report = report_by_public_id(public_id)
     if report is None:
         raise Http404("No such report.")
     if request.method == "POST":
-        event = AbuseEvent.objects.filter(report=report, pk=request.POST.get("event") or 0).first()
+        event = event_of_report(report, request.POST.get("event"))
         if event is None:
             raise Http404("No such event.")
         event_confirm(event=event, staff=signed_in_user(request))
@@ -71,9 +77,7 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required("accounts.manage_abuse")
 def cases(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    rows = AbuseCase.objects.select_related("customer__owner", "service")
-    if status:
-        rows = rows.filter(status=status)
+    rows = cases_for_staff(status)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -84,7 +88,7 @@ def cases(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_abuse")
 def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    case = AbuseCase.objects.select_related("customer__owner", "service").filter(public_id=public_id).first()
+    case = case_by_public_id(public_id)
     if case is None:
         raise Http404("No such case.")
     if request.method == "POST":
@@ -108,7 +112,7 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "events": events,
         "addresses": sorted(set(events.values_list("address", flat=True))),
         "thread": case.messages.all(),
-        "audit": AuditEvent.objects.filter(target_type="abuse_case", target_id=case.public_id).order_by("id"),
+        "audit": events_about("abuse_case", case.public_id),
         "now": clock.now(),
     }
     return render(request, "backoffice/abuse_case.html", context)
@@ -120,7 +124,7 @@ def reporters(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "remove":
-                reporter = TrustedReporter.objects.filter(pk=request.POST.get("reporter") or 0).first()
+                reporter = trusted_reporter(request.POST.get("reporter"))
                 if reporter is None:
                     raise Http404("No such reporter.")
                 trusted_reporter_remove(
@@ -138,5 +142,5 @@ def reporters(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             messages.error(request, error.detail)
         return redirect("backoffice:abuse_reporters")
-    context = {"reporters": TrustedReporter.objects.all(), "authserv_id": settings.MEGALAYER_MAIL_AUTHSERV_ID}
+    context = {"reporters": trusted_reporters(), "authserv_id": settings.MEGALAYER_MAIL_AUTHSERV_ID}
     return render(request, "backoffice/abuse_reporters.html", context)

@@ -8,10 +8,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import customer_by_public_id, signed_in_user
 from megalayer.affiliates.actions import affiliate_clear, referral_review, referrals_with_signals
-from megalayer.affiliates.models import Commission, Referral
+from megalayer.affiliates.queries import commissions_holding_count, referral_by_public_id, referrals_for_staff
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 
@@ -21,13 +20,13 @@ def affiliates(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "review":
-                referral = Referral.objects.filter(public_id=request.POST.get("referral", "")).first()
+                referral = referral_by_public_id(request.POST.get("referral", ""))
                 if referral is None:
                     raise Http404("No such referral.")
                 referral_review(referral=referral, staff=signed_in_user(request), note=request.POST.get("note", ""))
                 messages.success(request, f"{referral.public_id} judged genuine; its commissions will be credited.")
             elif request.POST.get("action") == "clear":
-                referrer = Customer.objects.filter(public_id=request.POST.get("referrer", "")).first()
+                referrer = customer_by_public_id(request.POST.get("referrer", ""))
                 if referrer is None:
                     raise Http404("No such customer.")
                 done = affiliate_clear(
@@ -41,11 +40,11 @@ def affiliates(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             messages.error(request, error.detail)
         return redirect("backoffice:affiliates")
-    referrals = Referral.objects.select_related("referrer__owner", "referred__owner")
+    referrals = referrals_for_staff()
     page = Paginator(referrals, 25).get_page(request.GET.get("page"))
     context = {
         "queue": referrals_with_signals(),
         "page": page,
-        "holding": Commission.objects.filter(status=Commission.Status.HOLDING).count(),
+        "holding": commissions_holding_count(),
     }
     return render(request, "backoffice/affiliates.html", context)

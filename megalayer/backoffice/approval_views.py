@@ -8,8 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.actions.approvals import approval_decide
-from megalayer.accounts.models import Approval
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import approval_by_public_id, approvals_for_staff, signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
@@ -18,7 +17,7 @@ from megalayer.core.errors import DomainError
 @staff_required(ANY_STAFF)  # deciding needs the permission of the request's kind (approval_decide checks it)
 def approvals(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        approval = Approval.objects.filter(public_id=request.POST.get("approval", "")).first()
+        approval = approval_by_public_id(request.POST.get("approval", ""))
         if approval is None:
             raise Http404("No such request.")
         approve = request.POST.get("decision") == "approve"
@@ -31,6 +30,6 @@ def approvals(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{approval.public_id} {'approved and carried out' if approve else 'rejected'}.")
         return redirect("backoffice:approvals")
-    rows = Approval.objects.select_related("requested_by", "decided_by")
+    rows = approvals_for_staff()
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(request, "backoffice/approvals.html", {"page": page, "extra_query": ""})

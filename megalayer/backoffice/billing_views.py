@@ -11,15 +11,20 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.models import Approval, Customer
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.models import Approval
+from megalayer.accounts.queries import customer_by_public_id, signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.billing.actions import manual_payment_record, tax_rate_save
 from megalayer.billing.approvals import refund_request
 from megalayer.billing.choices import InvoiceStatus, RefundDestination, RefundReason
-from megalayer.billing.models import Invoice, Payment, Refund, TaxRate
 from megalayer.billing.pdf import invoice_html
-from megalayer.billing.queries import invoices_search
+from megalayer.billing.queries import (
+    invoice_by_public_id,
+    invoices_search,
+    payments_for_staff,
+    refunds_of,
+    tax_rates_all,
+)
 from megalayer.core import numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.framing import framed_by_own_pages
@@ -72,7 +77,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.view_billing", post="accounts.manage_billing")
 def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    invoice = Invoice.objects.select_related("customer__owner").filter(public_id=public_id).first()
+    invoice = invoice_by_public_id(public_id)
     if invoice is None:
         raise Http404("No such invoice.")
     form = RefundForm(request.POST or None, initial={"key": uuid.uuid4().hex, "destination": "balance"})
@@ -101,7 +106,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context = {
         "invoice": invoice,
         "payments": invoice.payments.all(),
-        "refunds": Refund.objects.filter(invoice=invoice).select_related("created_by", "credit_note"),
+        "refunds": refunds_of(invoice),
         "form": form,
     }
     return render(request, "backoffice/invoice_detail.html", context)
@@ -110,7 +115,7 @@ def invoice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required("accounts.view_billing")
 @framed_by_own_pages
 def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
-    invoice = Invoice.objects.filter(public_id=public_id).first()
+    invoice = invoice_by_public_id(public_id)
     if invoice is None:
         raise Http404("No such invoice.")
     return HttpResponse(invoice_html(invoice, request))
@@ -120,7 +125,7 @@ def invoice_document(request: HttpRequest, public_id: str) -> HttpResponse:
 def payments(request: HttpRequest) -> HttpResponse:
     form = TransferForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        customer = Customer.objects.filter(public_id=form.cleaned_data["customer"]).first()
+        customer = customer_by_public_id(form.cleaned_data["customer"])
         if customer is None:
             form.add_error("customer", "No such customer.")
         else:
@@ -136,7 +141,7 @@ def payments(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Bank transfer recorded and credited.")
                 return redirect("backoffice:payments")
-    rows = Payment.objects.select_related("customer__owner", "invoice").exclude(gateway="balance")
+    rows = payments_for_staff()
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(request, "backoffice/payments.html", {"page": page, "form": form})
 
@@ -152,12 +157,12 @@ def tax_rates(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Tax rate saved; it applies to invoices issued from now on.")
             return redirect("backoffice:tax_rates")
-    return render(request, "backoffice/tax_rates.html", {"rates": TaxRate.objects.all(), "form": form})
+    return render(request, "backoffice/tax_rates.html", {"rates": tax_rates_all(), "form": form})
 
 
 @staff_required("accounts.view_billing")
 def customer_ledger(request: HttpRequest, public_id: str) -> HttpResponse:
-    customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
+    customer = customer_by_public_id(public_id)
     if customer is None:
         raise Http404("No such customer.")
     page = Paginator(customer_transactions(customer), 50).get_page(request.GET.get("page"))

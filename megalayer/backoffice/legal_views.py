@@ -18,13 +18,19 @@ from megalayer.abuse.actions.legal import (
     legal_order_record,
     may_see_legal,
 )
-from megalayer.abuse.models import LegalExport, LegalHold, LegalOrder
-from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import signed_in_user
+from megalayer.abuse.models import LegalOrder
+from megalayer.abuse.queries import (
+    legal_export_by_public_id,
+    legal_hold_by_public_id,
+    legal_holds_for_staff,
+    legal_order_by_public_id,
+    legal_orders,
+)
+from megalayer.accounts.queries import customer_by_public_id, signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.core import clock
 from megalayer.core.errors import DomainError, InvalidInput
-from megalayer.services.models import Service
+from megalayer.services.queries import service_by_public_id
 from megalayer.terms.queries import policy_at
 
 
@@ -50,7 +56,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     form = OrderForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        service = Service.objects.filter(public_id=data["service"]).first() if data["service"] else None
+        service = service_by_public_id(data["service"]) if data["service"] else None
         if data["service"] and service is None:
             form.add_error("service", "No such service.")
         else:
@@ -72,13 +78,13 @@ def orders(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Order {order.public_id} recorded.")
                 return redirect("backoffice:legal_order", public_id=order.public_id)
-    return render(request, "backoffice/legal_orders.html", {"orders": LegalOrder.objects.all()[:100], "form": form})
+    return render(request, "backoffice/legal_orders.html", {"orders": legal_orders(), "form": form})
 
 
 @staff_required("abuse.legal")
 def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     _gate(request)
-    order = LegalOrder.objects.filter(public_id=public_id).select_related("customer__owner", "service").first()
+    order = legal_order_by_public_id(public_id)
     if order is None:
         raise Http404("Not found.")
     if request.method == "POST":
@@ -118,7 +124,7 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required("abuse.legal")
 def order_document(request: HttpRequest, public_id: str) -> FileResponse:
     _gate(request)
-    order = LegalOrder.objects.filter(public_id=public_id).first()
+    order = legal_order_by_public_id(public_id)
     if order is None or not order.document:
         raise Http404("Not found.")
     return document_response(order)
@@ -128,7 +134,7 @@ def order_document(request: HttpRequest, public_id: str) -> FileResponse:
 def hold_records(request: HttpRequest, public_id: str) -> FileResponse:
     """The records snapshot a hold took: personal data of possibly several customers, so legal staff only."""
     _gate(request)
-    hold = LegalHold.objects.filter(public_id=public_id).first()
+    hold = legal_hold_by_public_id(public_id)
     if hold is None or not hold.records:
         raise Http404("Not found.")
     return FileResponse(hold.records.open("rb"), as_attachment=True, filename=f"{hold.public_id}-records.zip")
@@ -137,7 +143,7 @@ def hold_records(request: HttpRequest, public_id: str) -> FileResponse:
 @staff_required("abuse.legal")
 def export_download(request: HttpRequest, public_id: str) -> FileResponse:
     _gate(request)
-    export = LegalExport.objects.filter(public_id=public_id).first()
+    export = legal_export_by_public_id(public_id)
     if export is None:
         raise Http404("Not found.")
     return FileResponse(export.file.open("rb"), as_attachment=True, filename=f"{export.public_id}.zip")
@@ -159,8 +165,8 @@ def holds(request: HttpRequest) -> HttpResponse:
         if action == "place":
             service_id = request.POST.get("service", "").strip()
             customer_id = request.POST.get("customer", "").strip()
-            service = Service.objects.filter(public_id=service_id).first() if service_id else None
-            customer = Customer.objects.filter(public_id=customer_id).first() if customer_id else None
+            service = service_by_public_id(service_id) if service_id else None
+            customer = customer_by_public_id(customer_id) if customer_id else None
             if service_id and service is None:
                 raise InvalidInput("No such service.", field="service")
             if customer_id and customer is None:
@@ -177,7 +183,7 @@ def holds(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, f"Hold {placed.public_id} placed; evidence: {placed.evidence}.")
         elif action in ("release", "renew"):
-            hold = LegalHold.objects.filter(public_id=request.POST.get("hold", "")).first()
+            hold = legal_hold_by_public_id(request.POST.get("hold", ""))
             if hold is None:
                 raise Http404("No such hold.")
             note = request.POST.get("note", "")
@@ -203,7 +209,7 @@ def holds(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return redirect("backoffice:legal_holds")
 
-    rows = LegalHold.objects.select_related("customer__owner", "service", "case")[:200]
+    rows = legal_holds_for_staff()
     days = policy_at(clock.now()).legal_hold.default_days
     context = {"holds": rows, "default_days": days, "default_end": (clock.now() + dt.timedelta(days=days)).date()}
     return render(request, "backoffice/legal_holds.html", context)

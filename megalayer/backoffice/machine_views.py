@@ -8,26 +8,41 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
-from megalayer.catalog.models import Location, NetworkTier
+from megalayer.catalog.queries import locations, network_tiers
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.network.actions import null_route_end, null_route_start, prefix_save
-from megalayer.network.models import IpAssignment, NullRoute, Prefix
-from megalayer.network.queries import holder_at, prefix_utilisation
-from megalayer.notices.models import AttackAlarm, NetworkNotice
+from megalayer.network.models import Prefix
+from megalayer.network.queries import (
+    address_history,
+    holder_at,
+    null_routes_active,
+    null_routes_ended,
+    prefix_utilisation,
+    prefixes_for_staff,
+)
+from megalayer.notices.queries import attack_alarms_for_staff, network_notice_by_public_id, network_notices_for_staff
 from megalayer.provisioning.actions import operation_cancel, operation_retry
 from megalayer.provisioning.actions.hosts import host_driver_loaded, host_reconcile, host_save
 from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.drivers import DRIVERS, driver_class
-from megalayer.provisioning.models import Host, Operation, Server
-from megalayer.services.models import Service
+from megalayer.provisioning.models import Host, Operation
+from megalayer.provisioning.queries import (
+    all_hosts,
+    host_by_public_id,
+    hosts_for_staff,
+    live_servers_on,
+    operation_by_public_id,
+    operation_status_counts,
+    operations_search,
+)
+from megalayer.services.queries import services_by_public_ids
 
 
 def _parameter_fields(host: Host | None = None) -> list[dict[str, Any]]:
@@ -61,7 +76,7 @@ def _parameter_fields(host: Host | None = None) -> list[dict[str, Any]]:
 class HostForm(forms.Form):
     name = forms.CharField(max_length=100)
     driver = forms.ChoiceField(choices=[(d, d) for d in DRIVERS])
-    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code")
+    location = forms.ModelChoiceField(queryset=locations(), to_field_name="code")
     status = forms.ChoiceField(choices=Host.Status.choices, initial=Host.Status.ACTIVE)
     capacity_vcpus = numbers.IntegerField(min_value=1)
     capacity_memory_gb = numbers.IntegerField(min_value=1)
@@ -70,17 +85,13 @@ class HostForm(forms.Form):
 
 @staff_required("accounts.manage_machines")
 def hosts(request: HttpRequest) -> HttpResponse:
-    rows = (
-        Host.objects.select_related("location")
-        .annotate(servers_live=Count("servers", filter=Q(servers__destroyed_at__isnull=True)))
-        .order_by("location__code", "name")
-    )
+    rows = hosts_for_staff()
     return render(request, "backoffice/hosts.html", {"hosts": rows})
 
 
 @staff_required("accounts.manage_machines")
 def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
-    host = Host.objects.filter(public_id=public_id).first() if public_id else None
+    host = host_by_public_id(public_id)
     if public_id and host is None:
         raise Http404("No such host.")
     initial = {}
@@ -128,7 +139,7 @@ def host_edit(request: HttpRequest, public_id: str = "") -> HttpResponse:
 
 @staff_required("accounts.manage_machines")
 def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    host = Host.objects.select_related("location").filter(public_id=public_id).first()
+    host = host_by_public_id(public_id)
     if host is None:
         raise Http404("No such host.")
     if request.method == "POST" and request.POST.get("action") == "reconcile":
@@ -138,7 +149,7 @@ def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     driver, driver_error = host_driver_loaded(host)
     parameters = driver.masked_parameters() if driver else {}
     capabilities = sorted(driver.capabilities) if driver else []
-    servers = Server.objects.filter(host=host, destroyed_at__isnull=True).select_related("service__customer__owner")
+    servers = live_servers_on(host)
     used = {
         "vcpus": sum(s.vcpus for s in servers),
         "memory": sum(s.memory_gb for s in servers),
@@ -160,8 +171,8 @@ def host_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 class PrefixForm(forms.Form):
     cidr = forms.CharField(max_length=64, label="Prefix")
-    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code")
-    tier = forms.ModelChoiceField(queryset=NetworkTier.objects.all(), to_field_name="code", label="Network tier")
+    location = forms.ModelChoiceField(queryset=locations(), to_field_name="code")
+    tier = forms.ModelChoiceField(queryset=network_tiers(), to_field_name="code", label="Network tier")
     role = forms.ChoiceField(choices=Prefix.Role.choices)
     gateway = forms.CharField(max_length=64, required=False)
 
@@ -186,9 +197,7 @@ def prefixes(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Prefix {data['cidr']} added.")
             return redirect("backoffice:prefixes")
     rows = []
-    ordered = Prefix.objects.select_related("location", "tier").order_by(
-        "location__code", "tier__sort_order", "family", "cidr"
-    )
+    ordered = prefixes_for_staff()
     for prefix in ordered:
         held, usable = prefix_utilisation(prefix)
         size = f"{usable:,}" if prefix.family == 4 else f"2^{128 - int(prefix.cidr.rsplit('/', 1)[1])}"
@@ -209,7 +218,7 @@ def _who_held(request: HttpRequest) -> dict[str, Any]:
         holder = holder_at(address, moment)
     except ValueError:
         return {"address": address, "at": at_text, "lookup_error": "Enter an IP address and a time (UTC)."}
-    history = IpAssignment.objects.filter(address=address).select_related("customer__owner", "service")[:20]
+    history = address_history(address)
     return {
         "address": address,
         "at": at_text,
@@ -224,7 +233,7 @@ def _who_held(request: HttpRequest) -> dict[str, Any]:
 def operations(request: HttpRequest) -> HttpResponse:
     status, query = request.GET.get("status", ""), request.GET.get("q", "").strip()
     if request.method == "POST":
-        operation = Operation.objects.filter(public_id=request.POST.get("operation", "")).first()
+        operation = operation_by_public_id(request.POST.get("operation", ""))
         if operation is None:
             raise Http404("No such operation.")
         try:
@@ -237,12 +246,8 @@ def operations(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             messages.error(request, error.detail)
         return redirect(request.get_full_path())
-    rows = Operation.objects.select_related("service__customer__owner").order_by("-created_at", "-id")
-    if status:
-        rows = rows.filter(status=status)
-    if query:
-        rows = rows.filter(Q(public_id=query) | Q(service__public_id=query))
-    counts = dict(Operation.objects.values_list("status").annotate(n=Count("id")))
+    rows = operations_search(status=status, query=query)
+    counts = operation_status_counts()
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -298,17 +303,15 @@ def null_routes(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"{data['address']} null-routed.")
                 return redirect("backoffice:null_routes")
-    active = [(r, holder_at(r.address, r.started_at)) for r in NullRoute.objects.filter(ended_at__isnull=True)]
-    ended = NullRoute.objects.filter(ended_at__isnull=False)[:50]
+    active = [(r, holder_at(r.address, r.started_at)) for r in null_routes_active()]
+    ended = null_routes_ended()
     return render(request, "backoffice/null_routes.html", {"form": form, "active": active, "ended": ended})
 
 
 @staff_required("accounts.manage_machines")
 def attack_alarms(request: HttpRequest) -> HttpResponse:
 
-    rows = AttackAlarm.objects.select_related("customer__owner", "service", "null_route")
-    if request.GET.get("open"):
-        rows = rows.filter(ended_at__isnull=True)
+    rows = attack_alarms_for_staff(open_only=bool(request.GET.get("open")))
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -331,9 +334,9 @@ class NetworkNoticeForm(forms.Form):
     ends_at = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Ends (UTC)"
     )
-    location = forms.ModelChoiceField(queryset=Location.objects.all(), to_field_name="code", required=False)
-    tier = forms.ModelChoiceField(queryset=NetworkTier.objects.all(), to_field_name="code", required=False)
-    host = forms.ModelChoiceField(queryset=Host.objects.all(), to_field_name="public_id", required=False)
+    location = forms.ModelChoiceField(queryset=locations(), to_field_name="code", required=False)
+    tier = forms.ModelChoiceField(queryset=network_tiers(), to_field_name="code", required=False)
+    host = forms.ModelChoiceField(queryset=all_hosts(), to_field_name="public_id", required=False)
     services = forms.CharField(required=False, help_text="srv_ ids, separated by spaces or commas")
 
 
@@ -346,7 +349,7 @@ def network_notices(request: HttpRequest) -> HttpResponse:
 
     form = NetworkNoticeForm(request.POST if request.POST.get("action") == "publish" else None)
     if request.method == "POST" and request.POST.get("action") in ("update", "resolve"):
-        notice = NetworkNotice.objects.filter(public_id=request.POST.get("notice", "")).first()
+        notice = network_notice_by_public_id(request.POST.get("notice", ""))
         if notice is None:
             raise Http404("No such notice.")
         try:
@@ -364,7 +367,7 @@ def network_notices(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         ids = [part for part in data["services"].replace(",", " ").split() if part]
-        services = list(Service.objects.filter(public_id__in=ids))
+        services = services_by_public_ids(ids)
         if len(services) != len(set(ids)):
             form.add_error("services", "Unknown service id.")
         else:
@@ -390,7 +393,5 @@ def network_notices(request: HttpRequest) -> HttpResponse:
                     f"{notice.services.count()} service(s).",
                 )
                 return redirect("backoffice:network_notices")
-    rows = NetworkNotice.objects.select_related("location", "tier", "host").annotate(
-        told=Count("recipients", distinct=True)
-    )[:50]
+    rows = network_notices_for_staff()
     return render(request, "backoffice/network_notices.html", {"form": form, "notices": rows, "now": clock.now()})

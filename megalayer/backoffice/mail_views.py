@@ -17,7 +17,7 @@ from megalayer.core import mailparts
 from megalayer.core.errors import DomainError
 from megalayer.notices.actions.inbound import inbound_message_dismiss, inbound_message_file
 from megalayer.notices.models import InboundMessage
-from megalayer.notices.queries import inbound_messages
+from megalayer.notices.queries import inbound_message, inbound_messages
 
 RAW_SHOWN = 64 * 1024
 
@@ -35,7 +35,7 @@ def mail_inbox(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_abuse")
 def mail_message(request: HttpRequest, public_id: str) -> HttpResponse:
-    stored = InboundMessage.objects.filter(public_id=public_id).first()
+    stored = inbound_message(public_id)
     if stored is None:
         raise Http404("No such message.")
     if request.method == "POST":

@@ -9,22 +9,20 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import customer_by_public_id, signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.privacy.actions import erasure_cancel, erasure_request
 from megalayer.privacy.models import ErasureRequest
+from megalayer.privacy.queries import erasure_scheduled, erasures_for_staff
 from megalayer.privacy.views_shared import export_response
 
 
 @staff_required("accounts.manage_holds")
 def erasures(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    rows = ErasureRequest.objects.select_related("customer__owner")
-    if status in ErasureRequest.Status.values:
-        rows = rows.filter(status=status)
+    rows = erasures_for_staff(status)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     context = {"page": page, "status": status, "statuses": ErasureRequest.Status.choices}
     return render(request, "backoffice/erasures.html", context)
@@ -33,7 +31,7 @@ def erasures(request: HttpRequest) -> HttpResponse:
 @staff_required("accounts.manage_holds")
 def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     """POST only: ``export`` (the zip), ``schedule`` or ``cancel`` (with a note)."""
-    customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
+    customer = customer_by_public_id(public_id)
     if customer is None or request.method != "POST":
         raise Http404("No such customer.")
     action = request.POST.get("action", "")
@@ -53,7 +51,7 @@ def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
             )
             messages.success(request, f"Account closed; personal data erased after {scheduled.erase_after:%Y-%m-%d}.")
         elif action == "cancel":
-            pending = ErasureRequest.objects.filter(customer=customer, status=ErasureRequest.Status.SCHEDULED).first()
+            pending = erasure_scheduled(customer)
             if pending is None:
                 raise Http404("No deletion is scheduled.")
             erasure_cancel(request=pending, staff=signed_in_user(request), note=note)

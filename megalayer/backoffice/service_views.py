@@ -8,8 +8,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -17,14 +15,14 @@ from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
-from megalayer.billing.choices import InvoiceStatus
-from megalayer.billing.models import Invoice
+from megalayer.billing.queries import revenue_by_month
 from megalayer.catalog.actions import coupon_create, price_version_add
-from megalayer.catalog.models import BillingCycle, Coupon, PriceVersion, Product
+from megalayer.catalog.models import BillingCycle
+from megalayer.catalog.queries import coupons_for_staff, prices_of, product_by_code, products_for_staff
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
-from megalayer.orders.models import Order
+from megalayer.orders.queries import order_by_public_id, orders_in_review
 from megalayer.provisioning.queries import operations_of, server_view
 from megalayer.services.actions import (
     service_deny_renewal,
@@ -34,26 +32,24 @@ from megalayer.services.actions import (
     services_migrate_price,
 )
 from megalayer.services.choices import Reason, Status
-from megalayer.services.models import Service
-from megalayer.services.queries import next_step
+from megalayer.services.queries import (
+    next_step,
+    service_by_public_id,
+    services_by_status,
+    services_paid_until_between,
+    services_search,
+)
 from megalayer.terms.queries import policy_at
 
 
 def dashboard_charts() -> list[object]:
     now = clock.now()
-    by_status = dict(Service.objects.values_list("status").annotate(n=Count("id")))
+    by_status = services_by_status()
     status_chart = bar_chart("Services by status", [(s.label, by_status.get(s.value, 0)) for s in Status])
     since = (now - dt.timedelta(days=365)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    revenue = (
-        Invoice.objects.filter(status=InvoiceStatus.PAID, paid_at__gte=since)
-        .annotate(month=TruncMonth("paid_at"))
-        .values("month")
-        .annotate(total=Sum("subtotal"))
-        .order_by("month")
-    )
     revenue_chart = bar_chart(
         "Revenue by month (paid, excl. tax)",
-        [(row["month"].strftime("%b"), row["total"] or Decimal(0)) for row in revenue],
+        [(month.strftime("%b"), total) for month, total in revenue_by_month(since)],
     )
     policy = policy_at(now)
     days = [now + dt.timedelta(days=n) for n in range(0, 30, 5)]
@@ -61,21 +57,11 @@ def dashboard_charts() -> list[object]:
     for start in days:
         end = start + dt.timedelta(days=5)
         label = start.strftime("%d %b")
-        renewals.append(
-            (label, Service.objects.filter(status=Status.ACTIVE, paid_until__gte=start, paid_until__lt=end).count())
-        )
+        renewals.append((label, services_paid_until_between(start, end, (Status.ACTIVE,))))
         deletion_from = start - dt.timedelta(days=policy.expiry.delete_after_days)
         deletion_to = end - dt.timedelta(days=policy.expiry.delete_after_days)
-        deletions.append(
-            (
-                label,
-                Service.objects.filter(
-                    status__in=[Status.ACTIVE, Status.SUSPENDED],
-                    paid_until__gte=deletion_from,
-                    paid_until__lt=deletion_to,
-                ).count(),
-            )
-        )
+        due = services_paid_until_between(deletion_from, deletion_to, (Status.ACTIVE, Status.SUSPENDED))
+        deletions.append((label, due))
     return [
         status_chart,
         revenue_chart,
@@ -87,13 +73,7 @@ def dashboard_charts() -> list[object]:
 @staff_required("accounts.view_customers")
 def services(request: HttpRequest) -> HttpResponse:
     query, status = request.GET.get("q", "").strip(), request.GET.get("status", "")
-    rows = Service.objects.select_related("customer__owner", "product__location")
-    if status:
-        rows = rows.filter(status=status)
-    if query:
-        rows = rows.filter(
-            Q(public_id=query) | Q(customer__owner__email__icontains=query) | Q(customer__public_id=query)
-        )
+    rows = services_search(query, status)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -132,7 +112,7 @@ class EnforcementForm(forms.Form):
 
 @staff_required("accounts.view_customers", post="accounts.manage_services")
 def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    service = Service.objects.select_related("customer__owner", "product").filter(public_id=public_id).first()
+    service = service_by_public_id(public_id)
     if service is None:
         raise Http404("No such service.")
     form = EnforcementForm(request.POST or None)
@@ -184,7 +164,7 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @staff_required("accounts.manage_services")
 def review_queue(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        order = Order.objects.filter(public_id=request.POST.get("order", "")).first()
+        order = order_by_public_id(request.POST.get("order", ""))
         if order is None:
             raise Http404("No such order.")
         try:
@@ -197,7 +177,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Order {order.public_id}: {request.POST.get('decision')}d.")
         return redirect("backoffice:review_queue")
-    orders = Order.objects.filter(status=Order.Status.IN_REVIEW).select_related("customer__owner", "product")
+    orders = orders_in_review()
     return render(request, "backoffice/review_queue.html", {"orders": orders})
 
 
@@ -215,14 +195,14 @@ class MigrateForm(forms.Form):
 
 @staff_required("accounts.manage_catalog")
 def products(request: HttpRequest) -> HttpResponse:
-    rows = Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
+    rows = products_for_staff()
     return render(request, "backoffice/products.html", {"products": rows})
 
 
 @staff_required("accounts.manage_catalog")
 def product_detail(request: HttpRequest, code: str) -> HttpResponse:
 
-    product = Product.objects.filter(code=code).first()
+    product = product_by_code(code)
     if product is None:
         raise Http404("No such product.")
     migrating = request.method == "POST" and "migrate" in request.POST
@@ -259,7 +239,7 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         "backoffice/product_detail.html",
         {
             "product": product,
-            "prices": PriceVersion.objects.filter(product=product),
+            "prices": prices_of(product),
             "form": form,
             "migrate_form": migrate_form,
         },
@@ -292,4 +272,4 @@ def coupons(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Coupon created.")
             return redirect("backoffice:coupons")
-    return render(request, "backoffice/coupons.html", {"coupons": Coupon.objects.order_by("-id"), "form": form})
+    return render(request, "backoffice/coupons.html", {"coupons": coupons_for_staff(), "form": form})

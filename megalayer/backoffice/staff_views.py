@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.actions import staff_roles_set
-from megalayer.accounts.models import User
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import signed_in_user, staff_member
+from megalayer.accounts.queries import staff_members as staff_member_list
 from megalayer.accounts.roles import PERMISSIONS, ROLES
 from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
@@ -18,7 +18,7 @@ from megalayer.core.errors import DomainError
 @staff_required("accounts.manage_staff")
 def staff_members(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        member = User.objects.filter(pk=request.POST.get("user") or 0, is_staff=True).first()
+        member = staff_member(request.POST.get("user"))
         if member is None:
             raise Http404("No such staff member.")
         try:
@@ -30,6 +30,6 @@ def staff_members(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{member.email}: roles saved.")
         return redirect("backoffice:staff")
-    members = User.objects.filter(is_staff=True).order_by("email")
+    members = staff_member_list()
     roles = [(code, name, sorted(PERMISSIONS[p] for p in granted)) for code, (name, granted) in ROLES.items()]
     return render(request, "backoffice/staff.html", {"members": members, "roles": roles})

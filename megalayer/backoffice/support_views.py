@@ -6,18 +6,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.models import User
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import signed_in_user, staff_member, staff_members
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 from megalayer.support.actions import ticket_reply, ticket_set
 from megalayer.support.choices import Priority, Status, Via
-from megalayer.support.models import Attachment, CannedReply, Ticket
-from megalayer.support.queries import departments, ticket_search, visible_messages
+from megalayer.support.queries import (
+    attachment_for_staff,
+    canned_replies_for,
+    canned_reply,
+    departments,
+    ticket_for_staff,
+    ticket_search,
+    ticket_status_counts,
+    tickets_for_staff,
+    visible_messages,
+)
 from megalayer.support.views_shared import attachment_response, uploads_from
 
 
@@ -25,7 +32,7 @@ from megalayer.support.views_shared import attachment_response, uploads_from
 def tickets(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     status, department, mine = request.GET.get("status", ""), request.GET.get("department", ""), request.GET.get("mine")
-    rows = ticket_search(Ticket.objects.select_related("customer__owner", "department", "assignee"), query)
+    rows = ticket_search(tickets_for_staff(), query)
     if status == "waiting":
         rows = rows.filter(status__in=[Status.OPEN, Status.CUSTOMER_REPLY])
     elif status:
@@ -34,7 +41,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(department__code=department)
     if mine:
         rows = rows.filter(assignee_id=request.user.pk)
-    counts = dict(Ticket.objects.values_list("status").annotate(n=Count("id")))
+    counts = ticket_status_counts()
     page = Paginator(rows.order_by("-updated_at"), 25).get_page(request.GET.get("page"))
     extra = "".join(f"{k}={v}&" for k, v in (("status", status), ("department", department), ("mine", mine)) if v)
     context = {
@@ -52,11 +59,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.manage_tickets")
 def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    ticket = (
-        Ticket.objects.select_related("customer__owner", "department", "service", "assignee")
-        .filter(public_id=public_id)
-        .first()
-    )
+    ticket = ticket_for_staff(public_id)
     if ticket is None:
         raise Http404("No such ticket.")
     if request.method == "POST":
@@ -64,7 +67,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         try:
             if action == "reply":
                 body = request.POST.get("body", "")
-                canned = CannedReply.objects.filter(pk=request.POST.get("canned") or 0).first()
+                canned = canned_reply(request.POST.get("canned"))
                 if not body.strip() and canned is not None:
                     body = canned.body
                 ticket_reply(
@@ -79,7 +82,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 messages.success(request, "Note added." if request.POST.get("internal") == "yes" else "Reply sent.")
             elif action == "set":
                 assignee_id = request.POST.get("assignee", "")
-                assignee = User.objects.filter(pk=assignee_id, is_staff=True).first() if assignee_id else None
+                assignee = staff_member(assignee_id) if assignee_id else None
                 ticket_set(
                     ticket=ticket,
                     staff=signed_in_user(request),
@@ -94,9 +97,8 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     context = {
         "ticket": ticket,
         "thread": visible_messages(ticket, staff=True),
-        "canned": CannedReply.objects.filter(department__in=[ticket.department_id, None])
-        | CannedReply.objects.filter(department__isnull=True),
-        "staff_members": User.objects.filter(is_staff=True, is_active=True).order_by("email"),
+        "canned": canned_replies_for(ticket),
+        "staff_members": staff_members(active_only=True),
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }
@@ -105,7 +107,7 @@ def ticket_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @staff_required("accounts.manage_tickets")
 def ticket_attachment(request: HttpRequest, public_id: str, attachment_id: str) -> FileResponse:
-    attachment = Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=public_id).first()
+    attachment = attachment_for_staff(public_id, attachment_id)
     if attachment is None:
         raise Http404("No such file.")
     return attachment_response(attachment)

@@ -7,18 +7,15 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.abuse.actions.holds import hold_over_customer
-from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import customers_search, signed_in_user
+from megalayer.accounts.queries import customer_by_public_id, customer_counts, customers_search, signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
-from megalayer.affiliates.models import Referral
+from megalayer.affiliates.queries import referral_of, referrals_of
 from megalayer.audit.actions import Actor
-from megalayer.audit.models import AuditEvent
-from megalayer.audit.queries import audit_search, audit_verify
+from megalayer.audit.queries import audit_search, audit_verify, events_about, recent_events
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.forms import TermsPublishForm
 from megalayer.backoffice.service_views import dashboard_charts
@@ -27,25 +24,36 @@ from megalayer.core.errors import DomainError
 from megalayer.core.ids import new_public_id
 from megalayer.notices.actions import notice_create
 from megalayer.notices.choices import REQUIREMENT_OF_KIND, Kind
-from megalayer.notices.models import Notice
-from megalayer.orders.models import Order
+from megalayer.notices.queries import (
+    latest_notice_of_kind,
+    latest_notice_times,
+    notice_status_counts,
+    notices_of_customer,
+)
+from megalayer.orders.queries import orders_in_review
 from megalayer.privacy.actions import erasure_blockers
 from megalayer.terms.actions import terms_publish
-from megalayer.terms.models import TermsAcceptance, TermsVersion
-from megalayer.terms.queries import current_version, terms_diff
+from megalayer.terms.models import TermsVersion
+from megalayer.terms.queries import (
+    acceptances_of,
+    current_version,
+    latest_version,
+    terms_diff,
+    versions_with_acceptances,
+)
 
 
 @staff_required(ANY_STAFF)
 def home(request: HttpRequest) -> HttpResponse:
-    since = clock.now() - dt.timedelta(days=30)
+    customer_count, new_customers = customer_counts(clock.now() - dt.timedelta(days=30))
     context = {
-        "customer_count": Customer.objects.count(),
-        "new_customers": Customer.objects.filter(created_at__gte=since).count(),
-        "notice_status": dict(Notice.objects.values_list("status").annotate(n=Count("id"))),
+        "customer_count": customer_count,
+        "new_customers": new_customers,
+        "notice_status": notice_status_counts(),
         "current_terms": current_version(),
-        "recent_events": AuditEvent.objects.all()[:10],
+        "recent_events": recent_events(10),
         "charts": dashboard_charts(),
-        "in_review": Order.objects.filter(status=Order.Status.IN_REVIEW).count(),
+        "in_review": orders_in_review().count(),
     }
     return render(request, "backoffice/home.html", context)
 
@@ -69,34 +77,34 @@ def customers(request: HttpRequest) -> HttpResponse:
 
 @staff_required("accounts.view_customers")
 def customer_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    customer = Customer.objects.select_related("owner").filter(public_id=public_id).first()
+    customer = customer_by_public_id(public_id)
     if customer is None:
         raise Http404("No such customer.")
     context = {
         "customer": customer,
         "profile": getattr(customer, "billing_profile", None),
-        "acceptances": TermsAcceptance.objects.filter(user=customer.owner).select_related("version"),
-        "notices": Notice.objects.filter(customer=customer)[:20],
-        "events": AuditEvent.objects.filter(target_type="customer", target_id=customer.public_id)[:20],
+        "acceptances": acceptances_of(customer.owner),
+        "notices": notices_of_customer(customer)[:20],
+        "events": events_about("customer", customer.public_id).order_by("-id")[:20],
         "erasures": customer.erasure_requests.all()[:5],
         "erasure_blockers": erasure_blockers(customer),
         "erasure_hold": hold_over_customer(customer),
-        "referred_by": Referral.objects.filter(referred=customer).select_related("referrer__owner").first(),
-        "referrals": Referral.objects.filter(referrer=customer).select_related("referred__owner")[:20],
+        "referred_by": referral_of(customer),
+        "referrals": referrals_of(customer)[:20],
     }
     return render(request, "backoffice/customer_detail.html", context)
 
 
 @staff_required("accounts.manage_terms")
 def terms_list(request: HttpRequest) -> HttpResponse:
-    versions = TermsVersion.objects.annotate(accepted=Count("acceptances"))
+    versions = versions_with_acceptances()
     return render(request, "backoffice/terms_list.html", {"versions": versions, "current": current_version()})
 
 
 @staff_required("accounts.manage_terms")
 def terms_publish_view(request: HttpRequest) -> HttpResponse:
     """Two steps: 'Preview' shows the diff against the version in force; 'Publish' publishes."""
-    latest = TermsVersion.objects.order_by("-number").first()
+    latest = latest_version()
     initial = {"body": latest.body, "policy": json.dumps(latest.policy_data, indent=2)} if latest else {}
     form = TermsPublishForm(request.POST or None, initial=initial)
     diff = None
@@ -145,10 +153,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def mail_templates(request: HttpRequest) -> HttpResponse:
     """Every notice kind with its latest real message: preview (text and HTML, one shared layout) and a
     test send of that message to the staff member's own address."""
-    from django.db.models import Max
-
     if request.method == "POST":
-        example = Notice.objects.filter(kind=request.POST.get("kind", "")).order_by("-created_at").first()
+        example = latest_notice_of_kind(request.POST.get("kind", ""))
         if example is None:
             raise Http404("No example of that kind yet.")
         notice_create(
@@ -161,8 +167,8 @@ def mail_templates(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, f"Test message queued to {request.user.email}.")  # type: ignore[union-attr]
         return redirect(f"{request.path}?kind={example.kind}")
-    latest = dict(Notice.objects.values_list("kind").annotate(at=Max("created_at")))
+    latest = latest_notice_times()
     kind = request.GET.get("kind", "")
-    example = Notice.objects.filter(kind=kind).order_by("-created_at").first() if kind else None
+    example = latest_notice_of_kind(kind)
     rows = [(value, label, REQUIREMENT_OF_KIND.get(value, ""), latest.get(value)) for value, label in Kind.choices]
     return render(request, "backoffice/mail_templates.html", {"rows": rows, "kind": kind, "example": example})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from megalayer.catalog.models import OsImage, PriceVersion, Product
+from megalayer.catalog.models import Coupon, Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.core.errors import RuleRefused
 
@@ -41,3 +41,27 @@ def price_at(product: Product, cycle: str, moment: dt.datetime | None = None) ->
 
 def images_for_new_orders(product: Product) -> QuerySet[OsImage]:
     return product.os_images.filter(end_of_life=False)
+
+
+def products_for_staff() -> QuerySet[Product]:
+    return Product.objects.select_related("location", "tier").annotate(service_count=Count("services"))
+
+
+def product_by_code(code: str) -> Product | None:
+    return Product.objects.filter(code=code).first()
+
+
+def prices_of(product: Product) -> QuerySet[PriceVersion]:
+    return PriceVersion.objects.filter(product=product)
+
+
+def coupons_for_staff() -> QuerySet[Coupon]:
+    return Coupon.objects.order_by("-id")
+
+
+def locations() -> QuerySet[Location]:
+    return Location.objects.all()
+
+
+def network_tiers() -> QuerySet[NetworkTier]:
+    return NetworkTier.objects.all()

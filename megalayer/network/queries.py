@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from megalayer.network.models import IpAssignment, Prefix
+from megalayer.network.models import IpAssignment, NullRoute, Prefix
 
 
 def holder_at(address: str, moment: dt.datetime) -> IpAssignment | None:
@@ -28,3 +28,22 @@ def prefix_utilisation(prefix: Prefix) -> tuple[int, int]:
     usable -= 1 if prefix.gateway else 0
     held = IpAssignment.objects.filter(prefix=prefix, released_at__isnull=True).count()
     return held, usable
+
+
+def prefixes_for_staff() -> QuerySet[Prefix]:
+    return Prefix.objects.select_related("location", "tier").order_by(
+        "location__code", "tier__sort_order", "family", "cidr"
+    )
+
+
+def address_history(address: str, limit: int = 20) -> QuerySet[IpAssignment]:
+    """Who held ``address``, newest first (TOS-ABUSE-1: complaints are matched against this)."""
+    return IpAssignment.objects.filter(address=address).select_related("customer__owner", "service")[:limit]
+
+
+def null_routes_active() -> QuerySet[NullRoute]:
+    return NullRoute.objects.filter(ended_at__isnull=True)
+
+
+def null_routes_ended(limit: int = 50) -> QuerySet[NullRoute]:
+    return NullRoute.objects.filter(ended_at__isnull=False)[:limit]

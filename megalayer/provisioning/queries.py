@@ -7,11 +7,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from megalayer.core import clock
 from megalayer.network.models import IpAssignment, ReverseDns
-from megalayer.provisioning.models import Operation, Server, TrafficSample
+from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
 from megalayer.services.models import Service
 
 
@@ -130,3 +130,42 @@ def traffic_this_month(server: Server) -> list[TrafficDay]:
                 if gap:
                     estimated.add(day)
     return [TrafficDay(day, rx, tx, day in estimated) for day, (rx, tx) in sorted(totals.items())]
+
+
+def hosts_for_staff() -> QuerySet[Host]:
+    """Every host with how many live servers it carries, by location and name."""
+    return (
+        Host.objects.select_related("location")
+        .annotate(servers_live=Count("servers", filter=Q(servers__destroyed_at__isnull=True)))
+        .order_by("location__code", "name")
+    )
+
+
+def all_hosts() -> QuerySet[Host]:
+    return Host.objects.all()
+
+
+def host_by_public_id(public_id: str) -> Host | None:
+    return Host.objects.select_related("location").filter(public_id=public_id).first() if public_id else None
+
+
+def live_servers_on(host: Host) -> QuerySet[Server]:
+    return Server.objects.filter(host=host, destroyed_at__isnull=True).select_related("service__customer__owner")
+
+
+def operations_search(*, status: str = "", query: str = "") -> QuerySet[Operation]:
+    rows = Operation.objects.select_related("service__customer__owner").order_by("-created_at", "-id")
+    if status:
+        rows = rows.filter(status=status)
+    query = query.strip()
+    if query:
+        rows = rows.filter(Q(public_id=query) | Q(service__public_id=query))
+    return rows
+
+
+def operation_status_counts() -> dict[str, int]:
+    return dict(Operation.objects.values_list("status").annotate(n=Count("id")))
+
+
+def operation_by_public_id(public_id: str) -> Operation | None:
+    return Operation.objects.filter(public_id=public_id).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from megalayer.accounts.models import Customer
 from megalayer.core import clock
@@ -48,3 +48,32 @@ def next_step(service: Service) -> NextStep:
         service.paid_until,
         "Payment and Refund Policy 1",
     )
+
+
+def services_by_status() -> dict[str, int]:
+    return dict(Service.objects.values_list("status").annotate(n=Count("id")))
+
+
+def services_paid_until_between(start: dt.datetime, end: dt.datetime, statuses: tuple[str, ...]) -> int:
+    """How many services in ``statuses`` are paid until a moment in [start, end): renewals and deletions due."""
+    return Service.objects.filter(status__in=statuses, paid_until__gte=start, paid_until__lt=end).count()
+
+
+def services_search(query: str = "", status: str = "") -> QuerySet[Service]:
+    rows = Service.objects.select_related("customer__owner", "product__location")
+    if status:
+        rows = rows.filter(status=status)
+    query = query.strip()
+    if query:
+        rows = rows.filter(
+            Q(public_id=query) | Q(customer__owner__email__icontains=query) | Q(customer__public_id=query)
+        )
+    return rows
+
+
+def service_by_public_id(public_id: str) -> Service | None:
+    return Service.objects.select_related("customer__owner", "product").filter(public_id=public_id).first()
+
+
+def services_by_public_ids(public_ids: list[str]) -> list[Service]:
+    return list(Service.objects.filter(public_id__in=public_ids))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
+from megalayer.support.models import Attachment, CannedReply, Department, Ticket, TicketMessage
 
 
 def departments() -> QuerySet[Department]:
@@ -48,3 +48,32 @@ def attachment_for_customer(customer: Any, ticket_id: str, attachment_id: str) -
         .select_related("message__ticket")
         .first()
     )
+
+
+def tickets_for_staff() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("customer__owner", "department", "assignee")
+
+
+def ticket_status_counts() -> dict[str, int]:
+    return dict(Ticket.objects.values_list("status").annotate(n=Count("id")))
+
+
+def ticket_for_staff(public_id: str) -> Ticket | None:
+    rows = Ticket.objects.select_related("customer__owner", "department", "service", "assignee")
+    return rows.filter(public_id=public_id).first()
+
+
+def canned_replies_for(ticket: Ticket) -> QuerySet[CannedReply]:
+    """The department's canned replies and those for every department."""
+    return CannedReply.objects.filter(Q(department=ticket.department_id) | Q(department__isnull=True))
+
+
+def canned_reply(pk: object) -> CannedReply | None:
+    try:
+        return CannedReply.objects.filter(pk=int(str(pk))).first()
+    except ValueError:
+        return None
+
+
+def attachment_for_staff(ticket_id: str, attachment_id: str) -> Attachment | None:
+    return Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=ticket_id).first()

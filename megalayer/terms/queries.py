@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, QuerySet
+
 from megalayer.core import clock
 from megalayer.core.people import Person
 from megalayer.terms.models import TermsAcceptance, TermsVersion
@@ -111,3 +113,16 @@ def parse_clause_headings(body: str) -> list[dict[str, Any]]:
         if before_blank and after_blank and _HEADING.match(text) and len(text.split()) <= 6:
             headings.append({"heading": text, "line": index + 1})
     return headings
+
+
+def acceptances_of(user: Person) -> QuerySet[TermsAcceptance]:
+    return TermsAcceptance.objects.filter(user_id=user.pk).select_related("version")
+
+
+def versions_with_acceptances() -> QuerySet[TermsVersion]:
+    return TermsVersion.objects.annotate(accepted=Count("acceptances"))
+
+
+def latest_version() -> TermsVersion | None:
+    """The highest-numbered version, in force or not (what a new version is drafted from)."""
+    return TermsVersion.objects.order_by("-number").first()

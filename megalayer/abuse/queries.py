@@ -1,0 +1,80 @@
+"""Reads of the abuse desk and legal matters for the back office and the API."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from megalayer.abuse.models import (
+    AbuseCase,
+    AbuseEvent,
+    AbuseReport,
+    LegalExport,
+    LegalHold,
+    LegalOrder,
+    TrustedReporter,
+)
+from megalayer.accounts.models import Customer
+
+
+def _pk(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def reports_for_staff(*, triage: bool = False) -> QuerySet[AbuseReport]:
+    """Reports without their raw bytes (kept for evidence, shown on the report's own page)."""
+    rows = AbuseReport.objects.defer("raw").prefetch_related("events")
+    return rows.filter(needs_triage=True) if triage else rows
+
+
+def report_by_public_id(public_id: str) -> AbuseReport | None:
+    return AbuseReport.objects.filter(public_id=public_id).first()
+
+
+def event_of_report(report: AbuseReport, pk: object) -> AbuseEvent | None:
+    key = _pk(pk)
+    return AbuseEvent.objects.filter(report=report, pk=key).first() if key is not None else None
+
+
+def cases_for_staff(status: str = "") -> QuerySet[AbuseCase]:
+    rows = AbuseCase.objects.select_related("customer__owner", "service")
+    return rows.filter(status=status) if status else rows
+
+
+def case_by_public_id(public_id: str) -> AbuseCase | None:
+    return AbuseCase.objects.select_related("customer__owner", "service").filter(public_id=public_id).first()
+
+
+def cases_of(customer: Customer) -> QuerySet[AbuseCase]:
+    return AbuseCase.objects.filter(customer=customer).select_related("service")
+
+
+def trusted_reporters() -> QuerySet[TrustedReporter]:
+    return TrustedReporter.objects.all()
+
+
+def trusted_reporter(pk: object) -> TrustedReporter | None:
+    key = _pk(pk)
+    return TrustedReporter.objects.filter(pk=key).first() if key is not None else None
+
+
+def legal_orders(limit: int = 100) -> QuerySet[LegalOrder]:
+    return LegalOrder.objects.all()[:limit]
+
+
+def legal_order_by_public_id(public_id: str) -> LegalOrder | None:
+    return LegalOrder.objects.filter(public_id=public_id).select_related("customer__owner", "service").first()
+
+
+def legal_hold_by_public_id(public_id: str) -> LegalHold | None:
+    return LegalHold.objects.filter(public_id=public_id).first()
+
+
+def legal_holds_for_staff(limit: int = 200) -> QuerySet[LegalHold]:
+    return LegalHold.objects.select_related("customer__owner", "service", "case")[:limit]
+
+
+def legal_export_by_public_id(public_id: str) -> LegalExport | None:
+    return LegalExport.objects.filter(public_id=public_id).first()
