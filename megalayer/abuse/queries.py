@@ -48,7 +48,12 @@ def case_by_public_id(public_id: str) -> AbuseCase | None:
 
 
 def cases_of(customer: Customer) -> QuerySet[AbuseCase]:
+    """The customer's own cases: another customer's case is simply not found."""
     return AbuseCase.objects.filter(customer=customer).select_related("service")
+
+
+def case_of(customer: Customer, public_id: str) -> AbuseCase | None:
+    return cases_of(customer).filter(public_id=public_id).first()
 
 
 def trusted_reporters() -> QuerySet[TrustedReporter]:
@@ -61,7 +66,7 @@ def trusted_reporter(pk: object) -> TrustedReporter | None:
 
 
 def legal_orders(limit: int = 100) -> QuerySet[LegalOrder]:
-    return LegalOrder.objects.all()[:limit]
+    return LegalOrder.objects.select_related("customer", "service")[:limit]
 
 
 def legal_order_by_public_id(public_id: str) -> LegalOrder | None:
@@ -69,7 +74,7 @@ def legal_order_by_public_id(public_id: str) -> LegalOrder | None:
 
 
 def legal_hold_by_public_id(public_id: str) -> LegalHold | None:
-    return LegalHold.objects.filter(public_id=public_id).first()
+    return LegalHold.objects.select_related("service", "customer").filter(public_id=public_id).first()
 
 
 def legal_holds_for_staff(limit: int = 200) -> QuerySet[LegalHold]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from megalayer.accounts.models import Approval, Customer, User
+from megalayer.accounts.models import ApiToken, Approval, Customer, User
 
 
 def customers_to_notify_of_terms() -> QuerySet[Customer]:
@@ -88,3 +89,19 @@ def approvals_for_staff() -> QuerySet[Approval]:
 
 def approval_by_public_id(public_id: str) -> Approval | None:
     return Approval.objects.filter(public_id=public_id).first()
+
+
+def customer_of(user: User) -> Customer | None:
+    """The account a login owns (staff own none)."""
+    return Customer.objects.filter(owner=user).select_related("billing_profile").first()
+
+
+def address_verified(user: User) -> bool:
+    """Whether the login's current address was confirmed (allauth's EmailAddress)."""
+    return bool(EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists())
+
+
+def live_tokens_of(user: User, now: dt.datetime) -> QuerySet[ApiToken]:
+    """The user's API tokens that are neither revoked nor expired."""
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    return ApiToken.objects.filter(live, user=user, revoked_at__isnull=True)

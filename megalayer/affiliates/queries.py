@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from megalayer.affiliates.models import Commission, Referral
+from megalayer.affiliates.models import AffiliateCode, Commission, Referral
 
 
 def masked_email(address: str) -> str:
@@ -63,3 +63,7 @@ def referral_by_public_id(public_id: str) -> Referral | None:
 
 def commissions_holding_count() -> int:
     return Commission.objects.filter(status=Commission.Status.HOLDING).count()
+
+
+def code_taken(code: str) -> bool:
+    return bool(AffiliateCode.objects.filter(code=code.lower()).exists())

@@ -59,3 +59,8 @@ def payments_for_staff() -> QuerySet[Payment]:
 
 def tax_rates_all() -> QuerySet[TaxRate]:
     return TaxRate.objects.all()
+
+
+def pending_payments_of(customer: Customer) -> QuerySet[Payment]:
+    """Top-ups and invoice payments started at a gateway and not yet confirmed."""
+    return Payment.objects.filter(customer=customer, status="pending").exclude(gateway="balance")

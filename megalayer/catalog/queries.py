@@ -65,3 +65,42 @@ def locations() -> QuerySet[Location]:
 
 def network_tiers() -> QuerySet[NetworkTier]:
     return NetworkTier.objects.all()
+
+
+def prices_in_force(product: Product, now: dt.datetime) -> dict[str, PriceVersion]:
+    """The price of each billing cycle in force at ``now`` (the latest version effective by then)."""
+    prices: dict[str, PriceVersion] = {}
+    for price in PriceVersion.objects.filter(product=product, effective_at__lte=now).order_by("effective_at"):
+        prices[price.cycle] = price
+    return prices
+
+
+def monthly_prices_in_force(products: list[Product], now: dt.datetime) -> dict[int, PriceVersion]:
+    """Each product's monthly price in force at ``now``, by product id (one query for a whole list)."""
+    prices: dict[int, PriceVersion] = {}
+    rows = PriceVersion.objects.filter(product__in=products, cycle="monthly", effective_at__lte=now)
+    for price in rows.order_by("effective_at", "id"):
+        prices[price.product_id] = price
+    return prices
+
+
+def images_available() -> QuerySet[OsImage]:
+    """Images offered for new orders and reinstalls (end-of-life images stay only on running services)."""
+    return OsImage.objects.filter(end_of_life=False)
+
+
+def image_by_code(code: str) -> OsImage | None:
+    return OsImage.objects.filter(code=code).first() if code else None
+
+
+def location_by_code(code: str) -> Location | None:
+    return Location.objects.filter(code=code).first() if code else None
+
+
+def tier_by_code(code: str) -> NetworkTier | None:
+    return NetworkTier.objects.filter(code=code).first() if code else None
+
+
+def no_images() -> QuerySet[OsImage]:
+    """An empty choice list for a form field filled per product."""
+    return OsImage.objects.none()

@@ -47,3 +47,7 @@ def null_routes_active() -> QuerySet[NullRoute]:
 
 def null_routes_ended(limit: int = 50) -> QuerySet[NullRoute]:
     return NullRoute.objects.filter(ended_at__isnull=False)[:limit]
+
+
+def null_routes(*, include_ended: bool = False) -> QuerySet[NullRoute]:
+    return NullRoute.objects.all() if include_ended else null_routes_active()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from megalayer.accounts.models import Customer
 from megalayer.orders.models import Order
 
 
@@ -14,3 +15,7 @@ def orders_in_review() -> QuerySet[Order]:
 
 def order_by_public_id(public_id: str) -> Order | None:
     return Order.objects.filter(public_id=public_id).select_related("customer__owner", "product").first()
+
+
+def orders_of(customer: Customer) -> QuerySet[Order]:
+    return Order.objects.filter(customer=customer).select_related("product", "invoice", "service")

@@ -8,8 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.abuse.actions import case_answer, redact
-from megalayer.abuse.models import AbuseCase
 from megalayer.abuse.parsing import parse
+from megalayer.abuse.queries import case_of, cases_of
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.portal.billing_views import _customer
@@ -17,13 +17,13 @@ from megalayer.portal.billing_views import _customer
 
 @login_required
 def cases(request: HttpRequest) -> HttpResponse:
-    rows = AbuseCase.objects.filter(customer=_customer(request)).select_related("service")
+    rows = cases_of(_customer(request))
     return render(request, "portal/abuse_cases.html", {"cases": rows, "now": clock.now()})
 
 
 @login_required
 def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    case = AbuseCase.objects.filter(customer=_customer(request), public_id=public_id).select_related("service").first()
+    case = case_of(_customer(request), public_id)
     if case is None:
         raise Http404("No such case.")
     if request.method == "POST":

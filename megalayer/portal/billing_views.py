@@ -17,14 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.models import Customer, User
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import customer_of, signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import customer_set_auto_apply, invoice_pay_from_balance, payment_start
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.gateways import enabled_gateways, gateway_named
-from megalayer.billing.models import Invoice, Payment
+from megalayer.billing.models import Invoice
 from megalayer.billing.pdf import invoice_html, invoice_pdf
-from megalayer.billing.queries import invoices_of
+from megalayer.billing.queries import invoices_of, pending_payments_of
 from megalayer.core import numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.framing import framed_by_own_pages
@@ -54,7 +54,7 @@ class PayForm(forms.Form):
 def _customer(request: HttpRequest) -> Customer:
     user = request.user
     assert isinstance(user, User)
-    customer = Customer.objects.filter(owner=user).first()
+    customer = customer_of(user)
     if customer is None:
         raise Http404("Staff logins have no balance.")
     return customer
@@ -89,7 +89,7 @@ def billing(request: HttpRequest) -> HttpResponse:
         "balance": customer_balance(customer, customer.currency),
         "form": form,
         "page": page,
-        "pending": Payment.objects.filter(customer=customer, status="pending").exclude(gateway="balance"),
+        "pending": pending_payments_of(customer),
         "open_invoices": invoices_of(customer).filter(status=InvoiceStatus.ISSUED)[:5],
         "sandbox": any(gateway.is_sandbox for gateway in enabled_gateways()),
     }

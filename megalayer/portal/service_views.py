@@ -14,8 +14,17 @@ from django.shortcuts import redirect, render
 from megalayer.accounts.queries import signed_in_user
 from megalayer.audit.actions import Actor
 from megalayer.billing.choices import InvoiceStatus
-from megalayer.catalog.models import BillingCycle, Location, NetworkTier, OsImage, PriceVersion, Product
-from megalayer.catalog.queries import images_for_new_orders, price_at, products_for_sale
+from megalayer.catalog.models import BillingCycle, OsImage, Product
+from megalayer.catalog.queries import (
+    image_by_code,
+    images_for_new_orders,
+    locations,
+    monthly_prices_in_force,
+    network_tiers,
+    no_images,
+    price_at,
+    products_for_sale,
+)
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.core.ids import new_public_id
@@ -35,18 +44,13 @@ def catalog(request: HttpRequest) -> HttpResponse:
     filters = {key: request.GET.get(key, "") for key in ("location", "tier", "kind")}
     products = list(products_for_sale(**filters))
     now = clock.now()
-    monthly = {
-        price.product_id: price
-        for price in PriceVersion.objects.filter(product__in=products, cycle="monthly", effective_at__lte=now).order_by(
-            "product_id", "effective_at"
-        )
-    }
+    monthly = monthly_prices_in_force(products, now)
     rows = [(product, monthly.get(product.pk)) for product in products]
     context = {
         "rows": rows,
         "filters": filters,
-        "locations": Location.objects.all(),
-        "tiers": NetworkTier.objects.all(),
+        "locations": locations(),
+        "tiers": network_tiers(),
         "kinds": Product.Kind.choices,
     }
     return render(request, "portal/catalog.html", context)
@@ -60,7 +64,7 @@ class OsImageField(forms.ModelChoiceField[OsImage]):
 
 class OrderForm(forms.Form):
     cycle = forms.ChoiceField(choices=BillingCycle.choices)
-    os_image = OsImageField(queryset=OsImage.objects.none(), label="Operating system")
+    os_image = OsImageField(queryset=no_images(), label="Operating system")
     coupon = forms.CharField(max_length=40, required=False, label="Coupon code")
 
     def __init__(self, product: Product, *args: object, **kwargs: object) -> None:
@@ -153,7 +157,7 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
             )
             messages.info(request, "Started; the progress is shown below.")
         elif action == "reinstall":
-            image = OsImage.objects.filter(code=request.POST.get("os_image", "")).first()
+            image = image_by_code(request.POST.get("os_image", ""))
             reinstall_request(
                 service=service,
                 os_image=image,

@@ -17,9 +17,9 @@ from megalayer.portal.billing_views import _customer
 from megalayer.services.queries import services_of
 from megalayer.support.actions import ticket_close, ticket_open, ticket_reopen, ticket_reply
 from megalayer.support.choices import Status
-from megalayer.support.models import Department
 from megalayer.support.queries import (
     attachment_for_customer,
+    department_choices,
     departments,
     ticket_search,
     tickets_of,
@@ -29,7 +29,7 @@ from megalayer.support.views_shared import attachment_response, uploads_from
 
 
 class TicketForm(forms.Form):
-    department = forms.ModelChoiceField(queryset=Department.objects.all(), to_field_name="code", empty_label=None)
+    department = forms.ModelChoiceField(queryset=department_choices(), to_field_name="code", empty_label=None)
     service = forms.ChoiceField(required=False, label="About service (optional)")
     subject = forms.CharField(max_length=200)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label="Message", help_text="Markdown allowed.")

@@ -9,15 +9,21 @@ from django.shortcuts import redirect, render
 from megalayer.accounts.models import User
 from megalayer.core import clock
 from megalayer.terms.actions import terms_changes_seen
-from megalayer.terms.models import TermsVersion
-from megalayer.terms.queries import current_version, latest_acceptance, terms_blocks, terms_diff, upcoming_version
+from megalayer.terms.queries import (
+    current_version,
+    latest_acceptance,
+    terms_blocks,
+    terms_diff,
+    upcoming_version,
+    version_before,
+    version_by_number,
+    versions_in_force_history,
+)
 
 
 def terms_current(request: HttpRequest) -> HttpResponse:
     version = current_version()
-    history = TermsVersion.objects.filter(effective_at__lte=clock.now()).only(
-        "number", "update_date", "effective_at", "summary"
-    )
+    history = versions_in_force_history()
     return render(
         request,
         "portal/terms.html",
@@ -32,7 +38,7 @@ def terms_current(request: HttpRequest) -> HttpResponse:
 
 
 def terms_version(request: HttpRequest, number: int) -> HttpResponse:
-    version = TermsVersion.objects.filter(number=number, effective_at__lte=clock.now()).first()
+    version = version_by_number(number, in_force_only=True)
     upcoming = upcoming_version()
     if version is None and upcoming is not None and upcoming.number == number:
         version = upcoming  # announced versions are readable before they take effect
@@ -60,18 +66,12 @@ def terms_changes(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     accepted = latest_acceptance(user)
-    previous_accepted = (
-        TermsVersion.objects.filter(acceptances__user=user, number__lt=newest.number).order_by("-number").first()
-    )
+    previous_accepted = version_before(newest.number, accepted_by=user)
     if request.method == "POST":
         if accepted is not None:
             terms_changes_seen(acceptance=accepted)
         return redirect("portal:dashboard")
-    base = (
-        previous_accepted
-        if previous_accepted is not None
-        else (TermsVersion.objects.filter(number__lt=newest.number).order_by("-number").first())
-    )
+    base = previous_accepted if previous_accepted is not None else version_before(newest.number)
     return render(
         request,
         "portal/terms_changes.html",

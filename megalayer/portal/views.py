@@ -6,7 +6,6 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -19,11 +18,10 @@ from megalayer.accounts.actions import (
     token_revoke,
 )
 from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
-from megalayer.accounts.models import ApiToken, Customer, User
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.models import Customer, User
+from megalayer.accounts.queries import customer_of, live_tokens_of, signed_in_user
 from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT, affiliate_code_for
-from megalayer.affiliates.models import AffiliateCode
-from megalayer.affiliates.queries import affiliate_link, affiliate_summary
+from megalayer.affiliates.queries import affiliate_link, affiliate_summary, code_taken
 from megalayer.audit.actions import Actor
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
@@ -40,7 +38,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _customer(request: HttpRequest) -> Customer | None:
-    return Customer.objects.filter(owner=_user(request)).select_related("billing_profile").first()
+    return customer_of(_user(request))
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -114,8 +112,7 @@ def security(request: HttpRequest) -> HttpResponse:
         issued = token_create(user=user, name=data["name"], scope=data["scope"], expires_in_days=data["expires"])
         new_token = issued.plaintext
         form = TokenCreateForm()
-    live = Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now())
-    tokens = ApiToken.objects.filter(live, user=user, revoked_at__isnull=True)
+    tokens = live_tokens_of(user, clock.now())
     return render(request, "portal/security.html", {"form": form, "tokens": tokens, "new_token": new_token})
 
 
@@ -199,7 +196,7 @@ def referral_link(request: HttpRequest, code: str) -> HttpResponse:
     from django.conf import settings
 
     response = redirect("home" if request.user.is_authenticated else "account_signup")
-    if AffiliateCode.objects.filter(code=code.lower()).exists():
+    if code_taken(code):
         response.set_signed_cookie(
             REFERRAL_COOKIE,
             code.lower(),

@@ -154,7 +154,7 @@ def live_servers_on(host: Host) -> QuerySet[Server]:
 
 
 def operations_search(*, status: str = "", query: str = "") -> QuerySet[Operation]:
-    rows = Operation.objects.select_related("service__customer__owner").order_by("-created_at", "-id")
+    rows = Operation.objects.select_related("service__customer__owner", "service").order_by("-created_at", "-id")
     if status:
         rows = rows.filter(status=status)
     query = query.strip()
@@ -168,4 +168,4 @@ def operation_status_counts() -> dict[str, int]:
 
 
 def operation_by_public_id(public_id: str) -> Operation | None:
-    return Operation.objects.filter(public_id=public_id).first()
+    return Operation.objects.select_related("service").filter(public_id=public_id).first()

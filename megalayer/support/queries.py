@@ -77,3 +77,8 @@ def canned_reply(pk: object) -> CannedReply | None:
 
 def attachment_for_staff(ticket_id: str, attachment_id: str) -> Attachment | None:
     return Attachment.objects.filter(public_id=attachment_id, message__ticket__public_id=ticket_id).first()
+
+
+def department_choices() -> QuerySet[Department]:
+    """The departments as a lazy choice list for a form field (evaluated when the form is shown)."""
+    return Department.objects.all()

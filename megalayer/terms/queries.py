@@ -126,3 +126,33 @@ def versions_with_acceptances() -> QuerySet[TermsVersion]:
 def latest_version() -> TermsVersion | None:
     """The highest-numbered version, in force or not (what a new version is drafted from)."""
     return TermsVersion.objects.order_by("-number").first()
+
+
+def versions_newest_first() -> QuerySet[TermsVersion]:
+    return TermsVersion.objects.order_by("-number")
+
+
+def version_by_number(number: int, *, in_force_only: bool = False) -> TermsVersion | None:
+    """A version by its number; with ``in_force_only``, only one whose effective time has come."""
+    rows = TermsVersion.objects.filter(number=number)
+    return (rows.filter(effective_at__lte=clock.now()) if in_force_only else rows).first()
+
+
+def accepted_at_by_version(user: Person) -> dict[int, dt.datetime]:
+    """When the user accepted each version, by version number."""
+    return dict(TermsAcceptance.objects.filter(user_id=user.pk).values_list("version__number", "accepted_at"))
+
+
+def versions_in_force_history() -> QuerySet[TermsVersion]:
+    """Every version whose effective time has come (the public history), without their bodies."""
+    return TermsVersion.objects.filter(effective_at__lte=clock.now()).only(
+        "number", "update_date", "effective_at", "summary"
+    )
+
+
+def version_before(number: int, *, accepted_by: Person | None = None) -> TermsVersion | None:
+    """The newest version before ``number``; with ``accepted_by``, the newest that person accepted."""
+    rows = TermsVersion.objects.filter(number__lt=number)
+    if accepted_by is not None:
+        rows = rows.filter(acceptances__user_id=accepted_by.pk)
+    return rows.order_by("-number").first()

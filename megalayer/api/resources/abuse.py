@@ -12,14 +12,21 @@ from megalayer.abuse.actions import case_answer, report_receive
 from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
-from megalayer.accounts.models import Customer
-from megalayer.accounts.queries import signed_in_user
+from megalayer.abuse.queries import (
+    case_of,
+    cases_for_staff,
+    cases_of,
+    legal_hold_by_public_id,
+    legal_holds_for_staff,
+    reports_for_staff,
+)
+from megalayer.accounts.queries import customer_by_public_id, signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import _customer
 from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
-from megalayer.services.models import Service
+from megalayer.services.queries import service_by_public_id
 
 staff_router = Router(tags=["staff"], auth=StaffTokenAuth())
 router = Router(tags=["abuse"])
@@ -123,7 +130,7 @@ def _case_out(case: AbuseCase) -> CaseOut:
 
 
 def _hold(hold_id: str) -> LegalHold:
-    hold = LegalHold.objects.select_related("service", "customer").filter(public_id=hold_id).first()
+    hold = legal_hold_by_public_id(hold_id)
     if hold is None:
         raise NotFound("No such hold.")
     return hold
@@ -165,10 +172,7 @@ def staff_abuse_report(request: HttpRequest) -> Status[ReportOut]:
     summary="Abuse reports",
 )
 def staff_abuse_reports(request: HttpRequest, triage: bool = False) -> list[ReportOut]:
-    rows = AbuseReport.objects.defer("raw")
-    if triage:
-        rows = rows.filter(needs_triage=True)
-    return [_report_out(r) for r in rows[:100]]
+    return [_report_out(r) for r in reports_for_staff(triage=triage)[:100]]
 
 
 @staff_router.get(
@@ -178,10 +182,7 @@ def staff_abuse_reports(request: HttpRequest, triage: bool = False) -> list[Repo
     summary="Abuse cases",
 )
 def staff_abuse_cases(request: HttpRequest, status: str = "") -> list[CaseOut]:
-    rows = AbuseCase.objects.select_related("service")
-    if status:
-        rows = rows.filter(status=status)
-    return [_case_out(c) for c in rows[:200]]
+    return [_case_out(c) for c in cases_for_staff(status)[:200]]
 
 
 @staff_router.get(
@@ -191,7 +192,7 @@ def staff_abuse_cases(request: HttpRequest, status: str = "") -> list[CaseOut]:
     summary="Legal holds",
 )
 def staff_legal_holds(request: HttpRequest) -> list[HoldOut]:
-    return [_hold_out(h) for h in LegalHold.objects.select_related("service", "customer")[:200]]
+    return [_hold_out(h) for h in legal_holds_for_staff()]
 
 
 @staff_router.post(
@@ -204,11 +205,11 @@ def staff_legal_hold_place(request: HttpRequest, payload: HoldIn) -> Status[Hold
     require_write(request)
     service = customer = None
     if payload.service:
-        service = Service.objects.filter(public_id=payload.service).first()
+        service = service_by_public_id(payload.service)
         if service is None:
             raise InvalidInput("No such service.", field="service")
     if payload.customer:
-        customer = Customer.objects.filter(public_id=payload.customer).first()
+        customer = customer_by_public_id(payload.customer)
         if customer is None:
             raise InvalidInput("No such customer.", field="customer")
     hold = legal_hold_place(
@@ -251,13 +252,13 @@ def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: Releas
 
 @router.get("/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Complaints about your services")
 def abuse_cases(request: HttpRequest) -> list[CaseOut]:
-    return [_case_out(c) for c in AbuseCase.objects.filter(customer=_customer(request)).select_related("service")]
+    return [_case_out(c) for c in cases_of(_customer(request))]
 
 
 @router.post("/abuse/cases/{case_id}/answers", response={201: CaseOut, **ERRORS}, summary="Answer a complaint")
 def abuse_case_answer(request: HttpRequest, case_id: str, payload: AnswerIn) -> Status[CaseOut]:
     require_write(request)
-    case = AbuseCase.objects.filter(customer=_customer(request), public_id=case_id).first()
+    case = case_of(_customer(request), case_id)
     if case is None:
         raise NotFound("No such case.")
     case_answer(case=case, customer=case.customer, body=payload.body, author=str(request.user))

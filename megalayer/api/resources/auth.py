@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 from allauth.account.adapter import get_adapter
-from allauth.account.models import EmailAddress
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.base.forms import AuthenticateForm
 from django.core.exceptions import ValidationError
@@ -22,6 +21,7 @@ from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.actions import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, token_create
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import address_verified
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import Forbidden, InvalidInput, RateLimited
 
@@ -69,7 +69,7 @@ def token_from_password(request: HttpRequest, payload: TokenRequest) -> Status[T
         raise InvalidCredentials()
     if get_mfa_adapter().is_mfa_enabled(user):
         _second_factor(user, payload.otp)
-    if not EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
+    if not address_verified(user):
         raise EmailNotVerified()
     issued = token_create(user=user, name=payload.name, scope=payload.scope, expires_in_days=payload.expires_in_days)
     return Status(

@@ -16,16 +16,16 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.models import Customer, User
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import customer_of, signed_in_user
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
 from megalayer.billing.actions import invoice_pay_from_balance, payment_start
-from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.gateways import enabled_gateways, gateway_named
 from megalayer.billing.models import Invoice, Payment
 from megalayer.billing.pdf import invoice_pdf
+from megalayer.billing.queries import invoices_of
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.core.money import MINOR_UNITS, Currency, Money
 from megalayer.core.numbers import AsciiDecimal
@@ -117,18 +117,14 @@ class PayIn(Schema):
 def _customer(request: HttpRequest) -> Customer:
     user = request.user
     assert isinstance(user, User)
-    customer = Customer.objects.filter(owner=user).first()
+    customer = customer_of(user)
     if customer is None:
         raise NotFound("This token has no customer account.")
     return customer
 
 
 def _invoice(request: HttpRequest, public_id: str) -> Invoice:
-    invoice = (
-        Invoice.objects.filter(customer=_customer(request), public_id=public_id)
-        .exclude(status=InvoiceStatus.DRAFT)
-        .first()
-    )
+    invoice = invoices_of(_customer(request)).filter(public_id=public_id).first()
     if invoice is None:
         raise NotFound("No such invoice.")
     return invoice
@@ -220,11 +216,7 @@ def _payment_out(payment: Payment, redirect_url: str | None = None) -> PaymentOu
 
 @router.get("/invoices", response={200: InvoicePage, 401: Problem, 404: Problem, 422: Problem}, summary="Invoices")
 def invoices(request: HttpRequest, cursor: Cursor = None, limit: Limit = 25) -> dict[str, object]:
-    queryset = (
-        Invoice.objects.filter(customer=_customer(request))
-        .exclude(status=InvoiceStatus.DRAFT)
-        .prefetch_related("lines")
-    )
+    queryset = invoices_of(_customer(request)).prefetch_related("lines")
     return paginate(queryset, cursor=cursor, limit=limit, render=invoice_out)
 
 

@@ -19,7 +19,7 @@ from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.resources.services import _service
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
-from megalayer.catalog.models import OsImage
+from megalayer.catalog.queries import image_by_code
 from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
@@ -221,7 +221,7 @@ def server_reinstall_quota(request: HttpRequest, service_id: str) -> QuotaOut:
 def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn) -> Status[OperationOut]:
     require_write(request)
     service = _service(request, service_id)
-    image = OsImage.objects.filter(code=payload.os_image).first()
+    image = image_by_code(payload.os_image)
     operation = reinstall_request(
         service=service,
         os_image=image,

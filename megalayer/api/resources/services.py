@@ -13,12 +13,20 @@ from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
-from megalayer.catalog.models import BillingCycle, Location, OsImage, PriceVersion, Product
-from megalayer.catalog.queries import images_for_new_orders, products_for_sale
+from megalayer.catalog.models import BillingCycle, Product
+from megalayer.catalog.queries import (
+    image_by_code,
+    images_available,
+    images_for_new_orders,
+    locations,
+    prices_in_force,
+    products_for_sale,
+)
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.orders.actions import order_place
 from megalayer.orders.models import Order
+from megalayer.orders.queries import orders_of
 from megalayer.services.actions import service_renew_now
 from megalayer.services.models import Service
 from megalayer.services.queries import next_step, services_of
@@ -98,9 +106,7 @@ class ServicePage(Schema):
 
 def _product_out(product: Product) -> ProductOut:
     now = clock.now()
-    prices: dict[str, PriceVersion] = {}
-    for price in PriceVersion.objects.filter(product=product, effective_at__lte=now).order_by("effective_at"):
-        prices[price.cycle] = price
+    prices = prices_in_force(product, now)
     return ProductOut(
         id=product.public_id,
         code=product.code,
@@ -148,7 +154,7 @@ def service_out(service: Service) -> ServiceOut:
 
 @router.get("/catalog/locations", response={200: list[LocationOut], 401: Problem}, summary="Locations")
 def catalog_locations(request: HttpRequest) -> list[LocationOut]:
-    return [LocationOut(code=l.code, name=l.name, country=l.country) for l in Location.objects.all()]  # noqa: E741
+    return [LocationOut(code=l.code, name=l.name, country=l.country) for l in locations()]  # noqa: E741
 
 
 @router.get("/catalog/products", response={200: list[ProductOut], 401: Problem}, summary="Products for sale")
@@ -160,7 +166,7 @@ def catalog_products(request: HttpRequest, location: str = "", tier: str = "", k
 def catalog_os_images(request: HttpRequest) -> list[OsImageOut]:
     return [
         OsImageOut(code=i.code, name=i.name, family=i.family, self_activation_required=i.requires_self_activation)
-        for i in OsImage.objects.filter(end_of_life=False)
+        for i in images_available()
     ]
 
 
@@ -176,7 +182,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
         raise NotFound("No such product for sale.")
     image = None
     if payload.os_image:
-        image = OsImage.objects.filter(code=payload.os_image).first()
+        image = image_by_code(payload.os_image)
         if image is None:
             raise InvalidInput("No such operating system.", field="os_image")
     order = order_place(
@@ -193,7 +199,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
 
 @router.get("/orders", response={200: list[OrderOut], 401: Problem, 404: Problem}, summary="Your orders")
 def orders_list(request: HttpRequest) -> list[OrderOut]:
-    orders = Order.objects.filter(customer=_customer(request)).select_related("product", "invoice", "service")
+    orders = orders_of(_customer(request))
     return [_order_out(order) for order in orders[:100]]
 
 

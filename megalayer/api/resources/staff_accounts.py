@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from megalayer.abuse.choices import OPEN_CASE_STATUSES
 from megalayer.accounts.actions.approvals import approval_decide
 from megalayer.accounts.models import Approval, Customer
-from megalayer.accounts.queries import customers_search, signed_in_user
+from megalayer.accounts.queries import approval_by_public_id, approvals_for_staff, customers_search, signed_in_user
 from megalayer.accounts.roles import ANY_STAFF
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
@@ -253,13 +253,13 @@ def approval_out(approval: Approval) -> ApprovalOut:
     summary="Requests waiting for a second staff member (four eyes), newest first",
 )
 def staff_approvals(request: HttpRequest, status: str = "pending") -> list[ApprovalOut]:
-    rows = Approval.objects.select_related("requested_by", "decided_by").filter(status=status)[:200]
+    rows = approvals_for_staff().filter(status=status)[:200]
     return [approval_out(a) for a in rows]
 
 
 def _decide(request: HttpRequest, approval_id: str, payload: DecisionIn, *, approve: bool) -> ApprovalOut:
     require_write(request)
-    approval = Approval.objects.filter(public_id=approval_id).first()
+    approval = approval_by_public_id(approval_id)
     if approval is None:
         raise NotFound("No such request.")
     return approval_out(

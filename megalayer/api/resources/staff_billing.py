@@ -16,7 +16,7 @@ from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
 from megalayer.billing.approvals import refund_request
 from megalayer.billing.choices import RefundDestination, RefundReason
-from megalayer.billing.models import Invoice
+from megalayer.billing.queries import invoice_by_public_id
 from megalayer.core.errors import NotFound
 from megalayer.core.money import Money
 
@@ -57,7 +57,7 @@ class RefundOut(Schema):
 )
 def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut] | Status[ApprovalOut]:
     require_write(request)
-    invoice = Invoice.objects.filter(public_id=payload.invoice).first()
+    invoice = invoice_by_public_id(payload.invoice)
     if invoice is None:
         raise NotFound("No such invoice.")
     refund = refund_request(

@@ -10,22 +10,24 @@ from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from megalayer.abuse.actions.legal import document_response, legal_order_attach, legal_order_record, require_legal
-from megalayer.abuse.models import LegalOrder
+from megalayer.abuse.queries import legal_order_by_public_id, legal_orders
 from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
-from megalayer.catalog.models import Location, NetworkTier
+from megalayer.catalog.queries import location_by_code, tier_by_code
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.network.actions import null_route_end, null_route_start
 from megalayer.network.models import NullRoute
-from megalayer.notices.models import NetworkNotice
+from megalayer.network.queries import null_routes
+from megalayer.notices.queries import network_notice_by_public_id, network_notices_for_staff
 from megalayer.provisioning.actions import operation_cancel, operation_retry
 from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
-from megalayer.provisioning.models import Host, Operation
-from megalayer.services.models import Service
+from megalayer.provisioning.models import Operation
+from megalayer.provisioning.queries import all_hosts, host_by_public_id, operation_by_public_id, operations_search
+from megalayer.services.queries import service_by_public_id, services_by_public_ids
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -101,7 +103,7 @@ def staff_operation_out(operation: Operation) -> StaffOperationOut:
 
 
 def _operation(operation_id: str) -> Operation:
-    operation = Operation.objects.select_related("service").filter(public_id=operation_id).first()
+    operation = operation_by_public_id(operation_id)
     if operation is None:
         raise NotFound("No such operation.")
     return operation
@@ -127,11 +129,9 @@ def _null_route_out(route: NullRoute) -> NullRouteOut:
 def staff_operations(
     request: HttpRequest, status: str = "", cursor: Cursor = None, limit: Limit = 25
 ) -> dict[str, object]:
-    rows = Operation.objects.select_related("service").order_by("-created_at", "-id")
-    if status:
-        if status not in Operation.Status.values:
-            raise InvalidInput(f"status is one of {', '.join(Operation.Status.values)}.", field="status")
-        rows = rows.filter(status=status)
+    if status and status not in Operation.Status.values:
+        raise InvalidInput(f"status is one of {', '.join(Operation.Status.values)}.", field="status")
+    rows = operations_search(status=status)
     return paginate(rows, cursor=cursor, limit=limit, render=staff_operation_out)
 
 
@@ -165,7 +165,7 @@ def staff_operation_cancel(request: HttpRequest, operation_id: str) -> StaffOper
 )
 def staff_hosts(request: HttpRequest) -> list[HostOut]:
     out = []
-    for host in Host.objects.select_related("location"):
+    for host in all_hosts().select_related("location"):
         driver, _ = host_driver_loaded(host)
         parameters = driver.masked_parameters() if driver else {}
         out.append(
@@ -193,7 +193,7 @@ def staff_hosts(request: HttpRequest) -> list[HostOut]:
     summary="Null routes in force",
 )
 def staff_null_routes(request: HttpRequest, include_ended: bool = False) -> list[NullRouteOut]:
-    rows = NullRoute.objects.all() if include_ended else NullRoute.objects.filter(ended_at__isnull=True)
+    rows = null_routes(include_ended=include_ended)
     return [_null_route_out(r) for r in rows[:500]]
 
 
@@ -279,7 +279,7 @@ def _notice_out(notice: Any) -> NetworkNoticeOut:
 )
 def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
 
-    return [_notice_out(n) for n in NetworkNotice.objects.select_related("location", "tier", "host")[:100]]
+    return [_notice_out(n) for n in network_notices_for_staff(100)]
 
 
 @router.post(
@@ -291,16 +291,16 @@ def staff_network_notices(request: HttpRequest) -> list[NetworkNoticeOut]:
 def staff_network_notice_publish(request: HttpRequest, payload: NetworkNoticeIn) -> Status[NetworkNoticeOut]:
 
     require_write(request)
-    location = Location.objects.filter(code=payload.location).first() if payload.location else None
+    location = location_by_code(payload.location or "")
     if payload.location and location is None:
         raise InvalidInput("No such location.", field="location")
-    tier = NetworkTier.objects.filter(code=payload.tier).first() if payload.tier else None
+    tier = tier_by_code(payload.tier or "")
     if payload.tier and tier is None:
         raise InvalidInput("No such network tier.", field="tier")
-    host = Host.objects.filter(public_id=payload.host).first() if payload.host else None
+    host = host_by_public_id(payload.host or "")
     if payload.host and host is None:
         raise InvalidInput("No such host.", field="host")
-    services = list(Service.objects.filter(public_id__in=payload.services))
+    services = services_by_public_ids(payload.services)
     if len(services) != len(set(payload.services)):
         raise InvalidInput("Unknown service id.", field="services")
     notice = network_notice_publish(
@@ -329,7 +329,7 @@ def staff_network_notice_update(
 ) -> Status[NetworkNoticeOut]:
 
     require_write(request)
-    notice = NetworkNotice.objects.filter(public_id=notice_id).first()
+    notice = network_notice_by_public_id(notice_id)
     if notice is None:
         raise NotFound("No such notice.")
     network_notice_update(notice=notice, staff=signed_in_user(request), body=payload.body, resolve=payload.resolve)
@@ -381,7 +381,7 @@ def _legal_order_out(order: Any) -> LegalOrderOut:
 def _legal_order(request: HttpRequest, order_id: str) -> Any:
 
     require_legal(signed_in_user(request))
-    order = LegalOrder.objects.select_related("customer", "service").filter(public_id=order_id).first()
+    order = legal_order_by_public_id(order_id)
     if order is None:
         raise NotFound("No such legal order.")
     return order
@@ -396,7 +396,7 @@ def _legal_order(request: HttpRequest, order_id: str) -> Any:
 def staff_legal_orders(request: HttpRequest) -> list[LegalOrderOut]:
 
     require_legal(signed_in_user(request))
-    return [_legal_order_out(o) for o in LegalOrder.objects.select_related("customer", "service")[:200]]
+    return [_legal_order_out(o) for o in legal_orders(200)]
 
 
 class LegalOrderIn(Schema):
@@ -421,7 +421,7 @@ def staff_legal_order_record(request: HttpRequest, payload: LegalOrderIn) -> Sta
     require_write(request)
     service = None
     if payload.service:
-        service = Service.objects.filter(public_id=payload.service).first()
+        service = service_by_public_id(payload.service)
         if service is None:
             raise InvalidInput("No such service.", field="service")
     order = legal_order_record(

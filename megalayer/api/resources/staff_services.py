@@ -13,9 +13,11 @@ from megalayer.audit.actions import Actor
 from megalayer.core.errors import NotFound
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.models import Order
+from megalayer.orders.queries import order_by_public_id
 from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend
 from megalayer.services.choices import Reason
 from megalayer.services.models import Service
+from megalayer.services.queries import service_by_public_id
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -32,14 +34,14 @@ class EnforcementIn(Schema):
 
 
 def _order(order_id: str) -> Order:
-    order = Order.objects.filter(public_id=order_id).first()
+    order = order_by_public_id(order_id)
     if order is None:
         raise NotFound("No such order.")
     return order
 
 
 def _service(service_id: str) -> Service:
-    service = Service.objects.filter(public_id=service_id).select_related("product").first()
+    service = service_by_public_id(service_id)
     if service is None:
         raise NotFound("No such service.")
     return service

@@ -16,7 +16,7 @@ from megalayer.core.errors import NotFound, RuleRefused
 from megalayer.terms.actions import terms_accept, terms_current_or_refuse
 from megalayer.terms.middleware import request_info
 from megalayer.terms.models import TermsAcceptance, TermsVersion
-from megalayer.terms.queries import current_version
+from megalayer.terms.queries import accepted_at_by_version, current_version, version_by_number, versions_newest_first
 
 router = Router(tags=["terms"])
 
@@ -69,7 +69,7 @@ class VersionOut(Schema):
 def terms_versions(request: HttpRequest) -> list[VersionOut]:
     user = request.user
     assert isinstance(user, User)  # TokenAuth: only a token's user gets here
-    accepted = dict(TermsAcceptance.objects.filter(user=user).values_list("version__number", "accepted_at"))
+    accepted = accepted_at_by_version(user)
     return [
         VersionOut(
             version=v.number,
@@ -79,7 +79,7 @@ def terms_versions(request: HttpRequest) -> list[VersionOut]:
             summary=v.summary,
             accepted_at=accepted.get(v.number),
         )
-        for v in TermsVersion.objects.order_by("-number")
+        for v in versions_newest_first()
     ]
 
 
@@ -95,7 +95,7 @@ def terms_current(request: HttpRequest) -> TermsOut:
 )
 def terms_accept_version(request: HttpRequest, version: int) -> AcceptanceOut:
     require_write(request)
-    target = TermsVersion.objects.filter(number=version).first()
+    target = version_by_number(version)
     if target is None:
         raise NotFound(f"There is no version {version} of the Terms.")
     current = current_version()
