@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from megalayer.affiliates.actions import commissions_run
+
 
 @task()
 def commissions_run_task() -> dict[str, int]:
-    from megalayer.affiliates.actions import commissions_run
 
     return commissions_run()

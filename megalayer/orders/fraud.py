@@ -15,6 +15,7 @@ from typing import Any
 from megalayer.accounts.models import Customer
 from megalayer.billing.models import Payment
 from megalayer.core import clock
+from megalayer.orders.models import Order
 
 DISPOSABLE_DOMAINS = frozenset(
     {
@@ -45,7 +46,6 @@ class FraudAssessment:
 
 
 def assess(order: Any) -> FraudAssessment:
-    from megalayer.orders.models import Order
 
     result = FraudAssessment()
     customer = order.customer

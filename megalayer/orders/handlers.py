@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from megalayer.billing.registry import register_line_kind
+from megalayer.orders.actions import order_paid
 from megalayer.orders.choices import LineKind
 
 
 def order_line_paid(line: Any) -> None:
-    from megalayer.orders.actions import order_paid
 
     order_paid(order_id=line.reference)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from megalayer.orders.actions import orders_cancel_unpaid
+
 
 @task()
 def orders_cancel_unpaid_task() -> int:
-    from megalayer.orders.actions import orders_cancel_unpaid
 
     return orders_cancel_unpaid()

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from megalayer.core import clock
 from megalayer.network.models import IpAssignment, ReverseDns
+from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
 from megalayer.services.models import Service
 
@@ -39,7 +40,6 @@ def server_of(service: Service) -> Server | None:
 
 
 def server_view(service: Service) -> ServerView | None:
-    from megalayer.provisioning.actions.hosts import host_driver_loaded
 
     server = server_of(service)
     if server is None:

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from megalayer.provisioning.actions.hosts import hosts_reconcile
+from megalayer.provisioning.actions.runner import operation_run, operations_run_due
+from megalayer.provisioning.actions.traffic import traffic_sample
+
 
 @task()
 def operation_run_task(operation_id: int) -> str:
-    from megalayer.provisioning.actions.runner import operation_run
 
     return operation_run(operation_id=operation_id)
 
 
 @task()
 def operations_run_due_task() -> dict[str, int]:
-    from megalayer.provisioning.actions.runner import operations_run_due
 
     return operations_run_due()
 
 
 @task()
 def hosts_reconcile_task() -> dict[str, int]:
-    from megalayer.provisioning.actions.hosts import hosts_reconcile
 
     return hosts_reconcile()
 
 
 @task()
 def traffic_sample_task() -> int:
-    from megalayer.provisioning.actions.traffic import traffic_sample
 
     return traffic_sample()

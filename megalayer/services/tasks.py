@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.tasks import task
 
 from megalayer.services.actions import service_provision
+from megalayer.services.actions.automation import automation_run
 from megalayer.services.models import Service
 
 
@@ -15,6 +16,5 @@ def service_provision_task(service_id: int) -> str:
 
 @task()
 def automation_run_task() -> dict[str, int]:
-    from megalayer.services.actions.automation import automation_run
 
     return automation_run().counts()

@@ -8,11 +8,11 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from megalayer.support.models import Attachment, CannedReply, Department, Ticket, TicketMessage
+from megalayer.support.seed import DEPARTMENTS, seed
 
 
 def departments() -> QuerySet[Department]:
     """The four departments of TOS-TICKET-1 (restored if someone removed them)."""
-    from megalayer.support.seed import DEPARTMENTS, seed
 
     if Department.objects.count() < len(DEPARTMENTS):
         seed(Department)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from megalayer.support.actions import tickets_auto_close
+
 
 @task()
 def tickets_auto_close_task() -> int:
-    from megalayer.support.actions import tickets_auto_close
 
     return tickets_auto_close()

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
+from megalayer.abuse.actions.holds import LegalHoldStops, hold_over_customer, holds_ending_alert
 from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, LineKind, Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
@@ -251,7 +252,6 @@ def abuse_deadlines_run() -> dict[str, int]:
                 dedupe_key=f"abuse_deadline:{case.public_id}",
                 context={"case": case, "routed": routed},
             )
-    from megalayer.abuse.actions.holds import holds_ending_alert
 
     counts["holds_ending"] = holds_ending_alert(now)
     return counts
@@ -361,7 +361,6 @@ def account_close(*, customer: Any, staff: User, requirement: str, note: str, ca
     """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
     stops. A standing legal hold on the customer, their services or an address they held stops all of it;
     that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
-    from megalayer.abuse.actions.holds import LegalHoldStops, hold_over_customer
 
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")

@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.http import FileResponse
 
+from megalayer.abuse.actions.holds import legal_hold_place
 from megalayer.abuse.models import LegalExport, LegalOrder
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
@@ -190,7 +191,6 @@ def legal_export(*, order: LegalOrder, staff: User, reason: str, start: dt.datet
 
 def legal_order_execute(*, order: LegalOrder, staff: User, action: str) -> str:
     """Carry out one thing the order requires through the same action layer as abuse cases."""
-    from megalayer.abuse.actions.holds import legal_hold_place
 
     require_legal(staff)
     if action not in order.orders:

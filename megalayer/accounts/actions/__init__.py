@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from megalayer.accounts.choices import CUSTOMER_STATUS
+from megalayer.accounts.geo import country_of
 from megalayer.accounts.models import ApiToken, BillingProfile, Contact, Customer, User
 from megalayer.accounts.queries import has_second_factor
 from megalayer.accounts.roles import ROLES
@@ -35,7 +36,6 @@ def customer_status_change(*, customer: Customer, to: str) -> bool:
 
 def customer_create(*, user: User, signup_ip: str | None, kind: str = Customer.Kind.INDIVIDUAL) -> Customer:
     """Open the customer account that a newly signed-up login owns."""
-    from megalayer.accounts.geo import country_of
 
     return Customer.objects.create(
         owner=user, kind=kind, created_at=clock.now(), signup_ip=signup_ip, signup_country=country_of(signup_ip)

@@ -9,7 +9,8 @@ from django.db import transaction
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions.invoices import _credit
-from megalayer.billing.choices import PaymentStatus, RefundDestination
+from megalayer.billing.choices import PaymentStatus, RefundDestination, RefundReason
+from megalayer.billing.gateways import gateway_named
 from megalayer.billing.models import Invoice, Refund
 from megalayer.billing.registry import run_refunded_handlers
 from megalayer.core import clock
@@ -39,7 +40,6 @@ def refund_issue(
     credit lands on the customer's balance. To the original payment: the gateway
     returns it (the balance is untouched, TOS-BAL-1).
     """
-    from megalayer.billing.choices import RefundReason
 
     if automation is not None:
         actor = automation
@@ -127,8 +127,6 @@ def refund_issue(
             created_by=staff,
         )
         if payment is not None:
-            from megalayer.billing.gateways import gateway_named
-
             gateway_named(payment.gateway).refund(payment=payment, amount=amount, refund=refund)
         if refunded + amount.amount >= invoice.amount_paid:
             run_refunded_handlers(invoice)

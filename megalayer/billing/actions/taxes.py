@@ -9,11 +9,11 @@ from django.db import transaction
 
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
+from megalayer.billing.models import TaxRate
 from megalayer.core.errors import InvalidInput
 
 
 def tax_rate_save(*, country: str, name: str, rate: Decimal, eu_member: bool, staff: User) -> Any:
-    from megalayer.billing.models import TaxRate
 
     country = country.strip().upper()
     if len(country) != 2 or not country.isalpha():

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.tasks import task
 
+from megalayer.billing.actions import payment_succeeded
 from megalayer.billing.gateways import Checkout, Gateway
+from megalayer.billing.models import Payment
 from megalayer.core import clock
 from megalayer.core.money import Money
 from megalayer.core.tasks import enqueue_on_commit
@@ -31,8 +33,6 @@ class SandboxGateway(Gateway):
 
 @task()
 def sandbox_approve_task(payment_id: int) -> str:
-    from megalayer.billing.actions import payment_succeeded
-    from megalayer.billing.models import Payment
 
     payment = Payment.objects.get(pk=payment_id)
     return payment_succeeded(payment=payment, gateway_detail={"sandbox": True}).status

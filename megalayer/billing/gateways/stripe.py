@@ -16,7 +16,9 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError
 
+from megalayer.billing.actions import payment_succeeded
 from megalayer.billing.gateways import Checkout, Gateway
+from megalayer.billing.models import Payment, WebhookEvent
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money, minor_units
@@ -70,7 +72,6 @@ class StripeGateway(Gateway):
             "cancel_url": return_url,
         }
         session = _client().v1.checkout.sessions.create(params=params, options={"idempotency_key": payment.public_id})
-        from megalayer.billing.models import Payment
 
         Payment.objects.filter(pk=payment.pk).update(gateway_reference=session.id)
         return Checkout(redirect_url=str(session.url), reference=session.id)
@@ -101,7 +102,6 @@ def stripe_webhook(*, payload: bytes, signature: str | None) -> str:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise InvalidInput("The Stripe signature does not verify.", field="Stripe-Signature") from error
-    from megalayer.billing.models import WebhookEvent
 
     # Radar's verdict is read before the transaction: a call to Stripe must not hold database locks.
     risk = _risk(event.to_dict()) if event["type"] in PAID_EVENTS else {}
@@ -164,8 +164,6 @@ def _process(event: dict[str, Any], risk: dict[str, Any] | None = None) -> str:
     if event["type"].startswith("checkout.session") and obj.get("payment_status") != "paid":
         return "not paid yet"
     public_id = (obj.get("metadata") or {}).get("payment")
-    from megalayer.billing.actions import payment_succeeded
-    from megalayer.billing.models import Payment
 
     payment = Payment.objects.filter(public_id=public_id, gateway="stripe").first()
     if payment is None:

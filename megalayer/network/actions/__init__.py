@@ -14,6 +14,7 @@ from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, NotFound, RuleRefused
+from megalayer.network.announcers import announcer
 from megalayer.network.errors import NoFreeAddress
 from megalayer.network.models import IpAssignment, NullRoute, Prefix, ReverseDns
 from megalayer.network.queries import holder_at
@@ -74,7 +75,6 @@ def null_route_start(
     *, address: str, reason: str, requirement: str, actor: Actor, case_reference: str = ""
 ) -> NullRoute:
     """Take one address off the network (TOS-ABUSE-2, TOS-ATTACK-1); announced once the record is committed."""
-    from megalayer.network.announcers import announcer
 
     text = _address(address)
     if not own_address(text):
@@ -113,7 +113,6 @@ def null_route_start(
 
 
 def null_route_end(*, address: str, actor: Actor, note: str) -> NullRoute:
-    from megalayer.network.announcers import announcer
 
     text = _address(address)
     with transaction.atomic():

@@ -22,6 +22,9 @@ from django.db.models.functions import Greatest
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.network.actions import null_route_end, null_route_start
+from megalayer.network.models import NullRoute
+from megalayer.network.queries import holder_at
 from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.models import AttackAlarm, InboundEvent
 from megalayer.terms.queries import policy_at, version_number_at
@@ -118,7 +121,6 @@ def _ban(alert: Alert) -> str:
         peak_bps=Greatest(F("peak_bps"), alert.bps),
     ):
         return "repeat"
-    from megalayer.network.queries import holder_at
 
     holder = holder_at(alert.address, now)
     try:
@@ -138,20 +140,17 @@ def _ban(alert: Alert) -> str:
         open_alarm.update(alerts=F("alerts") + 1, last_alert_at=now)
         return "repeat"
     policy = policy_at(now)
-    if alert.direction == AttackAlarm.Direction.OUTGOING and policy.attack.auto_null_route_outgoing:
-        from megalayer.network.actions import null_route_start
-        from megalayer.network.models import NullRoute
-
-        if not NullRoute.objects.filter(address=alert.address, ended_at__isnull=True).exists():
-            route = null_route_start(
-                address=alert.address,
-                reason=f"outgoing attack ({alert.pps} pps)",
-                requirement="TOS-ATTACK-1",
-                case_reference=alarm.public_id,
-                actor=DETECTOR,
-            )
-            AttackAlarm.objects.filter(pk=alarm.pk).update(null_route=route)
-            alarm.null_route = route
+    outgoing = alert.direction == AttackAlarm.Direction.OUTGOING and policy.attack.auto_null_route_outgoing
+    if outgoing and not NullRoute.objects.filter(address=alert.address, ended_at__isnull=True).exists():
+        route = null_route_start(
+            address=alert.address,
+            reason=f"outgoing attack ({alert.pps} pps)",
+            requirement="TOS-ATTACK-1",
+            case_reference=alarm.public_id,
+            actor=DETECTOR,
+        )
+        AttackAlarm.objects.filter(pk=alarm.pk).update(null_route=route)
+        alarm.null_route = route
     audit_record(
         actor=DETECTOR,
         action="attack.alarm",
@@ -188,12 +187,9 @@ def _unban(alert: Alert) -> str:
     if alarm is None:
         return "no open alarm"
     AttackAlarm.objects.filter(pk=alarm.pk).update(ended_at=now, last_alert_at=now)
-    if alarm.null_route_id is not None:
-        from megalayer.network.actions import null_route_end
-        from megalayer.network.models import NullRoute
-
-        if NullRoute.objects.filter(pk=alarm.null_route_id, ended_at__isnull=True).exists():
-            null_route_end(address=alert.address, actor=DETECTOR, note=f"attack {alarm.public_id} ended (unban)")
+    route_id = alarm.null_route_id
+    if route_id is not None and NullRoute.objects.filter(pk=route_id, ended_at__isnull=True).exists():
+        null_route_end(address=alert.address, actor=DETECTOR, note=f"attack {alarm.public_id} ended (unban)")
     audit_record(
         actor=DETECTOR,
         action="attack.ended",

@@ -11,7 +11,7 @@ from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
-from megalayer.provisioning.drivers import driver_for
+from megalayer.provisioning.drivers import DRIVERS, driver_class, driver_for
 from megalayer.provisioning.drivers.base import (
     Driver,
     DriverError,
@@ -53,7 +53,6 @@ def host_save(
 
     A secret parameter left empty when editing keeps its stored value (forms never show secrets).
     """
-    from megalayer.provisioning.drivers import DRIVERS, driver_class
 
     if driver not in DRIVERS:
         raise InvalidInput("Choose a driver.", field="driver")

@@ -15,6 +15,7 @@ from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
+from megalayer.provisioning.actions import generate_password, live_server, operation_request
 from megalayer.provisioning.choices import OPERATION_STATUS, LineKind
 from megalayer.provisioning.models import Operation
 from megalayer.services.choices import Status
@@ -96,7 +97,6 @@ def reinstall_request(
             invoice = invoice_issue(invoice=draft, actor=actor, auto_apply=False)
             # Raises InsufficientBalance (409): the whole transaction, invoice included, is rolled back.
             invoice_pay_from_balance(invoice=invoice, idempotency_key=f"reinstall:{idempotency_key}", actor=actor)
-        from megalayer.provisioning.actions import generate_password, live_server, operation_request
 
         live_server(service)
         operation = operation_request(

@@ -20,6 +20,7 @@ from megalayer.core import clock
 from megalayer.notices.actions import notice_for_staff
 from megalayer.provisioning.actions import OPEN, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
 from megalayer.provisioning.actions.hosts import host_driver
+from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import (
     Driver,
@@ -292,8 +293,6 @@ def _service_effect(operation: Operation, *, succeeded: bool, error: str) -> Non
     elif kind == Kind.DESTROY and succeeded:
         services.service_destroyed(service=service)
     elif kind == Kind.REINSTALL and not succeeded:
-        from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
-
         reinstall_failed_on_our_side(operation=operation, error=error, staff_or_system=SYSTEM)
     elif kind == Kind.REINSTALL and succeeded:
         image = OsImage.objects.get(code=operation.parameters["os_image"])

@@ -30,8 +30,10 @@ from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.ledger.models import Posting
 from megalayer.notices.actions import notices_create_many
+from megalayer.services.actions import next_period_end, renewal_description, service_suspend, service_terminate
 from megalayer.services.choices import Effect, LineKind, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
+from megalayer.services.notices import service_notice_pending
 from megalayer.services.periods import renewal_reference
 from megalayer.terms.policy import Policy
 from megalayer.terms.queries import policy_at
@@ -200,7 +202,6 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
 
 def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result: RunResult) -> None:
     """The latest reminder whose day has come (7, 3, 1 days before expiry), a batch at a time."""
-    from megalayer.services.notices import service_notice_pending
 
     days = sorted(policy.renewal.reminder_days_before, reverse=True)
     for index, day in enumerate(days):
@@ -272,7 +273,6 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
 def renewal_line(service: Service) -> LineData:
     """The invoice line that renews ``service`` for its next period at its own price (TOS-PRICE-1): the one
     definition, for the automation's batches and a single renewal alike."""
-    from megalayer.services.actions import next_period_end, renewal_description
 
     return LineData(
         kind=LineKind.RENEWAL,
@@ -376,8 +376,6 @@ def _suspensions(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     for service in _batched(candidates, batch_size):
 
         def suspend(service: Service) -> str:
-            from megalayer.services.actions import service_suspend
-
             service_suspend(
                 service=service,
                 reason=Reason.OVERDUE,
@@ -415,8 +413,6 @@ def _terminations(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
         for service in _batched(queryset, batch_size):
 
             def terminate(service: Service, reason: str = reason, requirement: str = requirement) -> str:
-                from megalayer.services.actions import service_terminate
-
                 service_terminate(service=service, reason=reason, actor=ACTOR, requirement=requirement)
                 return ""
 
