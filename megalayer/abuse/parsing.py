@@ -32,6 +32,8 @@ from email.message import Message
 from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
+import xarf
+
 from megalayer.abuse.choices import Category, Parser
 from megalayer.core import mailparts
 
@@ -226,7 +228,7 @@ def _json_documents(message: Message) -> list[dict[str, Any]]:
     for part in mailparts.walk(message):
         if part.is_multipart():
             continue
-        name = (part.get_filename() or "").lower() if _safe(part.get_filename) else ""
+        name = mailparts.filename(part)
         text = mailparts.part_text(part).strip()
         is_json = part.get_content_type() in ("application/json", "text/json") or name.endswith(".json")
         if not (is_json or (text.startswith("{") and text.endswith("}"))):
@@ -238,14 +240,6 @@ def _json_documents(message: Message) -> list[dict[str, Any]]:
         if isinstance(document, dict) and ("xarf_version" in document or "Version" in document):
             found.append(document)
     return found
-
-
-def _safe(getter: Any) -> bool:
-    try:
-        getter()
-    except Exception:
-        return False
-    return True
 
 
 def _type_category(*names: str) -> str:
@@ -262,13 +256,11 @@ def _type_category(*names: str) -> str:
 def _schema_warnings(document: dict[str, Any], parsed: Parsed) -> None:
     """Check a v4 document against the published schemas (the ``xarf`` package)."""
     try:
-        import xarf
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = xarf.parse(document)
         parsed.warnings.extend(f"schema: {e.field or '(document)'}: {e.message}"[:300] for e in result.errors)
-    except Exception as error:  # a conversion it cannot do is a warning, not a lost report
+    except (xarf.XARFError, *mailparts.MALFORMED) as error:  # a warning, not a lost report
         parsed.warnings.append(f"schema: {type(error).__name__}: {error}"[:300])
 
 
@@ -419,7 +411,7 @@ def parse_document(document: dict[str, Any]) -> Parsed:
     parsed = Parsed()
     try:
         _xarf_json(document, parsed)
-    except Exception as error:
+    except mailparts.MALFORMED as error:
         parsed.error = f"unreadable report: {type(error).__name__}: {error}"[:500]
     return _clean_text(parsed)
 
@@ -437,7 +429,7 @@ def _parse(raw: bytes, authserv_id: str = "") -> Parsed:
         parsed.reporter = parseaddr(mailparts.header(message, "From"))[1][:255]
         parsed.sent_at = _when(mailparts.header(message, "Date"))
         parsed.text = mailparts.body_text(message)
-    except Exception as error:  # malformed MIME of every kind: stored, triaged, never lost
+    except mailparts.MALFORMED as error:  # malformed MIME of every kind: stored, triaged, never lost
         parsed.error = f"unreadable message: {type(error).__name__}: {error}"[:500]
         return parsed
     # Each reader on its own: one that fails leaves what the others found.
@@ -445,7 +437,7 @@ def _parse(raw: bytes, authserv_id: str = "") -> Parsed:
         try:
             if reader(message, parsed):
                 return parsed
-        except Exception as error:
+        except mailparts.MALFORMED as error:
             parsed.warnings.append(f"{reader.__name__.strip('_')}: {type(error).__name__}: {error}"[:300])
     _freetext(parsed)
     return parsed

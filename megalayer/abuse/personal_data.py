@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from megalayer.abuse.models import AbuseCase, AbuseMessage, LegalExport, LegalHold, LegalOrder
-from megalayer.privacy.actions import ERASED
+from megalayer.core.people import ERASED
 from megalayer.privacy.collect import json_file
 
 

@@ -14,13 +14,7 @@ from megalayer.abuse.models import (
     TrustedReporter,
 )
 from megalayer.accounts.models import Customer
-
-
-def _pk(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
+from megalayer.core.ids import pk_or_none
 
 
 def reports_for_staff(*, triage: bool = False) -> QuerySet[AbuseReport]:
@@ -34,7 +28,7 @@ def report_by_public_id(public_id: str) -> AbuseReport | None:
 
 
 def event_of_report(report: AbuseReport, pk: object) -> AbuseEvent | None:
-    key = _pk(pk)
+    key = pk_or_none(pk)
     return AbuseEvent.objects.filter(report=report, pk=key).first() if key is not None else None
 
 
@@ -61,7 +55,7 @@ def trusted_reporters() -> QuerySet[TrustedReporter]:
 
 
 def trusted_reporter(pk: object) -> TrustedReporter | None:
-    key = _pk(pk)
+    key = pk_or_none(pk)
     return TrustedReporter.objects.filter(pk=key).first() if key is not None else None
 
 

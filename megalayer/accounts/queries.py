@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from megalayer.accounts.models import ApiToken, Approval, Customer, User
+from megalayer.core.ids import pk_or_none
 
 
 def customers_to_notify_of_terms() -> QuerySet[Customer]:
@@ -77,10 +78,8 @@ def staff_members(*, active_only: bool = False) -> QuerySet[User]:
 
 
 def staff_member(pk: object) -> User | None:
-    try:
-        return User.objects.filter(pk=int(str(pk)), is_staff=True).first()
-    except ValueError:
-        return None
+    key = pk_or_none(pk)
+    return User.objects.filter(pk=key, is_staff=True).first() if key is not None else None
 
 
 def approvals_for_staff() -> QuerySet[Approval]:

@@ -32,3 +32,12 @@ class PublicIdFactory:
 
     def __hash__(self) -> int:
         return hash(self.prefix)
+
+
+def pk_or_none(value: object) -> int | None:
+    """A primary key from a form or query string, or None when it is not a whole number (a lookup then finds
+    nothing and the face answers 404, never a 500)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

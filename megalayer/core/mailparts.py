@@ -15,9 +15,12 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from email import policy
+from email.errors import MessageError
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
+# What broken mail raises while being read: bad header syntax, bad encodings, parts of the wrong shape.
+MALFORMED = (ValueError, TypeError, LookupError, AttributeError, MessageError)
 HTML_TAG = re.compile(r"<[^>]+>")
 # "from host (rdns [192.0.2.1])", "from [2001:db8::1]", "(192.0.2.1)": the address the receiving server saw.
 RECEIVED_FROM = re.compile(r"^\s*from\s+(?P<from>.*?)\s+by\s", re.I | re.S)
@@ -35,7 +38,7 @@ def header(message: Message, name: str) -> str:
     """One header as text, or "" when it is missing or undecodable."""
     try:
         value = message.get(name)
-    except Exception:  # a malformed header defeats the header registry; the raw value is still there
+    except MALFORMED:  # a malformed header defeats the header registry; the raw value is still there
         value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
     return " ".join(str(value).split()) if value is not None else ""
 
@@ -43,7 +46,7 @@ def header(message: Message, name: str) -> str:
 def headers(message: Message, name: str) -> list[str]:
     try:
         values = message.get_all(name) or []
-    except Exception:
+    except MALFORMED:
         values = [v for k, v in message.raw_items() if k.lower() == name.lower()]
     return [" ".join(str(v).split()) for v in values]
 
@@ -57,7 +60,7 @@ def decode(payload: bytes, charset: str | None) -> str:
         name = "utf-8"
     try:
         return payload.decode(name, errors="replace")
-    except Exception:
+    except MALFORMED:
         return payload.decode("latin-1", errors="replace")
 
 
@@ -65,12 +68,12 @@ def part_text(part: Message) -> str:
     """A leaf part's text, transfer-decoded and charset-decoded; "" when it holds no text."""
     try:
         payload = part.get_payload(decode=True)
-    except Exception:
+    except MALFORMED:
         return ""
     if isinstance(payload, bytes):
         try:
             charset = part.get_content_charset()
-        except Exception:
+        except MALFORMED:
             charset = None
         return decode(payload, charset)
     return payload if isinstance(payload, str) else ""
@@ -80,7 +83,7 @@ def walk(message: Message) -> Iterator[Message]:
     """Every part, depth first; a part that breaks the walk ends it, what was read stays read."""
     try:
         yield from message.walk()
-    except Exception:
+    except MALFORMED:
         return
 
 
@@ -160,5 +163,13 @@ def recipient_headers(message: Message) -> list[str]:
     ]
     try:
         return [found.lower() for _, found in getaddresses([v for v in values if v]) if "@" in found]
-    except Exception:
+    except MALFORMED:
         return []
+
+
+def filename(part: Message) -> str:
+    """A part's file name in lower case, or "" when it has none or it cannot be decoded."""
+    try:
+        return (part.get_filename() or "").lower()
+    except MALFORMED:
+        return ""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+# What stands where personal data was erased (TOS-PRIVACY-1); every app's erasure writes the same word.
+ERASED = "[erased]"
+
 
 class Person(Protocol):
     """A signed-in person: their primary key, their login address and whether they are staff."""

@@ -53,7 +53,6 @@ from megalayer.terms.actions import terms_erase_addresses
 from megalayer.terms.models import TermsAcceptance
 from megalayer.terms.queries import policy_at
 
-ERASED = "[erased]"
 LIVE_SERVICE_STATUSES = ("pending", "provisioning", "active", "suspended", "terminating")
 OPEN_ORDER_STATUSES = ("awaiting_payment", "in_review")
 

@@ -23,13 +23,12 @@ from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
+from megalayer.core.people import ERASED
 from megalayer.core.uploads import base_name, upload_check
 from megalayer.notices.actions import notice_for_customer, notice_for_staff
 from megalayer.support.choices import TICKET_STATUS, Priority, Status, Via
 from megalayer.support.models import Attachment, Department, Ticket, TicketMessage
 from megalayer.terms.queries import policy_at
-
-ERASED = "[erased]"
 
 MAX_FILES = 5
 

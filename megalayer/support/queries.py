@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from megalayer.core.ids import pk_or_none
 from megalayer.support.models import Attachment, CannedReply, Department, Ticket, TicketMessage
 from megalayer.support.seed import DEPARTMENTS, seed
 
@@ -69,10 +70,8 @@ def canned_replies_for(ticket: Ticket) -> QuerySet[CannedReply]:
 
 
 def canned_reply(pk: object) -> CannedReply | None:
-    try:
-        return CannedReply.objects.filter(pk=int(str(pk))).first()
-    except ValueError:
-        return None
+    key = pk_or_none(pk)
+    return CannedReply.objects.filter(pk=key).first() if key is not None else None
 
 
 def attachment_for_staff(ticket_id: str, attachment_id: str) -> Attachment | None:

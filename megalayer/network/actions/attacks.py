@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -69,8 +70,8 @@ def rate_in(details: str, direction: str, kind: str) -> int:
             continue
         prefix = unit[0] if unit[0] in "kmgt" else ""
         try:
-            value = float(found.group("value").replace(",", ""))
-        except ValueError:
+            value = Decimal(found.group("value").replace(",", ""))
+        except InvalidOperation:
             continue
         best = max(best, int(value * UNIT[prefix]))
     return best

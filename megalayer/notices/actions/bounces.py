@@ -152,7 +152,7 @@ def _vendor(report: Message) -> tuple[str, list[Failure]]:
     for detector in _DETECTORS:
         try:
             temporary, permanent = detector().process(report)
-        except Exception:  # one detector tripping on an odd message must not stop the others
+        except mailparts.MALFORMED:  # one detector tripping on an odd message must not stop the others
             logger.debug("bounce detector %s failed", detector.__name__, exc_info=True)
             continue
         if not (temporary or permanent):
@@ -290,7 +290,7 @@ def bounce_read(report: Message) -> BounceReading | None:
             return BounceReading(vendor, tuple(failures))
         failures = _text(report)
         return BounceReading("text", tuple(failures)) if failures else None
-    except Exception:  # a report we cannot read is not a bounce; the message goes on to the mailboxes
+    except mailparts.MALFORMED:  # a report we cannot read is not a bounce; the message goes on to the mailboxes
         return None
 
 

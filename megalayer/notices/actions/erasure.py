@@ -10,9 +10,8 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from megalayer.accounts.models import Customer
+from megalayer.core.people import ERASED
 from megalayer.notices.models import Notice
-
-ERASED = "[erased]"
 
 
 def notices_erase(*, customer: Customer, old_email: str, alias: str, ticket_ids: Iterable[str]) -> dict[str, int]:

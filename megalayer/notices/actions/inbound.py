@@ -118,7 +118,9 @@ def _hand_over(stored: InboundMessage, mailbox: Mailbox, delivery: Delivery) -> 
         with transaction.atomic():
             outcome = mailbox.take(delivery)
             InboundMessage.objects.filter(pk=stored.pk).update(outcome=outcome[:200], handled_at=clock.now())
-    except Exception as error:  # stored already: the desk's failure is recorded, the message is not lost
+    # Broad on purpose: whatever a desk raises, the message is stored already and the failure is recorded on
+    # it (and logged with its traceback) for staff to file again; nothing is swallowed silently.
+    except Exception as error:
         logger.exception("inbound_mail.desk_failed", extra={"message": stored.public_id, "kind": mailbox.kind})
         outcome = f"failed: {type(error).__name__}"
         InboundMessage.objects.filter(pk=stored.pk).update(outcome=outcome, error=f"{error}"[:2000])
@@ -164,7 +166,3 @@ def _audit(actor: Actor, action: str, stored: InboundMessage, data: dict[str, st
 def recipients(message: EmailMessage) -> list[str]:
     """Every address the message says it was delivered to (delivery headers, To and Cc)."""
     return mailparts.recipient_headers(message)
-
-
-def addressed_to(message: EmailMessage, address: str) -> bool:
-    return any(found == address.lower() for found in recipients(message))
