@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db.models.signals import post_migrate
 from django.test import Client
 
+from megalayer.abuse.models import AbuseCase
 from megalayer.accounts.actions import customer_signup_complete, token_create
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor
@@ -195,6 +196,14 @@ def make_customer(email: str, version: TermsVersion | None = None) -> Customer:
             request_info=RequestInfo("192.0.2.10", "pytest"),
         )
     return customer
+
+
+def open_case(service: Any, category: str = "spam") -> AbuseCase:
+    """An open abuse case about ``service``, as confirmed intake would open it (fixture setup only)."""
+    now = clock.now()
+    return AbuseCase.objects.create(
+        customer=service.customer, service=service, category=category, opened_at=now, deadline_at=now
+    )
 
 
 @pytest.fixture

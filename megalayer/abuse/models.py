@@ -177,6 +177,11 @@ class LegalOrder(models.Model):
     notes = models.TextField(blank=True)
     recorded_by = models.CharField(max_length=255)
     created_at = models.DateTimeField()
+    measures = models.JSONField(
+        default=dict,
+        help_text="What was carried out for each ordered action: when, by whom, and the measure it made "
+        "(null route, suspended service, hold, export).",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]

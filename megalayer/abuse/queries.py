@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from megalayer.abuse.actions import redact
 from megalayer.abuse.models import (
     AbuseCase,
     AbuseEvent,
@@ -13,6 +14,7 @@ from megalayer.abuse.models import (
     LegalOrder,
     TrustedReporter,
 )
+from megalayer.abuse.parsing import parse
 from megalayer.accounts.models import Customer
 from megalayer.core.ids import pk_or_none
 
@@ -77,3 +79,10 @@ def legal_holds_for_staff(limit: int = 200) -> QuerySet[LegalHold]:
 
 def legal_export_by_public_id(public_id: str) -> LegalExport | None:
     return LegalExport.objects.filter(public_id=public_id).first()
+
+
+def case_complaints(case: AbuseCase) -> list[str]:
+    """The complaints behind a case as the customer may read them: each report's text, oldest first, with the
+    reporters' e-mail addresses and phone numbers redacted, at most 4,000 characters each (TOS-ABUSE-1)."""
+    reports = {event.report for event in case.events.select_related("report")}
+    return [redact(parse(bytes(r.raw)).text.strip())[:4000] for r in sorted(reports, key=lambda r: r.received_at)]

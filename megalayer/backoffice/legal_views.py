@@ -112,13 +112,15 @@ def order_detail(request: HttpRequest, public_id: str) -> HttpResponse:
                 done = legal_order_execute(
                     order=order, staff=signed_in_user(request), action=request.POST.get("action", "")
                 )
-                messages.success(request, f"Carried out: {done}.")
+                messages.success(request, f"Carried out: {done}. The order records it.")
         except ValueError:
             messages.error(request, "Give the period as dates.")
         except DomainError as error:
             messages.error(request, error.detail)
         return redirect("backoffice:legal_order", public_id=order.public_id)
-    return render(request, "backoffice/legal_order.html", {"order": order, "exports": order.exports.all()})
+    ordered = [(action, order.measures.get(action)) for action in order.orders]
+    context = {"order": order, "exports": order.exports.all(), "ordered": ordered}
+    return render(request, "backoffice/legal_order.html", context)
 
 
 @staff_required("abuse.legal")

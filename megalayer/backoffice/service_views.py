@@ -11,8 +11,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from megalayer.abuse.actions import service_enforce
+from megalayer.abuse.models import AbuseCase
+from megalayer.abuse.queries import case_by_public_id
 from megalayer.accounts.queries import signed_in_user
-from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
 from megalayer.billing.queries import revenue_by_month
@@ -24,13 +26,7 @@ from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.queries import order_by_public_id, orders_in_review
 from megalayer.provisioning.queries import operations_of, server_view
-from megalayer.services.actions import (
-    service_deny_renewal,
-    service_suspend,
-    service_terminate,
-    service_unsuspend,
-    services_migrate_price,
-)
+from megalayer.services.actions import service_deny_renewal, services_migrate_price
 from megalayer.services.choices import Reason, Status
 from megalayer.services.queries import (
     next_step,
@@ -107,7 +103,19 @@ class EnforcementForm(forms.Form):
             ("TOS-EXPIRE-1", "TOS-EXPIRE-1 payment"),
         ]
     )
+    case = forms.CharField(
+        required=False, max_length=24, help_text="The abuse case (abc_…): required for abuse or a violation."
+    )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded in the audit log.")
+
+    def clean_case(self) -> AbuseCase | None:
+        text = self.cleaned_data["case"].strip()
+        if not text:
+            return None
+        case = case_by_public_id(text)
+        if case is None:
+            raise forms.ValidationError("No such case.")
+        return case
 
 
 @staff_required("accounts.view_customers", post="accounts.manage_services")
@@ -118,30 +126,21 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     form = EnforcementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        actor = Actor.for_user(signed_in_user(request))
         try:
-            if data["action"] == "suspend":
-                service_suspend(
-                    service=service,
-                    reason=data["reason"],
-                    actor=actor,
-                    requirement=data["requirement"],
-                    note=data["note"],
-                )
-            elif data["action"] == "unsuspend":
-                service_unsuspend(service=service, actor=actor, requirement=data["requirement"], note=data["note"])
-            elif data["action"] == "terminate":
-                service_terminate(
-                    service=service,
-                    reason=data["reason"],
-                    actor=actor,
-                    requirement=data["requirement"],
-                    note=data["note"],
-                )
-            else:
+            if data["action"] == "deny_renewal":
                 service_deny_renewal(service=service, staff=signed_in_user(request), note=data["note"])
+            else:
+                service_enforce(
+                    service=service,
+                    measure=data["action"],
+                    reason=data["reason"],
+                    staff=signed_in_user(request),
+                    requirement=data["requirement"],
+                    note=data["note"],
+                    case=data["case"],
+                )
         except DomainError as error:
-            form.add_error(None, error.detail)
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
         else:
             messages.success(request, "Done; recorded in the audit log.")
             return redirect("backoffice:service_detail", public_id=service.public_id)

@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     SERVICE_SUSPENDED = "service_suspended", "Service suspended"
     SERVICE_RECOVERED = "service_recovered", "Service recovered"
     SERVICE_TERMINATED = "service_terminated", "Service terminated"
+    RENEWAL_DENIED = "renewal_denied", "Renewal denied"
     PRICE_CHANGED = "price_changed", "Price of a running service changed"
     OPERATION_FAILED = "operation_failed", "Staff alert: a machine operation failed"
     REINSTALL_DONE = "reinstall_done", "Reinstall finished"
@@ -50,6 +51,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.SERVICE_SUSPENDED: "TOS-EXPIRE-1",
     Kind.SERVICE_RECOVERED: "TOS-EXPIRE-1",
     Kind.SERVICE_TERMINATED: "TOS-EXPIRE-1",
+    Kind.RENEWAL_DENIED: "TOS-REFUSE-1",
     Kind.PRICE_CHANGED: "TOS-PRICE-1",
     Kind.OPERATION_FAILED: "TOS-AUDIT-1",
     Kind.REINSTALL_DONE: "TOS-REINSTALL-1",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Max, Q, QuerySet
 
 from megalayer.accounts.models import Customer, User
 from megalayer.notices.models import AttackAlarm, InboundMessage, NetworkNotice, Notice
+
+if TYPE_CHECKING:
+    from megalayer.services.models import Service
 
 
 def notices_for_user(user: User) -> QuerySet[Notice]:
@@ -70,3 +74,8 @@ def network_notices_for_staff(limit: int = 50) -> QuerySet[NetworkNotice]:
 def attack_alarms_for_staff(*, open_only: bool = False) -> QuerySet[AttackAlarm]:
     rows = AttackAlarm.objects.select_related("customer__owner", "service", "null_route")
     return rows.filter(ended_at__isnull=True) if open_only else rows
+
+
+def attack_alarms_of_service(service: Service) -> QuerySet[AttackAlarm]:
+    """A service's attack alarms, newest first: what its customer was told (TOS-ATTACK-1)."""
+    return AttackAlarm.objects.filter(service=service).select_related("null_route")

@@ -7,9 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from megalayer.abuse.actions import case_answer, redact
-from megalayer.abuse.parsing import parse
-from megalayer.abuse.queries import case_of, cases_of
+from megalayer.abuse.actions import case_answer
+from megalayer.abuse.queries import case_complaints, case_of, cases_of
 from megalayer.core import clock
 from megalayer.core.errors import DomainError
 from megalayer.portal.billing_views import _customer
@@ -34,7 +33,5 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, "Answer sent to our abuse team.")
         return redirect("portal:abuse_case", public_id=case.public_id)
-    reports = {e.report for e in case.events.select_related("report")}
-    complaints = [redact(parse(bytes(r.raw)).text.strip())[:4000] for r in sorted(reports, key=lambda r: r.received_at)]
-    context = {"case": case, "complaints": complaints, "thread": case.messages.all(), "now": clock.now()}
+    context = {"case": case, "complaints": case_complaints(case), "thread": case.messages.all(), "now": clock.now()}
     return render(request, "portal/abuse_case.html", context)

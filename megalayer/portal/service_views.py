@@ -271,7 +271,9 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         if handled is not None:
             return handled
         if action in ("auto_renew_on", "auto_renew_off"):
-            service_set_auto_renew(service=service, enabled=action == "auto_renew_on")
+            service_set_auto_renew(
+                service=service, enabled=action == "auto_renew_on", actor=Actor.for_user(signed_in_user(request))
+            )
             messages.success(request, "Saved.")
         elif action == "renew":
             try:

@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from megalayer.accounts.models import Customer
 from megalayer.core import clock
-from megalayer.services.choices import Status
+from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
 from megalayer.terms.queries import policy_at
 
@@ -25,6 +25,13 @@ class NextStep:
     clause: str
 
 
+_SUSPENDED_FOR: dict[str, str] = {
+    Reason.ABUSE: "Suspended for abuse: answer the abuse case (Abuse in the menu); staff lift it when resolved",
+    Reason.VIOLATION: "Suspended for a violation of the Terms: open a ticket to the abuse department",
+    Reason.STAFF: "Suspended by staff: open a ticket to learn why and what to do",
+}
+
+
 def next_step(service: Service) -> NextStep:
     """What happens next to ``service`` and when, as the customer should read it."""
     policy = policy_at(clock.now())
@@ -36,6 +43,8 @@ def next_step(service: Service) -> NextStep:
     delete_at = service.paid_until + dt.timedelta(days=policy.expiry.delete_after_days)
     if service.renewal_denied:
         return NextStep("Ends (renewal denied)", service.paid_until, "Preamble: deny renewal")
+    if service.status == Status.SUSPENDED and service.reason != Reason.OVERDUE:
+        return NextStep(_SUSPENDED_FOR.get(service.reason, _SUSPENDED_FOR[Reason.STAFF]), None, "Disclaimers 2")
     if service.status == Status.SUSPENDED:
         return NextStep("Data deletion unless paid", delete_at, "Payment and Refund Policy 2")
     if clock.now() >= service.paid_until:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from megalayer.terms.policy import Policy, default_policy_data
+from megalayer.terms.requirements import packaged_requirement_ids
 
 
 class TermsVersion(models.Model):
@@ -28,6 +29,10 @@ class TermsVersion(models.Model):
     )
     clauses = models.JSONField(default=list, help_text="Headings found in the text, for citation.")
     policy_data = models.JSONField(default=default_policy_data)
+    requirements = models.JSONField(
+        default=packaged_requirement_ids,
+        help_text="The requirement IDs this version contains: the clauses an enforcement action may cite under it.",
+    )
 
     class Meta:
         ordering = ["-number"]

@@ -8,12 +8,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
 from megalayer.core.people import Person
 from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import Policy
+from megalayer.terms.requirements import packaged_requirement_ids
 
 
 def version_at(moment: dt.datetime) -> TermsVersion | None:
@@ -39,6 +42,19 @@ def policy_at(moment: dt.datetime) -> Policy:
     """The policy numbers in force at ``moment`` (the defaults before any version exists)."""
     version = version_at(moment)
     return version.policy if version else Policy()
+
+
+def requirement_check(requirement: str, moment: dt.datetime | None = None) -> str:
+    """``requirement`` if the Terms in force at ``moment`` contain it (TOS-ABUSE-2), else a field error.
+
+    Before any version is published the packaged requirements stand in, as the default policy does.
+    """
+    version = version_at(moment or clock.now())
+    known = version.requirements if version else packaged_requirement_ids()
+    if requirement not in known:
+        where = f"version {version.number} of the Terms" if version else "the Terms"
+        raise InvalidInput(f"{requirement or 'An empty clause'} is not a requirement of {where}.", field="requirement")
+    return requirement
 
 
 def latest_acceptance(user: Person) -> TermsAcceptance | None:
@@ -79,10 +95,18 @@ class TermsBlock:
     text: str
     line: int
     is_heading: bool
+    address: str = ""  # the abuse desk's address, where the text leaves it to be filled in
+
+
+_ADDRESS_GAP = re.compile(r"(?:e-?mail|email) to:?$", re.IGNORECASE)
 
 
 def terms_blocks(version: TermsVersion) -> list[TermsBlock]:
-    """The text as paragraphs (lines separated by blank lines) and headings, for display."""
+    """The text as paragraphs (lines separated by blank lines) and headings, for display.
+
+    The Terms' own text ends "Reports of activity in violation of this Agreement may be sent via email to"
+    without an address: the provider's abuse address (``MEGALAYER_ABUSE_ADDRESS``) completes that sentence
+    (TOS-ABUSE-1), so the published text stays as written and the address stays a setting."""
     headings = {clause["line"] for clause in version.clauses}
     blocks: list[TermsBlock] = []
     current: list[str] = []
@@ -94,7 +118,9 @@ def terms_blocks(version: TermsVersion) -> list[TermsBlock]:
             current.append(raw.strip())
             continue
         if current:
-            blocks.append(TermsBlock(" ".join(current), start, start in headings and len(current) == 1))
+            text = " ".join(current)
+            address = settings.MEGALAYER_ABUSE_ADDRESS if _ADDRESS_GAP.search(text) else ""
+            blocks.append(TermsBlock(text, start, start in headings and len(current) == 1, address))
             current = []
     return blocks
 

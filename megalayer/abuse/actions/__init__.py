@@ -35,10 +35,10 @@ from megalayer.network.models import NullRoute
 from megalayer.network.queries import holder_at
 from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.actions.inbound import Delivery, Mailbox
-from megalayer.services.actions import service_suspend, service_terminate
+from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend
 from megalayer.services.choices import Reason, Status
 from megalayer.services.models import Service
-from megalayer.terms.queries import policy_at, version_number_at
+from megalayer.terms.queries import policy_at, requirement_check, version_number_at
 
 DESK = Actor.system("abuse desk")
 MAX_REPORT_BYTES = 10 * 1024 * 1024
@@ -314,6 +314,57 @@ def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", no
         )
     case.refresh_from_db()
     return case
+
+
+SERVICE_MEASURES = ("suspend", "unsuspend", "terminate")
+CASE_BOUND = ("TOS-ABUSE-2", "TOS-VIOLATION-1")
+
+
+def service_enforce(
+    *,
+    service: Service,
+    measure: str,
+    reason: str,
+    staff: User,
+    requirement: str,
+    note: str,
+    case: AbuseCase | None = None,
+) -> Service:
+    """Staff suspend, unsuspend or terminate one service, naming a clause of the Terms in force (TOS-ABUSE-2).
+
+    A suspension or termination for abuse or a violation names its case, a case about the service's own
+    customer (TOS-ABUSE-2, TOS-VIOLATION-1): a measure without one is refused before anything changes. The
+    case gets its own audit record linking case and measure.
+    """
+
+    if measure not in SERVICE_MEASURES:
+        raise InvalidInput("Choose suspend, unsuspend or terminate.", field="measure")
+    requirement_check(requirement)
+    bound = reason in (Reason.ABUSE, Reason.VIOLATION) or requirement in CASE_BOUND
+    if case is None and bound and measure != "unsuspend":
+        raise InvalidInput("A measure for abuse or a violation names its abuse case.", field="case")
+    if case is not None and case.customer_id != service.customer_id:
+        raise InvalidInput("That case is about another customer.", field="case")
+    actor = Actor.for_user(staff)
+    reference = note + (f" (case {case.public_id})" if case else "")
+    with outermost():
+        if measure == "suspend":
+            service_suspend(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
+        elif measure == "unsuspend":
+            service_unsuspend(service=service, actor=actor, requirement=requirement, note=reference)
+        else:
+            service_terminate(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
+        if case is not None:
+            audit_record(
+                actor=actor,
+                action=f"abuse.service_{measure}",
+                target_type="abuse_case",
+                target_id=case.public_id,
+                requirement=requirement,
+                data={"case": case.public_id, "service": service.public_id, "note": note, "refund": None},
+            )
+    service.refresh_from_db()
+    return service
 
 
 def event_confirm(*, event: AbuseEvent, staff: User) -> AbuseEvent:

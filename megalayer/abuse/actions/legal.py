@@ -178,6 +178,17 @@ def legal_export(*, order: LegalOrder, staff: User, reason: str, start: dt.datet
         )
         export.file.save(f"{export.public_id}.zip", ContentFile(payload), save=False)
         export.save()
+        if LegalOrder.Orders.PROVIDE_DATA in order.orders and LegalOrder.Orders.PROVIDE_DATA not in order.measures:
+            # The first export answers the order's "provide data": the order records it as its measure.
+            order.measures = {
+                **order.measures,
+                LegalOrder.Orders.PROVIDE_DATA.value: {
+                    "measure": f"export {export.public_id}",
+                    "at": clock.now().isoformat(),
+                    "by": str(staff),
+                },
+            }
+            LegalOrder.objects.filter(pk=order.pk).update(measures=order.measures)
         audit_record(
             actor=Actor.for_user(staff),
             action="legal.export_made",
@@ -189,8 +200,20 @@ def legal_export(*, order: LegalOrder, staff: User, reason: str, start: dt.datet
     return export
 
 
-def legal_order_execute(*, order: LegalOrder, staff: User, action: str) -> str:
-    """Carry out one thing the order requires through the same action layer as abuse cases."""
+def legal_order_execute(
+    *,
+    order: LegalOrder,
+    staff: User,
+    action: str,
+    reason: str = "",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> str:
+    """Carry out one thing the order requires (TOS-LEGAL-1) through the abuse desk's own actions: a null route
+    for ``suspend_ip``, a suspension for ``shut_down``, a legal hold for ``preserve``, an export for
+    ``provide_data`` (``reason``, ``start``, ``end``). The order records the measure it made (``measures``),
+    so the link from order to measure is kept; an action already carried out is refused with nothing changed.
+    Returns the measure's reference."""
 
     require_legal(staff)
     if action not in order.orders:
@@ -198,32 +221,61 @@ def legal_order_execute(*, order: LegalOrder, staff: User, action: str) -> str:
     actor = Actor.for_user(staff)
     note = f"legal order {order.public_id} ({order.issuer}, {order.reference})"
     with outermost():
-        if action == LegalOrder.Orders.SUSPEND_IP:
-            if not order.address:
-                raise InvalidInput("The order names no address.", field="address")
-            null_route_start(
-                address=order.address, reason=note[:255], requirement="TOS-LEGAL-1", case_reference=order.public_id,
-                actor=actor,
-            )  # fmt: skip
-        elif action == LegalOrder.Orders.SHUT_DOWN:
-            if order.service is None:
-                raise InvalidInput("The order names no service.", field="service")
-            service_suspend(
-                service=order.service, reason=Reason.STAFF, actor=actor, requirement="TOS-LEGAL-1", note=note
+        order = LegalOrder.objects.select_for_update().get(pk=order.pk)
+        if action in order.measures:
+            raise RuleRefused(
+                f"{LegalOrder.Orders(action).label} was carried out already.",
+                rule="already-carried-out",
+                requirement="TOS-LEGAL-1",
             )
-        elif action == LegalOrder.Orders.PRESERVE:
-            legal_hold_place(
-                staff=staff, reason=note, customer=order.customer if order.service is None else None,
-                service=order.service, address=order.address or "", order_reference=order.reference,
-            )  # fmt: skip
-        else:
-            raise InvalidInput("Data is provided with an export.", field="action")
+        measure = _carry_out(order, action, staff, actor, note, reason=reason, start=start, end=end)
+        order.measures = {
+            **order.measures,
+            action: {"measure": measure, "at": clock.now().isoformat(), "by": str(staff)},
+        }
+        order.save(update_fields=["measures"])
         audit_record(
             actor=actor,
             action=f"legal.{action}",
             target_type="legal_order",
             target_id=order.public_id,
             requirement="TOS-LEGAL-1",
-            data={"order": order.public_id},
+            data={"order": order.public_id, "measure": measure},
         )
-    return action
+    return measure
+
+
+def _carry_out(
+    order: LegalOrder,
+    action: str,
+    staff: User,
+    actor: Actor,
+    note: str,
+    *,
+    reason: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> str:
+    if action == LegalOrder.Orders.SUSPEND_IP:
+        if not order.address:
+            raise InvalidInput("The order names no address.", field="address")
+        route = null_route_start(
+            address=order.address, reason=note[:255], requirement="TOS-LEGAL-1", case_reference=order.public_id,
+            actor=actor,
+        )  # fmt: skip
+        return f"null route {route.address}"
+    if action == LegalOrder.Orders.SHUT_DOWN:
+        if order.service is None:
+            raise InvalidInput("The order names no service.", field="service")
+        service_suspend(service=order.service, reason=Reason.STAFF, actor=actor, requirement="TOS-LEGAL-1", note=note)
+        return f"service {order.service.public_id} suspended"
+    if action == LegalOrder.Orders.PRESERVE:
+        hold = legal_hold_place(
+            staff=staff, reason=note, customer=order.customer if order.service is None else None,
+            service=order.service, address=order.address or "", order_reference=order.reference,
+        )  # fmt: skip
+        return f"legal hold {hold.public_id}"
+    if start is None or end is None:
+        raise InvalidInput("Give the period the data is provided for.", field="start")
+    export = legal_export(order=order, staff=staff, reason=reason, start=start, end=end)
+    return f"export {export.public_id}"  # legal_export recorded it on the order too

@@ -13,6 +13,7 @@ from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_r
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.abuse.queries import (
+    case_complaints,
     case_of,
     cases_for_staff,
     cases_of,
@@ -59,6 +60,21 @@ class CaseOut(Schema):
     service: str | None
     opened_at: dt.datetime
     deadline_at: dt.datetime
+
+
+class CaseMessageOut(Schema):
+    from_staff: bool
+    author: str
+    body: str
+    created_at: dt.datetime
+
+
+class CaseDetailOut(CaseOut):
+    escalated_at: dt.datetime | None = Field(description="When the deadline passed without an answer")
+    closed_at: dt.datetime | None
+    addresses: list[str] = Field(description="Your addresses the complaints name")
+    complaints: list[str] = Field(description="Each complaint's text, reporters' contact details redacted")
+    messages: list[CaseMessageOut] = Field(description="Your answers and the abuse desk's, oldest first")
 
 
 class AnswerIn(Schema):
@@ -253,6 +269,24 @@ def staff_legal_hold_release(request: HttpRequest, hold_id: str, payload: Releas
 @router.get("/abuse/cases", response={200: list[CaseOut], **ERRORS}, summary="Complaints about your services")
 def abuse_cases(request: HttpRequest) -> list[CaseOut]:
     return [_case_out(c) for c in cases_of(_customer(request))]
+
+
+@router.get("/abuse/cases/{case_id}", response={200: CaseDetailOut, **ERRORS}, summary="A complaint and its thread")
+def abuse_case(request: HttpRequest, case_id: str) -> CaseDetailOut:
+    case = case_of(_customer(request), case_id)
+    if case is None:
+        raise NotFound("No such case.")
+    return CaseDetailOut(
+        **_case_out(case).dict(),
+        escalated_at=case.deadline_action_at,
+        closed_at=case.closed_at,
+        addresses=sorted(set(case.events.values_list("address", flat=True))),
+        complaints=case_complaints(case),
+        messages=[
+            CaseMessageOut(from_staff=m.from_staff, author=m.author, body=m.body, created_at=m.created_at)
+            for m in case.messages.all()
+        ],
+    )
 
 
 @router.post("/abuse/cases/{case_id}/answers", response={201: CaseOut, **ERRORS}, summary="Answer a complaint")

@@ -15,6 +15,7 @@ from ninja import Field, Router, Schema, Status
 
 from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import require_write
+from megalayer.api.pagination import Limit
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.resources.services import _service
 from megalayer.api.schemas import Problem
@@ -23,6 +24,7 @@ from megalayer.catalog.queries import image_by_code
 from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
+from megalayer.notices.queries import attack_alarms_of_service
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
@@ -304,3 +306,38 @@ def server_operation(request: HttpRequest, service_id: str, operation_id: str) -
     if operation is None:
         raise NotFound("No such operation.")
     return operation_out(operation)
+
+
+class AttackAlarmOut(Schema):
+    id: str
+    address: str
+    direction: str = Field(description="incoming (on your address), outgoing (from it), internal or other")
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    alerts: int
+    peak_pps: int
+    peak_bps: int
+    null_routed: bool = Field(description="The address was taken off the network for it (TOS-ATTACK-1)")
+
+
+@router.get(
+    "/services/{service_id}/attack-alarms",
+    response={200: list[AttackAlarmOut], **ERRORS},
+    summary="Attacks on or from the service's addresses, newest first (TOS-ATTACK-1)",
+)
+def service_attack_alarms(request: HttpRequest, service_id: str, limit: Limit = 25) -> list[AttackAlarmOut]:
+    service = _service(request, service_id)
+    return [
+        AttackAlarmOut(
+            id=a.public_id,
+            address=a.address,
+            direction=a.direction,
+            started_at=a.started_at,
+            ended_at=a.ended_at,
+            alerts=a.alerts,
+            peak_pps=a.peak_pps,
+            peak_bps=a.peak_bps,
+            null_routed=a.null_route_id is not None,
+        )
+        for a in attack_alarms_of_service(service)[:limit]
+    ]

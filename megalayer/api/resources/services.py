@@ -27,7 +27,7 @@ from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.orders.actions import order_place
 from megalayer.orders.models import Order
 from megalayer.orders.queries import orders_of
-from megalayer.services.actions import service_renew_now
+from megalayer.services.actions import service_renew_now, service_set_auto_renew
 from megalayer.services.models import Service
 from megalayer.services.queries import next_step, services_of
 
@@ -97,6 +97,12 @@ class ServiceOut(Schema):
     cycle: str
     next_step: str
     next_step_at: dt.datetime | None
+    next_step_clause: str = Field(description="The clause of the Terms behind the next step")
+    renewal_denied: bool = Field(description="Staff denied renewal: the service ends at paid_until (TOS-REFUSE-1)")
+
+
+class ServiceChangeIn(Schema):
+    auto_renew: bool = Field(description="Pay each renewal from the balance when it is due (TOS-RENEW-1)")
 
 
 class ServicePage(Schema):
@@ -149,6 +155,8 @@ def service_out(service: Service) -> ServiceOut:
         cycle=service.cycle,
         next_step=step.what,
         next_step_at=step.at,
+        next_step_clause=step.clause,
+        renewal_denied=service.renewal_denied,
     )
 
 
@@ -218,6 +226,18 @@ def _service(request: HttpRequest, public_id: str) -> Service:
 @router.get("/services/{service_id}", response={200: ServiceOut, 401: Problem, 404: Problem}, summary="One service")
 def services_detail(request: HttpRequest, service_id: str) -> ServiceOut:
     return service_out(_service(request, service_id))
+
+
+@router.patch(
+    "/services/{service_id}",
+    response={200: ServiceOut, 401: Problem, 403: Problem, 404: Problem, 422: Problem},
+    summary="Switch auto-renew on or off",
+)
+def services_change(request: HttpRequest, service_id: str, payload: ServiceChangeIn) -> ServiceOut:
+    require_write(request)
+    service = _service(request, service_id)
+    service_set_auto_renew(service=service, enabled=payload.auto_renew, actor=Actor.for_user(signed_in_user(request)))
+    return service_out(service)
 
 
 @router.post(

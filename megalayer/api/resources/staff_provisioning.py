@@ -9,7 +9,13 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Router, Schema, Status, UploadedFile
 
-from megalayer.abuse.actions.legal import document_response, legal_order_attach, legal_order_record, require_legal
+from megalayer.abuse.actions.legal import (
+    document_response,
+    legal_order_attach,
+    legal_order_execute,
+    legal_order_record,
+    require_legal,
+)
 from megalayer.abuse.queries import legal_order_by_public_id, legal_orders
 from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
@@ -69,7 +75,9 @@ class HostOut(Schema):
 class NullRouteIn(Schema):
     address: str = Field(max_length=64)
     reason: str = Field(min_length=1, max_length=255)
-    requirement: str = Field(default="TOS-ABUSE-2", pattern=r"^TOS-[A-Z]+-\d+$")
+    requirement: str = Field(
+        default="TOS-ABUSE-2", max_length=32, description="A requirement ID of the Terms in force (TOS-ABUSE-2)"
+    )
     case_reference: str = Field(default="", max_length=64)
 
 
@@ -354,6 +362,18 @@ class LegalOrderOut(Schema):
     address: str | None
     received_at: dt.datetime
     document: LegalDocumentOut | None
+    measures: dict[str, dict[str, str]] = Field(
+        description="Each ordered action carried out: the measure it made, when and by whom (TOS-LEGAL-1)"
+    )
+
+
+class LegalExecuteIn(Schema):
+    action: str = Field(
+        max_length=20, description="One of the order's actions: shut_down, suspend_ip, preserve, provide_data"
+    )
+    reason: str = Field(default="", max_length=500, description="provide_data: why the export is made")
+    start: dt.datetime | None = Field(default=None, description="provide_data: the period's start")
+    end: dt.datetime | None = Field(default=None, description="provide_data: the period's end")
 
 
 def _legal_order_out(order: Any) -> LegalOrderOut:
@@ -375,6 +395,7 @@ def _legal_order_out(order: Any) -> LegalOrderOut:
         address=order.address,
         received_at=order.received_at,
         document=document,
+        measures={action: {k: str(v) for k, v in done.items()} for action, done in order.measures.items()},
     )
 
 
@@ -468,3 +489,24 @@ def staff_legal_order_document(request: HttpRequest, order_id: str) -> FileRespo
     if not order.document:
         raise NotFound("This order has no document.")
     return document_response(order)
+
+
+@router.post(
+    "/staff/legal-orders/{order_id}/execute",
+    auth=staff_auth("abuse.legal"),
+    response={200: LegalOrderOut, **ERRORS},
+    summary="Carry out one action of the order through the abuse desk's measures; the link is recorded",
+)
+def staff_legal_order_execute(request: HttpRequest, order_id: str, payload: LegalExecuteIn) -> LegalOrderOut:
+    require_write(request)
+    order = _legal_order(request, order_id)
+    legal_order_execute(
+        order=order,
+        staff=signed_in_user(request),
+        action=payload.action,
+        reason=payload.reason,
+        start=payload.start,
+        end=payload.end,
+    )
+    order.refresh_from_db()
+    return _legal_order_out(order)

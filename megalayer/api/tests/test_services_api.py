@@ -5,7 +5,7 @@ from django.test import Client
 
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
-from megalayer.conftest import bearer
+from megalayer.conftest import bearer, open_case
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
 
@@ -36,6 +36,15 @@ def test_catalog_order_and_services(alice, vps, django_capture_on_commit_callbac
     assert renewed.status_code == 200
 
 
+def alice_service(alice, vps):
+    """A service of another customer, to show a case about someone else is refused."""
+    with_billing(alice)
+    fund(alice, "10.00")
+    headers = bearer(alice.owner, scope="write")
+    Client().post("/api/v1/orders", json.dumps({"product": vps.code}), content_type=JSON, **headers)
+    return Service.objects.get(customer=alice)
+
+
 def test_staff_enforcement_needs_a_staff_token_and_is_audited(
     alice, bob, staff, vps, django_capture_on_commit_callbacks
 ):
@@ -53,6 +62,20 @@ def test_staff_enforcement_needs_a_staff_token_and_is_audited(
     service.refresh_from_db()
     assert service.status == "active"
     staff_headers = bearer(staff, scope="write", staff=True)
+    refused = [
+        Client().post(url, json.dumps(payload), content_type=JSON, **staff_headers).json()
+        for payload in (
+            {"reason": "abuse", "note": "spam run"},
+            {"reason": "abuse", "note": "spam run", "case": "abc_nosuch"},
+            {"reason": "abuse", "note": "spam run", "case": open_case(alice_service(alice, vps)).public_id},
+            {"reason": "staff", "note": "spam run", "requirement": "TOS-MADEUP-9"},
+        )
+    ]
+    assert [(p["status"], p["errors"][0]["field"]) for p in refused] == [(422, "case")] * 3 + [(422, "requirement")]
+    service.refresh_from_db()
+    assert service.status == "active"
+    case = open_case(service)
+    body = json.dumps({"reason": "abuse", "note": "spam run, case 12", "case": case.public_id})
     done = Client().post(url, body, content_type=JSON, **staff_headers)
     assert (done.status_code, done.json()["status"], done.json()["reason"]) == (200, "suspended", "abuse")
     twice = Client().post(url, body, content_type=JSON, **staff_headers)
@@ -61,8 +84,10 @@ def test_staff_enforcement_needs_a_staff_token_and_is_audited(
     assert (event.requirement, event.actor_label, event.data["note"]) == (
         "TOS-ABUSE-2",
         "staff@megalayer.test",
-        "spam run, case 12",
+        f"spam run, case 12 (case {case.public_id})",
     )
+    linked = AuditEvent.objects.get(action="abuse.service_suspend", target_id=case.public_id)
+    assert (linked.requirement, linked.data["service"]) == ("TOS-ABUSE-2", service.public_id)
     back = Client().post(
         f"/api/v1/staff/services/{service.public_id}/unsuspend", body, content_type=JSON, **staff_headers
     )

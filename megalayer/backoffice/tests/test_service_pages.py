@@ -7,6 +7,7 @@ from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
 from megalayer.catalog.models import PriceVersion
+from megalayer.conftest import open_case
 from megalayer.core import clock
 from megalayer.orders.actions import order_place
 from megalayer.orders.models import Order
@@ -37,6 +38,15 @@ def test_staff_suspend_and_terminate_with_a_reason_from_the_service_page(
 ):
     url = f"/backoffice/services/{service.public_id}/"
     form = {"action": "suspend", "reason": "abuse", "requirement": "TOS-ABUSE-2", "note": "phishing, case 7"}
+    refused = staff_client.post(url, form)
+    assert "names its abuse case" in refused.content.decode()
+    assert staff_client.post(url, {**form, "case": "abc_nosuch"}).status_code == 200
+    unknown_clause = staff_client.post(url, {**form, "requirement": "TOS-MADEUP-9"})
+    assert "Select a valid choice" in unknown_clause.content.decode()
+    service.refresh_from_db()
+    assert service.status == "active"
+    case = open_case(service, "phishing")
+    form["case"] = case.public_id
     with django_capture_on_commit_callbacks(execute=True):
         assert staff_client.post(url, form).status_code == 302
     service.refresh_from_db()
@@ -48,6 +58,11 @@ def test_staff_suspend_and_terminate_with_a_reason_from_the_service_page(
     service.refresh_from_db()
     assert (service.status, service.reason) == ("terminated", "violation")
     assert AuditEvent.objects.filter(target_id=service.public_id, requirement="TOS-VIOLATION-1").count() == 2
+    linked = AuditEvent.objects.filter(target_id=case.public_id).order_by("id")
+    assert [(e.action, e.data["service"]) for e in linked] == [
+        ("abuse.service_suspend", service.public_id),
+        ("abuse.service_terminate", service.public_id),
+    ]
     page = staff_client.get(url).content.decode()
     assert "phishing, case 7" in page
 

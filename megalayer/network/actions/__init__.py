@@ -18,7 +18,7 @@ from megalayer.network.announcers import announcer
 from megalayer.network.errors import NoFreeAddress
 from megalayer.network.models import IpAssignment, NullRoute, Prefix, ReverseDns
 from megalayer.network.queries import holder_at
-from megalayer.terms.queries import policy_at
+from megalayer.terms.queries import policy_at, requirement_check
 
 
 def _busy(prefix: Prefix, now: dt.datetime) -> set[str]:
@@ -76,6 +76,7 @@ def null_route_start(
 ) -> NullRoute:
     """Take one address off the network (TOS-ABUSE-2, TOS-ATTACK-1); announced once the record is committed."""
 
+    requirement_check(requirement)
     text = _address(address)
     if not own_address(text):
         raise InvalidInput(

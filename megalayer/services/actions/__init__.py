@@ -28,6 +28,7 @@ from megalayer.services import hooks
 from megalayer.services.choices import SERVICE_STATUS, LineKind, Reason, Status
 from megalayer.services.models import Service, ServiceEvent
 from megalayer.services.periods import add_months, renewal_reference_prefix
+from megalayer.terms.queries import requirement_check
 
 
 def _move(
@@ -170,6 +171,7 @@ def _machine(service: Service, kind: str, actor: Actor, reason: str) -> Any:
 
 def service_suspend(*, service: Service, reason: str, actor: Actor, requirement: str, note: str = "") -> Service:
     """Suspended now; the server's network is cut (or the machine paused) by a suspend operation."""
+    requirement_check(requirement)
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
         _move(
@@ -189,6 +191,7 @@ def service_suspend(*, service: Service, reason: str, actor: Actor, requirement:
 
 
 def service_unsuspend(*, service: Service, actor: Actor, requirement: str, note: str = "") -> Service:
+    requirement_check(requirement)
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
         _move(
@@ -214,18 +217,12 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
     Open renewal invoices are voided so nothing can be paid for a service that is going.
     """
 
+    requirement_check(requirement)
     with transaction.atomic():
         service = Service.objects.select_for_update().get(pk=service.pk)
         hooks.deletion_guard.call(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
-        open_renewals = Invoice.objects.filter(
-            status=InvoiceStatus.ISSUED,
-            lines__kind=LineKind.RENEWAL,
-            lines__reference__startswith=renewal_reference_prefix(service.public_id),
-        ).distinct()
-        for invoice in open_renewals:
-            if invoice.amount_paid == 0:
-                invoice_void(invoice=invoice, reason=f"service {service.public_id} terminated", actor=actor)
+        _void_open_renewals(service, actor, f"service {service.public_id} terminated")
         if _machine(service, "destroy", actor, reason) is None:
             service_destroyed(service=service)  # never built: nothing to destroy
     service.refresh_from_db()
@@ -279,24 +276,73 @@ def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_e
             )
 
 
-def service_set_auto_renew(*, service: Service, enabled: bool) -> None:
-    Service.objects.filter(pk=service.pk).update(auto_renew=enabled)
+def service_set_auto_renew(*, service: Service, enabled: bool, actor: Actor) -> None:
+    """The customer's choice (TOS-RENEW-1): with auto-renew on, renewals are paid from the balance when due.
+
+    A renewal-denied or ended service has nothing to renew: the switch is refused."""
+    if service.renewal_denied or service.status not in (Status.ACTIVE, Status.SUSPENDED, Status.PROVISIONING):
+        raise RuleRefused("This service will not be renewed.", rule="not-renewable", requirement="TOS-RENEW-1")
+    with outermost():
+        changed = Service.objects.filter(pk=service.pk).exclude(auto_renew=enabled).update(auto_renew=enabled)
+        if changed:
+            audit_record(
+                actor=actor,
+                action="service.auto_renew_on" if enabled else "service.auto_renew_off",
+                target_type="service",
+                target_id=service.public_id,
+                requirement="TOS-RENEW-1",
+                data={},
+            )
     service.auto_renew = enabled
 
 
-def service_deny_renewal(*, service: Service, staff: User, note: str) -> None:
-    """TOS-REFUSE-1: the service is not renewed and ends at its expiry."""
+def _void_open_renewals(service: Service, actor: Actor, why: str) -> None:
+    """Unpaid renewal invoices of ``service`` are voided, so nothing is paid for a term that will not come."""
+    open_renewals = Invoice.objects.filter(
+        status=InvoiceStatus.ISSUED,
+        lines__kind=LineKind.RENEWAL,
+        lines__reference__startswith=renewal_reference_prefix(service.public_id),
+    ).distinct()
+    for invoice in open_renewals:
+        if invoice.amount_paid == 0:
+            invoice_void(invoice=invoice, reason=why, actor=actor)
+
+
+def service_deny_renewal(*, service: Service, staff: User, note: str) -> Service:
+    """TOS-REFUSE-1: the service is not renewed and ends at its expiry.
+
+    Its unpaid renewal invoices are voided; the customer is told the end date and the clause (the notice),
+    and the service page says "renewal denied". Denying twice, or denying a service that has ended, is
+    refused with nothing changed.
+    """
+    if not note.strip():
+        raise InvalidInput("Say why the renewal is denied; it is recorded in the audit log.", field="note")
+    actor = Actor.for_user(staff)
     with outermost():
+        service = Service.objects.select_for_update().get(pk=service.pk)
+        if service.status not in (Status.ACTIVE, Status.SUSPENDED):
+            raise RuleRefused(
+                "Only a running service's renewal can be denied.", rule="not-renewable", requirement="TOS-REFUSE-1"
+            )
+        if service.renewal_denied:
+            raise RuleRefused(
+                "Renewal of this service is already denied.", rule="renewal-already-denied", requirement="TOS-REFUSE-1"
+            )
         Service.objects.filter(pk=service.pk).update(renewal_denied=True)
+        service.renewal_denied = True
+        _void_open_renewals(service, actor, f"renewal of {service.public_id} denied")
         audit_record(
-            actor=Actor.for_user(staff),
+            actor=actor,
             action="service.renewal_denied",
             target_type="service",
             target_id=service.public_id,
             requirement="TOS-REFUSE-1",
-            data={"note": note},
+            data={"note": note, "ends_at": service.paid_until.isoformat()},
         )
-    service.renewal_denied = True
+        from megalayer.services.notices import notice_service
+
+        notice_service(service=service, kind="renewal_denied")
+    return service
 
 
 def service_renew_now(*, service: Service, actor: Actor) -> Any:
