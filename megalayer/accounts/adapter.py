@@ -10,6 +10,7 @@ from allauth.core.internal import ratelimit
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from megalayer.accounts import hooks
 from megalayer.accounts.actions import user_password_changed
@@ -91,6 +92,15 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
         if usage:
             usage.rollback()
             self._address_usage = None
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """A customer whose mail bounced lands on the e-mail page after signing in (TOS-EMAIL-1): fixing the
+        address re-verifies it and clears the flag; the banner keeps asking on every page until then."""
+        user = request.user
+        if isinstance(user, User) and not user.is_staff and user.email_bounced_at is not None:
+            return reverse("account_email")
+        url: str = super().get_login_redirect_url(request)
+        return url
 
     def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:
         response: HttpResponse = super().post_login(request, user, **kwargs)

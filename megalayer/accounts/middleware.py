@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 
-from megalayer.core import clock
-from megalayer.terms.queries import policy_at
+from megalayer.accounts.queries import attention_of
 
 
 class PasswordAgeMiddleware:
@@ -26,13 +24,8 @@ class PasswordAgeMiddleware:
             and not request.path.startswith("/api/")
             and not request.session.get("password_age_prompted")
         ):
-            changed = user.password_changed_at or user.date_joined
-            max_age = policy_at(clock.now()).accounts.password_max_age_days
-            if max_age and clock.now() - changed > dt.timedelta(days=max_age):
-                request.session["password_age_prompted"] = True
-                messages.warning(
-                    request,
-                    f"Your password is more than {max_age} days old. Please change it (TOS-SEC-1).",
-                    extra_tags="password-age",
-                )
+            for attention in attention_of(user):
+                if attention.code == "password-old":
+                    request.session["password_age_prompted"] = True
+                    messages.warning(request, attention.message, extra_tags="password-age")
         return self.get_response(request)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 
 from megalayer.accounts.models import ApiToken, Approval, Customer, User
+from megalayer.core import clock
 from megalayer.core.ids import pk_or_none
+from megalayer.terms.queries import policy_at
 
 
 def customers_to_notify_of_terms() -> QuerySet[Customer]:
@@ -104,3 +108,36 @@ def live_tokens_of(user: User, now: dt.datetime) -> QuerySet[ApiToken]:
     """The user's API tokens that are neither revoked nor expired."""
     live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     return ApiToken.objects.filter(live, user=user, revoked_at__isnull=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    code: str
+    message: str
+    url: str
+
+
+def attention_of(user: User) -> list[Attention]:
+    """What the account holder should fix, asked on every face: the client area's banner, the sign-in
+    redirect and the API's ``/me`` (TOS-EMAIL-1: a bounced address; TOS-SEC-1: an old password)."""
+    found: list[Attention] = []
+    if user.email_bounced_at is not None:
+        found.append(
+            Attention(
+                "email-bounced",
+                f"Mail to {user.email} bounced on {user.email_bounced_at:%d %B %Y}: we cannot reach you. E-mail is "
+                "how we send every notice (TOS-EMAIL-1); please fix or replace the address.",
+                reverse("account_email"),
+            )
+        )
+    max_age = policy_at(clock.now()).accounts.password_max_age_days
+    changed = user.password_changed_at or user.date_joined
+    if max_age and clock.now() - changed > dt.timedelta(days=max_age):
+        found.append(
+            Attention(
+                "password-old",
+                f"Your password is more than {max_age} days old. Please change it (TOS-SEC-1).",
+                reverse("account_change_password"),
+            )
+        )
+    return found

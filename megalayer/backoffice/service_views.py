@@ -18,9 +18,9 @@ from megalayer.accounts.queries import signed_in_user
 from megalayer.backoffice.access import staff_required
 from megalayer.backoffice.charts import bar_chart
 from megalayer.billing.queries import revenue_by_month
-from megalayer.catalog.actions import coupon_create, price_version_add
+from megalayer.catalog.actions import coupon_create, price_version_add, product_images_set
 from megalayer.catalog.models import BillingCycle
-from megalayer.catalog.queries import coupons_for_staff, prices_of, product_by_code, products_for_staff
+from megalayer.catalog.queries import all_images, coupons_for_staff, prices_of, product_by_code, products_for_staff
 from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
@@ -204,6 +204,16 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
     product = product_by_code(code)
     if product is None:
         raise Http404("No such product.")
+    if request.method == "POST" and "images_form" in request.POST:
+        try:
+            listed = product_images_set(
+                product=product, codes=request.POST.getlist("images"), staff=signed_in_user(request)
+            )
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, f"{product.code} runs {len(listed)} image(s); running servers keep theirs.")
+        return redirect("backoffice:product_detail", code=product.code)
     migrating = request.method == "POST" and "migrate" in request.POST
     form = PriceForm(request.POST if request.method == "POST" and not migrating else None)
     migrate_form = MigrateForm(request.POST if migrating else None)
@@ -239,6 +249,8 @@ def product_detail(request: HttpRequest, code: str) -> HttpResponse:
         {
             "product": product,
             "prices": prices_of(product),
+            "images": all_images(),
+            "listed": set(product.os_images.values_list("code", flat=True)),
             "form": form,
             "migrate_form": migrate_form,
         },

@@ -63,6 +63,11 @@ class Invoice(models.Model):
     number = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
     issued_at = models.DateTimeField(null=True, blank=True)
+    pays_from_balance = models.BooleanField(
+        default=False,
+        help_text="Paid from the balance as money arrives (decided at issue: the customer's auto-apply, or a "
+        "renewal's auto-renew); a top-up pays such open invoices, oldest first.",
+    )
     due_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)

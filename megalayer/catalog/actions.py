@@ -11,7 +11,7 @@ from django.db.models import F
 
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.catalog.models import Coupon, PriceVersion, Product
+from megalayer.catalog.models import Coupon, OsImage, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.core.money import Money
@@ -127,3 +127,42 @@ def coupon_create(
     except IntegrityError as error:
         raise InvalidInput("A coupon with this code exists.", field="code") from error
     return coupon
+
+
+def product_images_set(*, product: Product, codes: list[str], staff: User) -> list[str]:
+    """The images ``product`` can run (TOS-OS-1): new orders and reinstalls choose among them. Running
+    servers keep the system they run whatever the list says. Returns the codes now listed."""
+    images = list(OsImage.objects.filter(code__in=codes))
+    if len(images) != len(set(codes)):
+        raise InvalidInput("Unknown image.", field="images")
+    if not images:
+        raise InvalidInput("Choose at least one image the product can run.", field="images")
+    before = sorted(product.os_images.values_list("code", flat=True))
+    after = sorted(image.code for image in images)
+    with transaction.atomic():
+        product.os_images.set(images)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="catalog.product_images",
+            target_type="product",
+            target_id=product.code,
+            requirement="TOS-OS-1",
+            data={"before": before, "after": after},
+        )
+    return after
+
+
+def image_end_of_life(*, image: OsImage, staff: User, end_of_life: bool = True) -> OsImage:
+    """Retire an image from new orders and reinstalls (TOS-OS-1); servers running it keep it."""
+    with transaction.atomic():
+        OsImage.objects.filter(pk=image.pk).update(end_of_life=end_of_life)
+        audit_record(
+            actor=Actor.for_user(staff),
+            action="catalog.image_end_of_life" if end_of_life else "catalog.image_offered",
+            target_type="os_image",
+            target_id=image.code,
+            requirement="TOS-OS-1",
+            data={},
+        )
+    image.end_of_life = end_of_life
+    return image

@@ -104,3 +104,8 @@ def tier_by_code(code: str) -> NetworkTier | None:
 def no_images() -> QuerySet[OsImage]:
     """An empty choice list for a form field filled per product."""
     return OsImage.objects.none()
+
+
+def all_images() -> QuerySet[OsImage]:
+    """Every image, offered or end-of-life, for staff managing the catalog."""
+    return OsImage.objects.order_by("end_of_life", "family", "name")

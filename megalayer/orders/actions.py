@@ -124,7 +124,7 @@ def order_place(
             requirement="TOS-ORDER-1",
             data={"product": product.code, "price": str(price.amount)},
         )
-        invoice_issue(invoice=draft, actor=actor)
+        invoice_issue(invoice=draft, actor=actor, pays_on_top_up=True)
     order.refresh_from_db()
     return order
 

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import resolve, reverse
 
 from megalayer.accounts.models import User
+from megalayer.accounts.queries import attention_of
 from megalayer.accounts.roles import staff_may
 from megalayer.terms.queries import current_version, latest_acceptance, upcoming_version
 
@@ -49,10 +50,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         item["active"] = item is active
     email_banner = None
     if user is not None and user.is_authenticated and getattr(user, "email_bounced_at", None):
-        email_banner = {
-            "text": f"Mail to {user.email} bounced on {user.email_bounced_at:%d %B %Y}: we cannot reach you. "
-            "E-mail is how we send every notice (TOS-EMAIL-1); please fix or replace the address.",
-        }
+        bounced = next(a for a in attention_of(user) if a.code == "email-bounced")
+        email_banner = {"text": bounced.message, "url": bounced.url}
     return {"nav_items": items, "terms_banner": banner, "current_terms": current, "email_banner": email_banner}
 
 

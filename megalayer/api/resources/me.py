@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from megalayer.accounts.models import ApiToken
+from megalayer.accounts.queries import attention_of
 from megalayer.api.schemas import Problem
 from megalayer.terms.queries import current_version, latest_acceptance
 
@@ -24,6 +27,12 @@ class BillingProfileOut(Schema):
     tax_id: str
 
 
+class AttentionOut(Schema):
+    code: str = Field(description="email-bounced, password-old")
+    message: str
+    url: str = Field(description="Where in the client area to fix it")
+
+
 class MeOut(Schema):
     id: str | None
     email: str
@@ -33,6 +42,8 @@ class MeOut(Schema):
     billing_profile: BillingProfileOut | None
     terms_accepted_version: int | None
     terms_current_version: int | None
+    email_bounced_at: dt.datetime | None = Field(description="Mail to the address bounced: fix it (TOS-EMAIL-1)")
+    attention: list[AttentionOut] = Field(description="What the account holder should fix, as the client area asks")
 
 
 @router.get("/me", response={200: MeOut, 401: Problem}, summary="The account behind the token")
@@ -52,4 +63,6 @@ def me(request: HttpRequest) -> MeOut:
         billing_profile=BillingProfileOut.from_orm(profile) if profile is not None else None,
         terms_accepted_version=accepted.version.number if accepted else None,
         terms_current_version=current.number if current else None,
+        email_bounced_at=user.email_bounced_at,
+        attention=[AttentionOut(code=a.code, message=a.message, url=a.url) for a in attention_of(user)],
     )

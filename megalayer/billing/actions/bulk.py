@@ -33,6 +33,7 @@ class BulkInvoice:
     customer: Customer  # with owner and billing_profile loaded
     currency: str
     lines: list[LineData]
+    pays_from_balance: bool = False  # a top-up pays it (auto-renew on); see invoices_pay_from_topup
 
 
 def _reserve_numbers(series: str, count: int) -> int:
@@ -77,6 +78,7 @@ def invoices_issue_many(*, drafts: list[BulkInvoice], actor: Actor) -> list[Invo
                     subtotal=subtotal.amount,
                     tax_total=tax.amount,
                     total=(subtotal + tax).amount,
+                    pays_from_balance=draft.pays_from_balance,
                 )
             )
         Invoice.objects.bulk_create(invoices)

@@ -101,11 +101,15 @@ def _bill_to(customer: Customer) -> dict[str, Any]:
     }
 
 
-def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = None) -> Invoice:
+def invoice_issue(
+    *, invoice: Invoice, actor: Actor, auto_apply: bool | None = None, pays_on_top_up: bool = False
+) -> Invoice:
     """Number the invoice, compute its tax, freeze it, post it to the ledger, and apply the balance.
 
     ``auto_apply`` None follows the customer's setting; False never pays from the
-    balance here (a renewal of a service whose auto-renew is off).
+    balance here (a renewal of a service whose auto-renew is off). ``pays_on_top_up``: what the balance
+    does not cover now is paid when money next reaches it (an order's invoice, an auto-renewed renewal),
+    if balance payment applies at all.
     """
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -142,9 +146,12 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, auto_apply: bool | None = N
             data={"number": invoice.display_number, "total": str(total), "tax": decision.as_snapshot()},
         )
 
+        pays_from_balance = customer.auto_apply_balance if auto_apply is None else auto_apply
+        if pays_from_balance and pays_on_top_up:
+            Invoice.objects.filter(pk=invoice.pk).update(pays_from_balance=True)
         if total.is_zero():
             _mark_paid_if_settled(invoice)
-        elif customer.auto_apply_balance if auto_apply is None else auto_apply:
+        elif pays_from_balance:
             available = customer_balance(customer, invoice.currency)
             if available.amount > 0:
                 amount = min(available.amount, invoice.amount_due.amount)
@@ -361,3 +368,32 @@ def invoice_credit(*, invoice: Invoice, amount: Money, reason: str, actor: Actor
             data={"amount": str(amount), "credit_note": note.public_id},
         )
     return note
+
+
+def invoices_pay_from_topup(*, customer: Customer, currency: str, topup: str, actor: Actor) -> list[str]:
+    """Money just reached the balance (a top-up): pay the customer's open invoices that pay from the balance
+    (``pays_from_balance``: an order's or an auto-renewed renewal's), oldest first, as far as it goes.
+
+    Nothing happens when the customer has turned auto-apply off since. Keyed by the top-up and the invoice,
+    so a retried top-up pays nothing twice. Returns the invoices paid (fully or in part)."""
+    if not customer.auto_apply_balance:
+        return []
+    paid: list[str] = []
+    open_invoices = Invoice.objects.filter(
+        customer=customer, currency=currency, status=InvoiceStatus.ISSUED, pays_from_balance=True
+    ).order_by("issued_at", "pk")
+    for invoice in open_invoices:
+        available = customer_balance(customer, currency)
+        if available.amount <= 0:
+            break
+        amount = min(available.amount, invoice.amount_due.amount)
+        if amount <= 0:
+            continue
+        invoice_pay_from_balance(
+            invoice=invoice,
+            amount=Money(amount, currency),
+            idempotency_key=f"topup:{topup}",
+            actor=actor,
+        )
+        paid.append(invoice.public_id)
+    return paid

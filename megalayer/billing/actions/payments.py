@@ -9,7 +9,7 @@ from django.db import transaction
 
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.actions.invoices import invoice_pay_from_balance
+from megalayer.billing.actions.invoices import invoice_pay_from_balance, invoices_pay_from_topup
 from megalayer.billing.choices import PAYMENT_STATUS, InvoiceStatus, PaymentStatus
 from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
@@ -38,6 +38,14 @@ def payment_succeeded(*, payment: Payment, gateway_detail: dict[str, Any] | None
     payment.refresh_from_db()
     try:
         payment_apply(payment=payment)
+        if payment.invoice_id is None and payment.gateway != "balance":
+            with transaction.atomic():
+                invoices_pay_from_topup(
+                    customer=payment.customer,
+                    currency=payment.currency,
+                    topup=payment.public_id,
+                    actor=Actor.system("auto-apply"),
+                )
     except Exception:  # logged, not swallowed: the money is safe on the balance and the periodic job retries
         logger.exception("payment.apply_failed", extra={"payment": payment.public_id})
     payment.refresh_from_db()

@@ -1,10 +1,21 @@
 """Accounts and communication, end to end (requirements.md, first section)."""
 
-import pytest
+import datetime as dt
+import io
+from pathlib import Path
 
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+import megalayer.notices
 from megalayer.conformance.tests.steps import audit, customer_api, notices, portal, running_service, staff_api
+from megalayer.conftest import PASSWORD
+from megalayer.core import clock
+from megalayer.core.signed_hooks import sign
 
 pytestmark = pytest.mark.django_db
+DSN = Path(megalayer.notices.__file__).parent / "tests" / "fixtures" / "bounce-postfix.eml"
 
 
 def test_tos_refuse_1(alice, staff, vps, django_capture_on_commit_callbacks):
@@ -48,3 +59,59 @@ def test_tos_refuse_1(alice, staff, vps, django_capture_on_commit_callbacks):
         staff.email,
         "chargeback history",
     )
+
+
+def test_tos_email_1(alice, staff_client, vps, settings, django_capture_on_commit_callbacks):
+    """A notice bounces (a Postfix DSN through the inbound-mail hook): the address is flagged, the notice shows
+    as not delivered, the API's /me asks for a fix, the next sign-in lands on the e-mail page, the banner
+    asks on every page, and staff find the customer among the unreachable."""
+    settings.MEGALAYER_INBOUND_MAIL_SECRET = "inbound-secret"
+    running_service(alice, vps, django_capture_on_commit_callbacks)
+    api = customer_api(alice)
+    assert api.get("/me").json()["attention"] == []
+    [activated] = notices(api, "service_activated")
+    dsn = DSN.read_bytes().replace(b"NOTICE_ID", activated["id"].encode())
+    hooked = Client().post(
+        "/api/v1/hooks/inbound-mail",
+        dsn,
+        content_type="message/rfc822",
+        HTTP_X_MEGALAYER_SIGNATURE=sign(dsn, "inbound-secret"),
+    )
+    assert hooked.json() == {"outcome": "bounced: 1"}
+
+    me = api.get("/me").json()
+    assert me["email_bounced_at"] is not None
+    assert [(a["code"], a["url"]) for a in me["attention"]] == [("email-bounced", "/auth/email/")]
+    assert api.get(f"/notices/{activated['id']}").json()["status"] == "failed"
+    signed_in = Client()
+    login = signed_in.post("/auth/login/", {"login": "alice@example.com", "password": PASSWORD})
+    assert (login.status_code, login["Location"]) == (302, "/auth/email/")
+    page = signed_in.get("/account/services/").content.decode()
+    assert "Mail to alice@example.com bounced on" in page
+    assert "unreachable" in staff_client.get("/backoffice/customers/?unreachable=1").content.decode()
+    [flagged] = audit("email.bounced", alice.owner.email)
+    assert flagged.requirement == "TOS-EMAIL-1"
+
+
+def test_tos_renew_1(alice, vps, django_capture_on_commit_callbacks):
+    """The customer switches auto-renew through the API; the switch is audited, and the renewal invoice issued
+    before expiry is paid from the balance when auto-renew is on."""
+    service_id = running_service(alice, vps, django_capture_on_commit_callbacks, funds="20.00")
+    api = customer_api(alice)
+    assert api.get(f"/services/{service_id}").json()["auto_renew"] is True  # the default
+    off = api.patch(f"/services/{service_id}", {"auto_renew": False})
+    assert (off.status_code, off.json()["auto_renew"]) == (200, False)
+    assert api.patch(f"/services/{service_id}", {"auto_renew": "maybe"}).status_code == 422
+    on = api.patch(f"/services/{service_id}", {"auto_renew": True})
+    assert (on.status_code, on.json()["auto_renew"]) == (200, True)
+    assert [e.requirement for e in audit("service.auto_renew_off", service_id)] == ["TOS-RENEW-1"]
+    assert [e.requirement for e in audit("service.auto_renew_on", service_id)] == ["TOS-RENEW-1"]
+    paid_until = dt.datetime.fromisoformat(api.get(f"/services/{service_id}").json()["paid_until"])
+    with clock.travel(paid_until - dt.timedelta(days=7, hours=-1)), django_capture_on_commit_callbacks(execute=True):
+        call_command("automation", "run", stdout=io.StringIO())
+        renewed = api.get(f"/services/{service_id}").json()
+        balance = api.get("/balance").json()
+    assert dt.datetime.fromisoformat(renewed["paid_until"]) > paid_until
+    assert balance["balances"] == [{"amount": "0.00", "currency": "USD"}]
+    assert [i["status"] for i in api.get("/invoices").json()["items"]] == ["paid", "paid"]
+    assert [n["requirement"] for n in notices(api, "payment_receipt")][:1] == ["TOS-EMAIL-2"]

@@ -191,6 +191,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
                             customer=s.customer,
                             currency=s.currency,
                             lines=[renewal_line(s)],
+                            pays_from_balance=s.auto_renew,
                         )
                         for s in services
                     ],
@@ -286,7 +287,9 @@ def renewal_line(service: Service) -> LineData:
 
 def _issue_renewal(service: Service) -> str:
     draft = invoice_create(customer=service.customer, currency=service.currency, lines=[renewal_line(service)])
-    invoice = invoice_issue(invoice=draft, actor=ACTOR, auto_apply=service.auto_renew)
+    invoice = invoice_issue(
+        invoice=draft, actor=ACTOR, auto_apply=service.auto_renew, pays_on_top_up=service.auto_renew
+    )
     return invoice.public_id
 
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from megalayer.audit.actions import Actor
-from megalayer.billing.actions import invoice_pay_from_balance
 from megalayer.billing.models import Invoice
 from megalayer.billing.tests.conftest import fund
 from megalayer.core import clock
@@ -44,9 +43,10 @@ def test_forty_days_of_renewal_expiry_suspension_recovery_and_deletion(alice, vp
     for day in range(1, 41):
         with clock.travel(_day(day)), django_capture_on_commit_callbacks(execute=True):
             if day == 34:  # paid on day +3 after expiry, before deletion
-                fund(alice, "10.00")
                 renewal = Invoice.objects.get(lines__reference=f"{kept_service.public_id}:{expiry.isoformat()}")
-                invoice_pay_from_balance(invoice=renewal, idempotency_key="day34", actor=CUSTOMER)
+                fund(alice, "10.00")  # the top-up pays the open renewal of the auto-renewed service (issue 17)
+                renewal.refresh_from_db()
+                assert renewal.status == "paid"
             timeline[day] = automation_run().counts()
     assert timeline[24] == {"renewal_invoice": 2, "reminder": 2}  # day -7: invoice and the 7-day reminder
     assert timeline[28] == {"reminder": 2}

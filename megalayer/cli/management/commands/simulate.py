@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from megalayer.accounts.actions import BillingData, billing_profile_update, customer_signup_complete
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor
-from megalayer.billing.actions import invoice_pay_from_balance, payment_start, payment_succeeded
+from megalayer.billing.actions import payment_start, payment_succeeded
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice
 from megalayer.catalog.queries import products_for_sale
@@ -120,11 +120,9 @@ class Command(BaseCommand):
             due_at__lte=clock.now() - dt.timedelta(days=2),
         ).distinct()
         for invoice in overdue:
+            # The customer pays the invoice itself by card: the payment reaches the balance, then that invoice.
             payment_succeeded(
-                payment=payment_start(customer=invoice.customer, amount=invoice.amount_due, gateway="sandbox")
-            )
-            invoice_pay_from_balance(
-                invoice=invoice,
-                idempotency_key=f"sim-late:{invoice.public_id}",
-                actor=Actor.system("simulated customer"),
+                payment=payment_start(
+                    customer=invoice.customer, amount=invoice.amount_due, gateway="sandbox", invoice=invoice
+                )
             )
