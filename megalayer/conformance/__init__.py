@@ -228,8 +228,12 @@ ROWS: dict[str, Row] = {
     "TOS-VIOLATION-1": Row(
         customer=("/account/services/{id}/",),
         staff=("/backoffice/abuse/cases/{id}/", "/backoffice/customers/{id}/"),
-        api=("POST /staff/services/{service_id}/terminate",),
-        notices=("service_terminated",),
+        api=(
+            "POST /staff/services/{service_id}/terminate",
+            "POST /staff/customers/{customer_id}/suspend",
+            "POST /staff/customers/{customer_id}/close",
+        ),
+        notices=("service_suspended", "service_terminated"),
     ),
     "TOS-AFF-1": Row(
         customer=("/account/affiliate/", "/r/{code}/"),

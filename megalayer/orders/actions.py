@@ -41,6 +41,12 @@ def order_place(
 
     A coupon lowers the first invoice, or (recurring) the price the service keeps for every renewal.
     """
+    if customer.status != Customer.Status.ACTIVE:
+        raise RuleRefused(
+            "This account is suspended or closed: it places no new orders.",
+            rule="account-not-active",
+            requirement="TOS-VIOLATION-1",
+        )
     profile = getattr(customer, "billing_profile", None)
     if profile is None or not profile.is_complete:
         raise RuleRefused(

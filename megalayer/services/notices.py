@@ -22,7 +22,13 @@ def lifecycle_dates(service: Service, policy: Policy | None = None) -> dict[str,
 
 
 def service_notice_pending(
-    *, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None, policy: Policy | None = None
+    *,
+    service: Service,
+    kind: str,
+    detail: str = "",
+    extra: dict[str, Any] | None = None,
+    policy: Policy | None = None,
+    requirement: str = "",
 ) -> PendingNotice:
     """The notice about ``service``, keyed by (kind, service, period, detail): sent once whoever asks twice."""
     key = f"{kind}:{service.public_id}:{service.paid_until:%Y%m%dT%H%M}{':' + detail if detail else ''}"
@@ -33,12 +39,18 @@ def service_notice_pending(
         **lifecycle_dates(service, policy),
         **(extra or {}),
     }
-    return PendingNotice(kind=kind, customer=service.customer, dedupe_key=key, context=context)
+    return PendingNotice(kind=kind, customer=service.customer, dedupe_key=key, context=context, requirement=requirement)
 
 
-def notice_service(*, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None) -> Any:
-
-    pending = service_notice_pending(service=service, kind=kind, detail=detail, extra=extra)
+def notice_service(
+    *, service: Service, kind: str, detail: str = "", extra: dict[str, Any] | None = None, requirement: str = ""
+) -> Any:
+    """``requirement``: the clause the step was taken under (the service event's), cited by the notice."""
+    pending = service_notice_pending(service=service, kind=kind, detail=detail, extra=extra, requirement=requirement)
     return notice_for_customer(
-        kind=kind, customer=service.customer, dedupe_key=pending.dedupe_key, context=pending.context
+        kind=kind,
+        customer=service.customer,
+        dedupe_key=pending.dedupe_key,
+        context=pending.context,
+        requirement=requirement,
     )

@@ -316,6 +316,17 @@ def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", no
     return case
 
 
+def enforcement_check(*, customer: Any, requirement: str, case: AbuseCase | None, needs_case: bool = False) -> None:
+    """What every enforcement measure must name (TOS-ABUSE-2, TOS-VIOLATION-1): a clause of the Terms in force,
+    and, for abuse or a violation, the case behind it, a case about this customer. Refused before anything
+    changes."""
+    requirement_check(requirement)
+    if case is None and (needs_case or requirement in CASE_BOUND):
+        raise InvalidInput("A measure for abuse or a violation names its abuse case.", field="case")
+    if case is not None and case.customer_id != customer.pk:
+        raise InvalidInput("That case is about another customer.", field="case")
+
+
 SERVICE_MEASURES = ("suspend", "unsuspend", "terminate")
 CASE_BOUND = ("TOS-ABUSE-2", "TOS-VIOLATION-1")
 
@@ -339,12 +350,8 @@ def service_enforce(
 
     if measure not in SERVICE_MEASURES:
         raise InvalidInput("Choose suspend, unsuspend or terminate.", field="measure")
-    requirement_check(requirement)
-    bound = reason in (Reason.ABUSE, Reason.VIOLATION) or requirement in CASE_BOUND
-    if case is None and bound and measure != "unsuspend":
-        raise InvalidInput("A measure for abuse or a violation names its abuse case.", field="case")
-    if case is not None and case.customer_id != service.customer_id:
-        raise InvalidInput("That case is about another customer.", field="case")
+    bound = reason in (Reason.ABUSE, Reason.VIOLATION) and measure != "unsuspend"
+    enforcement_check(customer=service.customer, requirement=requirement, case=case, needs_case=bound)
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")
     with outermost():
@@ -413,6 +420,7 @@ def account_close(*, customer: Any, staff: User, requirement: str, note: str, ca
     stops. A standing legal hold on the customer, their services or an address they held stops all of it;
     that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
 
+    enforcement_check(customer=customer, requirement=requirement, case=case)
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")
     hold = hold_over_customer(customer)
@@ -501,8 +509,11 @@ def case_charge_fee(*, case: AbuseCase, staff: User) -> Any:
 
 def account_suspend(*, customer: Any, staff: User, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
     """Suspend a whole account (TOS-ABUSE-2, TOS-VIOLATION-1): every active service is suspended; nothing is
-    deleted, so no legal hold is needed to keep the data."""
+    deleted, so no legal hold is needed to keep the data. The account places no new orders meanwhile."""
 
+    enforcement_check(customer=customer, requirement=requirement, case=case)
+    if customer.status != Customer.Status.ACTIVE:
+        raise RuleRefused("The account is not active.", rule="account-not-active", requirement=requirement)
     actor = Actor.for_user(staff)
     reference = note + (f" (case {case.public_id})" if case else "")
     with transaction.atomic():

@@ -14,7 +14,7 @@ from megalayer.accounts.models import Approval, User
 from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
-from megalayer.conftest import sign_in_staff
+from megalayer.conftest import open_case, sign_in_staff
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.notices.models import Notice
@@ -139,17 +139,20 @@ def test_closing_the_account_stops_at_a_hold_and_runs_after_release(
 
     service = _service(alice, vps, django_capture_on_commit_callbacks)
     token = token_create(user=alice.owner, name="ci", scope="write", expires_in_days=None).token
+    case = open_case(service, "crime")
     with clock.travel(T0 + dt.timedelta(days=1)), django_capture_on_commit_callbacks(execute=True):
         hold = legal_hold_place(staff=staff, service=service, reason="preserve for the prosecutor")
-        with pytest.raises(LegalHoldStops):
+        with pytest.raises(InvalidInput):  # a violation names its case (TOS-VIOLATION-1)
             account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card")
+        with pytest.raises(LegalHoldStops):
+            account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card", case=case)
     alice.refresh_from_db()
     service.refresh_from_db()
     assert (alice.status, service.status, User.objects.get(pk=alice.owner_id).is_active) == ("active", "active", True)
     assert AuditEvent.objects.get(action="account.close_held").data["hold"] == hold.public_id
     with clock.travel(T0 + dt.timedelta(days=2)), django_capture_on_commit_callbacks(execute=True):
         legal_hold_release(hold=hold, staff=staff, note="handed over")
-        account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card")
+        account_close(customer=alice, staff=staff, requirement="TOS-VIOLATION-1", note="fraudulent card", case=case)
     alice.refresh_from_db()
     service.refresh_from_db()
     assert (alice.status, service.status, service.reason) == ("closed", "terminated", "violation")

@@ -8,11 +8,12 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.abuse.actions import case_answer, report_receive
+from megalayer.abuse.actions import account_close, account_suspend, case_answer, report_receive
 from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
 from megalayer.abuse.queries import (
+    case_by_public_id,
     case_complaints,
     case_of,
     cases_for_staff,
@@ -27,7 +28,7 @@ from megalayer.api.resources.billing import _customer
 from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
-from megalayer.services.queries import service_by_public_id
+from megalayer.services.queries import service_by_public_id, services_of
 
 staff_router = Router(tags=["staff"], auth=StaffTokenAuth())
 router = Router(tags=["abuse"])
@@ -298,3 +299,69 @@ def abuse_case_answer(request: HttpRequest, case_id: str, payload: AnswerIn) -> 
     case_answer(case=case, customer=case.customer, body=payload.body, author=str(request.user))
     case.refresh_from_db()
     return Status(201, _case_out(case))
+
+
+class AccountOut(Schema):
+    id: str
+    status: str
+    services: dict[str, str] = Field(description="Each service and its status after the measure")
+
+
+def _account_out(customer: Any) -> AccountOut:
+    return AccountOut(
+        id=customer.public_id,
+        status=customer.status,
+        services={s.public_id: s.status for s in services_of(customer)},
+    )
+
+
+class AccountMeasureIn(Schema):
+    requirement: str = Field(
+        default="TOS-VIOLATION-1", max_length=32, description="A requirement ID of the Terms in force"
+    )
+    case: str = Field(
+        default="", max_length=24, description="The abuse case (abc_…): required for abuse or a violation"
+    )
+    note: str = Field(min_length=1, max_length=2000, description="Why; recorded in the audit log")
+
+
+def _account_measure(request: HttpRequest, customer_id: str, payload: AccountMeasureIn) -> tuple[Any, Any]:
+    require_write(request)
+    customer = customer_by_public_id(customer_id)
+    if customer is None:
+        raise NotFound("No such customer.")
+    case = None
+    if payload.case:
+        case = case_by_public_id(payload.case)
+        if case is None:
+            raise InvalidInput("No such case.", field="case")
+    return customer, case
+
+
+@staff_router.post(
+    "/staff/customers/{customer_id}/suspend",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: AccountOut, **ERRORS},
+    summary="Suspend the whole account: every active service, and no new orders (TOS-VIOLATION-1)",
+)
+def staff_account_suspend(request: HttpRequest, customer_id: str, payload: AccountMeasureIn) -> AccountOut:
+    customer, case = _account_measure(request, customer_id, payload)
+    done = account_suspend(
+        customer=customer, staff=signed_in_user(request), requirement=payload.requirement, note=payload.note, case=case
+    )
+    return _account_out(done)
+
+
+@staff_router.post(
+    "/staff/customers/{customer_id}/close",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: AccountOut, **ERRORS},
+    summary="Close the whole account: every service terminated, its data deleted, nothing refunded, sign-in "
+    "ended; a legal hold stops it (TOS-VIOLATION-1, TOS-HOLD-1)",
+)
+def staff_account_close(request: HttpRequest, customer_id: str, payload: AccountMeasureIn) -> AccountOut:
+    customer, case = _account_measure(request, customer_id, payload)
+    done = account_close(
+        customer=customer, staff=signed_in_user(request), requirement=payload.requirement, note=payload.note, case=case
+    )
+    return _account_out(done)

@@ -16,6 +16,7 @@ from megalayer.conformance.tests.steps import audit, customer_api, notices, port
 from megalayer.conftest import make_customer, make_staff, open_case, sign_in_staff
 from megalayer.core import clock
 from megalayer.core.signed_hooks import sign
+from megalayer.notices.models import Notice
 from megalayer.services.models import Service
 from megalayer.terms.policy import default_policy_data
 
@@ -254,3 +255,67 @@ def test_tos_legal_1(alice, vps, django_capture_on_commit_callbacks):
 
 def legal_user():
     return User.objects.get(email="counsel@megalayer.test")
+
+
+def test_tos_violation_1(alice, bob, vps, django_capture_on_commit_callbacks):
+    """Staff suspend, then close, a whole account for a violation through the staff API: each names the clause
+    and the customer's case; a legal hold stops the closing; nothing is refunded; sign-in ends."""
+    first = running_service(alice, vps, django_capture_on_commit_callbacks, funds="30.00")
+    api = customer_api(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = api.post("/orders", {"product": vps.code}).json()["service"]
+    desk = staff_api(make_staff("desk@megalayer.test", "abuse", "legal"))
+    bobs_case = open_case(Service.objects.get(public_id=running_service(bob, vps, django_capture_on_commit_callbacks)))
+    case = open_case(Service.objects.get(public_id=first), "phishing")
+    suspend = f"/staff/customers/{alice.public_id}/suspend"
+    refused = [
+        desk.post(suspend, {"note": "phishing kits"}),
+        desk.post(suspend, {"note": "phishing kits", "case": bobs_case.public_id}),
+        desk.post(suspend, {"note": "phishing kits", "case": case.public_id, "requirement": "TOS-NOPE-1"}),
+    ]
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in refused] == [
+        (422, "case"),
+        (422, "case"),
+        (422, "requirement"),
+    ]
+    assert {s["status"] for s in api.get("/services").json()["items"]} == {"active"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        suspended = desk.post(suspend, {"note": "phishing kits", "case": case.public_id})
+    assert (suspended.status_code, suspended.json()["status"]) == (200, "suspended")
+    assert suspended.json()["services"] == {first: "suspended", second: "suspended"}
+    no_order = api.post("/orders", {"product": vps.code})
+    assert (no_order.status_code, no_order.json()["type"]) == (409, "/problems/account-not-active")
+    [event] = audit("account.suspended", alice.public_id)
+    assert (event.requirement, event.data["case"]) == ("TOS-VIOLATION-1", case.public_id)
+
+    hold = desk.post("/staff/legal-holds", {"reason": "evidence for the police", "service": first})
+    assert hold.status_code == 201, hold.content
+    close = f"/staff/customers/{alice.public_id}/close"
+    held = desk.post(close, {"note": "phishing kits", "case": case.public_id})
+    assert (held.status_code, held.json()["type"]) == (409, "/problems/legal-hold")
+    assert {s["status"] for s in api.get("/services").json()["items"]} == {"suspended"}
+    released = desk.post(f"/staff/legal-holds/{hold.json()['id']}/release", {"note": "handed over"})
+    assert released.status_code in (200, 202)
+    if released.status_code == 202:  # four eyes: a second member approves
+        approver = staff_api(make_staff("second@megalayer.test", "legal"))
+        assert approver.post(f"/staff/approvals/{released.json()['id']}/approve", {}).status_code == 200
+    balance_before = api.get("/balance").json()["balances"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        closed = desk.post(close, {"note": "phishing kits", "case": case.public_id})
+    assert (closed.status_code, closed.json()["status"]) == (200, "closed")
+    assert set(closed.json()["services"].values()) <= {"terminating", "terminated"}
+    assert api.get("/me").status_code == 401  # sign-in and tokens end with the account
+    assert not Notice.objects.filter(customer=alice, kind="refund_issued").exists()
+    assert balance_before == [{"amount": "10.00", "currency": "USD"}]
+    [closed_event] = audit("account.closed", alice.public_id)
+    assert (closed_event.requirement, closed_event.data["case"]) == ("TOS-VIOLATION-1", case.public_id)
+    gone = Service.objects.filter(customer=alice, status="terminated").count()
+    terminated = Notice.objects.filter(customer=alice, kind="service_terminated")
+    assert gone >= 1
+    assert [n.requirement for n in terminated] == ["TOS-VIOLATION-1"] * gone
+    assert all("nothing is refunded" in n.body_text for n in terminated)
+    suspended_notices = Notice.objects.filter(customer=alice, kind="service_suspended")
+    assert [n.requirement for n in suspended_notices] == ["TOS-VIOLATION-1", "TOS-VIOLATION-1"]
+

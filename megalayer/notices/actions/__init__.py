@@ -52,8 +52,12 @@ def notice_create(
     body_html: str,
     customer: Any = None,
     reply_to: str = "",
+    requirement: str = "",
 ) -> Notice:
-    """Queue a notice once per ``dedupe_key``; a second call returns the first notice untouched."""
+    """Queue a notice once per ``dedupe_key``; a second call returns the first notice untouched.
+
+    ``requirement``: the clause this notice cites when it is not its kind's usual one (a suspension for
+    abuse cites TOS-ABUSE-2, not TOS-EXPIRE-1)."""
     if kind not in Kind.values:
         raise ValueError(f"unknown notice kind {kind!r}: add it to notices.choices.Kind with its requirement")
     now = clock.now()
@@ -61,7 +65,7 @@ def notice_create(
         with transaction.atomic():
             notice = Notice.objects.create(
                 kind=kind,
-                requirement=REQUIREMENT_OF_KIND.get(kind, ""),
+                requirement=requirement or REQUIREMENT_OF_KIND.get(kind, ""),
                 recipient=recipient,
                 customer=customer,
                 subject=subject[:255],
@@ -214,10 +218,19 @@ def notices_deliver_due() -> dict[str, int]:
 
 
 def notice_for_customer(
-    *, kind: str, customer: Any, dedupe_key: str, context: dict[str, Any], reply_to: str = ""
+    *,
+    kind: str,
+    customer: Any,
+    dedupe_key: str,
+    context: dict[str, Any],
+    reply_to: str = "",
+    requirement: str = "",
 ) -> Notice:
-    subject, text, html = render_notice(kind, {"customer": customer, "name": customer.owner.full_name, **context})
+    subject, text, html = render_notice(
+        kind, {"customer": customer, "name": customer.owner.full_name, "requirement": requirement, **context}
+    )
     return notice_create(
+        requirement=requirement,
         reply_to=reply_to,
         kind=kind,
         recipient=customer.owner.email,
@@ -275,6 +288,7 @@ class PendingNotice:
     customer: Any
     dedupe_key: str
     context: dict[str, Any]
+    requirement: str = ""
 
 
 def notices_create_many(notices: list[PendingNotice]) -> int:
@@ -286,12 +300,18 @@ def notices_create_many(notices: list[PendingNotice]) -> int:
     for pending in notices:
         customer = pending.customer
         subject, text, html = render_notice(
-            pending.kind, {"customer": customer, "name": customer.owner.full_name, **pending.context}
+            pending.kind,
+            {
+                "customer": customer,
+                "name": customer.owner.full_name,
+                "requirement": pending.requirement,
+                **pending.context,
+            },
         )
         rows.append(
             Notice(
                 kind=pending.kind,
-                requirement=REQUIREMENT_OF_KIND.get(pending.kind, ""),
+                requirement=pending.requirement or REQUIREMENT_OF_KIND.get(pending.kind, ""),
                 recipient=customer.owner.email,
                 customer=customer,
                 subject=subject[:255],

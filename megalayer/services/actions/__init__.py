@@ -186,7 +186,7 @@ def service_suspend(*, service: Service, reason: str, actor: Actor, requirement:
         _machine(service, "suspend", actor, reason)
         from megalayer.services.notices import notice_service
 
-        notice_service(service=service, kind="service_suspended")
+        notice_service(service=service, kind="service_suspended", requirement=requirement)
     return service
 
 
@@ -206,7 +206,7 @@ def service_unsuspend(*, service: Service, actor: Actor, requirement: str, note:
         _machine(service, "resume", actor, "recovered")
         from megalayer.services.notices import notice_service
 
-        notice_service(service=service, kind="service_recovered")
+        notice_service(service=service, kind="service_recovered", requirement=requirement)
     return service
 
 
@@ -250,7 +250,9 @@ def service_destroyed(*, service: Service) -> None:
         ip_release(assignment=assignment)
     from megalayer.services.notices import notice_service
 
-    notice_service(service=service, kind="service_terminated")
+    notice_service(
+        service=service, kind="service_terminated", requirement=started.requirement if started else "TOS-TERM-1"
+    )
 
 
 def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_end: dt.datetime) -> None:
