@@ -310,16 +310,6 @@ def affiliate_clear(*, referrer: Any, staff: User, reason: str) -> dict[str, int
     return {"referrals": cleared, "commissions": unpaid}
 
 
-def referrals_with_signals() -> list[Referral]:
-    """Staff's review queue: active referrals with a sign not yet judged genuine."""
-    rows = (
-        Referral.objects.filter(status=Referral.Status.ACTIVE)
-        .exclude(signals=[])
-        .select_related("referrer__owner", "referred__owner")
-    )
-    return [referral for referral in rows if referral.unreviewed_signals]
-
-
 def affiliate_code_erase(*, customer: Customer) -> dict[str, int]:
     """The customer's referral code goes with their data (TOS-PRIVACY-1); commissions stay as financial records."""
     return {"affiliate_code": AffiliateCode.objects.filter(customer=customer).delete()[0]}

@@ -67,3 +67,13 @@ def commissions_holding_count() -> int:
 
 def code_taken(code: str) -> bool:
     return bool(AffiliateCode.objects.filter(code=code.lower()).exists())
+
+
+def referrals_with_signals() -> list[Referral]:
+    """Staff's review queue: active referrals with a sign not yet judged genuine."""
+    rows = (
+        Referral.objects.filter(status=Referral.Status.ACTIVE)
+        .exclude(signals=[])
+        .select_related("referrer__owner", "referred__owner")
+    )
+    return [referral for referral in rows if referral.unreviewed_signals]

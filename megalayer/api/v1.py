@@ -59,6 +59,7 @@ api.add_router("", privacy.router)
 api.add_router("", notices.router)
 api.add_router("", staff_accounts.router)
 api.add_router("", affiliate.router)
+api.add_router("", affiliate.staff_router)
 
 
 @api.exception_handler(DomainError)

@@ -9,8 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from megalayer.accounts.queries import customer_by_public_id, signed_in_user
-from megalayer.affiliates.actions import affiliate_clear, referral_review, referrals_with_signals
-from megalayer.affiliates.queries import commissions_holding_count, referral_by_public_id, referrals_for_staff
+from megalayer.affiliates.actions import affiliate_clear, referral_review
+from megalayer.affiliates.queries import (
+    commissions_holding_count,
+    referral_by_public_id,
+    referrals_for_staff,
+    referrals_with_signals,
+)
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError
 

@@ -244,6 +244,11 @@ ROWS: dict[str, Row] = {
     "TOS-AFF-2": Row(
         customer=("/account/affiliate/",),
         staff=("/backoffice/affiliates/",),
+        api=(
+            "GET /staff/affiliates/review",
+            "POST /staff/affiliates/referrals/{referral_id}/review",
+            "POST /staff/customers/{customer_id}/affiliate/clear",
+        ),
         notices=("affiliate_cleared",),
     ),
     "TOS-BACKUP-1": Row(

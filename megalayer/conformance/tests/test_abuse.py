@@ -318,4 +318,3 @@ def test_tos_violation_1(alice, bob, vps, django_capture_on_commit_callbacks):
     assert all("nothing is refunded" in n.body_text for n in terminated)
     suspended_notices = Notice.objects.filter(customer=alice, kind="service_suspended")
     assert [n.requirement for n in suspended_notices] == ["TOS-VIOLATION-1", "TOS-VIOLATION-1"]
-
