@@ -230,3 +230,31 @@ class TrustedReporter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.domain})"
+
+
+class RepeatOffence(models.Model):
+    """A customer reached the Terms' repeat-offence threshold (``abuse.repeat_offence``, TOS-ABUSE-2): the cases
+    that made it, and what followed: a proposal to staff, or the account's suspension. One per latest case, so
+    a run repeated, or a second worker, records it once."""
+
+    class Outcome(models.TextChoices):
+        PROPOSED = "proposed", "Proposed to staff"
+        SUSPENDED = "suspended", "Account suspended"
+        DISMISSED = "dismissed", "Dismissed by staff"
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("rpo"), editable=False)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="repeat_offences")
+    latest_case = models.OneToOneField(AbuseCase, on_delete=models.PROTECT, related_name="repeat_offence")
+    cases = models.JSONField(default=list, help_text="The cases within the window, oldest first.")
+    detected_at = models.DateTimeField()
+    terms_version = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=255, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.outcome}"

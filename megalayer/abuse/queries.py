@@ -12,6 +12,7 @@ from megalayer.abuse.models import (
     LegalExport,
     LegalHold,
     LegalOrder,
+    RepeatOffence,
     TrustedReporter,
 )
 from megalayer.abuse.parsing import parse
@@ -86,3 +87,12 @@ def case_complaints(case: AbuseCase) -> list[str]:
     reporters' e-mail addresses and phone numbers redacted, at most 4,000 characters each (TOS-ABUSE-1)."""
     reports = {event.report for event in case.events.select_related("report")}
     return [redact(parse(bytes(r.raw)).text.strip())[:4000] for r in sorted(reports, key=lambda r: r.received_at)]
+
+
+def repeat_offences_for_staff(outcome: str = "") -> QuerySet[RepeatOffence]:
+    rows = RepeatOffence.objects.select_related("customer__owner", "latest_case")
+    return rows.filter(outcome=outcome) if outcome else rows
+
+
+def repeat_offence_by_public_id(public_id: str) -> RepeatOffence | None:
+    return RepeatOffence.objects.select_related("customer", "latest_case").filter(public_id=public_id).first()

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from megalayer.abuse.actions import (
     case_act,
     event_confirm,
+    repeat_offence_decide,
     report_receive,
     trusted_reporter_add,
     trusted_reporter_remove,
@@ -21,6 +22,8 @@ from megalayer.abuse.queries import (
     case_by_public_id,
     cases_for_staff,
     event_of_report,
+    repeat_offence_by_public_id,
+    repeat_offences_for_staff,
     report_by_public_id,
     reports_for_staff,
     trusted_reporter,
@@ -76,14 +79,34 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @staff_required("accounts.manage_abuse")
 def cases(request: HttpRequest) -> HttpResponse:
+    """The cases, and above them the repeat offences the policy proposes (TOS-ABUSE-2) for staff to decide."""
+    if request.method == "POST":
+        offence = repeat_offence_by_public_id(request.POST.get("offence", ""))
+        if offence is None:
+            raise Http404("No such repeat offence.")
+        try:
+            decided = repeat_offence_decide(
+                offence=offence,
+                staff=signed_in_user(request),
+                suspend=request.POST.get("decision") == "suspend",
+                note=request.POST.get("note", ""),
+            )
+        except DomainError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, f"{decided.public_id}: {decided.get_outcome_display().lower()}.")
+        return redirect("backoffice:abuse_cases")
     status = request.GET.get("status", "")
     rows = cases_for_staff(status)
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "backoffice/abuse_cases.html",
-        {"page": page, "status": status, "now": clock.now(), "extra_query": f"status={status}&" if status else ""},
-    )
+    context = {
+        "page": page,
+        "status": status,
+        "now": clock.now(),
+        "extra_query": f"status={status}&" if status else "",
+        "proposals": repeat_offences_for_staff("proposed")[:50],
+    }
+    return render(request, "backoffice/abuse_cases.html", context)
 
 
 @staff_required("accounts.manage_abuse")

@@ -199,14 +199,22 @@ ROWS: dict[str, Row] = {
     ),
     "TOS-ABUSE-2": Row(
         customer=("/account/abuse/{id}/", "/account/services/{id}/"),
-        staff=("/backoffice/abuse/cases/{id}/", "/backoffice/services/{id}/", "/backoffice/network/null-routes/"),
+        staff=(
+            "/backoffice/abuse/cases/",
+            "/backoffice/abuse/cases/{id}/",
+            "/backoffice/services/{id}/",
+            "/backoffice/network/null-routes/",
+            "cli: megalayer abuse run --dry-run",
+        ),
         api=(
             "POST /staff/services/{service_id}/suspend",
             "POST /staff/services/{service_id}/terminate",
             "POST /staff/ip/null-routes",
+            "GET /staff/abuse/repeat-offences",
+            "POST /staff/abuse/repeat-offences/{offence_id}/decide",
         ),
-        notices=("service_suspended", "abuse_deadline"),
-        policy=("abuse.auto_null_route_categories", "abuse.infraction_fee"),
+        notices=("service_suspended", "abuse_deadline", "repeat_offence"),
+        policy=("abuse.auto_null_route_categories", "abuse.infraction_fee", "abuse.repeat_offence"),
     ),
     "TOS-ATTACK-1": Row(
         customer=("/account/services/{id}/", "/account/notices/"),

@@ -37,6 +37,7 @@ class Kind(models.TextChoices):
     ABUSE_DEADLINE = "abuse_deadline", "Abuse complaint: deadline passed"
     ACCOUNT_DELETION = "account_deletion", "Account deletion scheduled"
     HOLD_ENDING = "hold_ending", "Staff: a legal hold ends soon"
+    REPEAT_OFFENCE = "repeat_offence", "Staff: a repeat offence to decide"
     AFFILIATE_CLEARED = "affiliate_cleared", "Affiliate data cleared"
 
 
@@ -66,6 +67,7 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ABUSE_DEADLINE: "TOS-ABUSE-2",
     Kind.ACCOUNT_DELETION: "TOS-PRIVACY-1",
     Kind.HOLD_ENDING: "TOS-HOLD-1",
+    Kind.REPEAT_OFFENCE: "TOS-ABUSE-2",
     Kind.AFFILIATE_CLEARED: "TOS-AFF-2",
 }
 

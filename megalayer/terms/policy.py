@@ -10,7 +10,7 @@ and every decision can record the version it applied. Defaults are those of
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -78,12 +78,23 @@ class NetworkPolicy(_Section):
     ip_quarantine_days: Days = 30
 
 
+class RepeatOffencePolicy(_Section):
+    """Repeat offences (TOS-ABUSE-2): ``cases`` cases of one customer opened within ``days`` make a repeat
+    offence; ``measure`` says what follows: nothing, a proposal to staff to suspend the account, or the
+    account's suspension at once."""
+
+    cases: int = Field(default=3, ge=2, le=100)
+    days: Days = 90
+    measure: Literal["none", "propose", "suspend_account"] = "propose"
+
+
 class AbusePolicy(_Section):
     response_deadline_hours: int = Field(default=24, ge=1, le=24 * 90)
     auto_null_route_categories: list[str] = ["spam"]
     # Category (TOS-AUP-1) → fee by offence level: the 1st, 2nd, … case of the customer in that category;
     # the last entry applies to every later offence. None (the default): no fee is charged.
     infraction_fee: dict[str, list[MoneyAmount]] | None = None
+    repeat_offence: RepeatOffencePolicy = RepeatOffencePolicy()
 
     @field_validator("infraction_fee")
     @classmethod

@@ -17,12 +17,16 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
-from megalayer.abuse.actions.holds import LegalHoldStops, hold_over_customer, holds_ending_alert
+from megalayer.abuse.actions.accounts import account_close as account_close
+from megalayer.abuse.actions.accounts import account_suspend as account_suspend
+from megalayer.abuse.actions.accounts import enforcement_check
+from megalayer.abuse.actions.holds import holds_ending_alert
+from megalayer.abuse.actions.repeat import repeat_offence_decide as repeat_offence_decide
+from megalayer.abuse.actions.repeat import repeat_offences_run
 from megalayer.abuse.choices import CASE_STATUS, OPEN_CASE_STATUSES, CaseStatus, LineKind, Source
 from megalayer.abuse.models import AbuseCase, AbuseEvent, AbuseMessage, AbuseReport, TrustedReporter
 from megalayer.abuse.parsing import Finding, Parsed, parse
-from megalayer.accounts.actions import customer_status_change, user_sign_in_close
-from megalayer.accounts.models import Customer, User
+from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
 from megalayer.billing.models import Invoice
@@ -36,9 +40,9 @@ from megalayer.network.queries import holder_at
 from megalayer.notices.actions import notice_for_customer
 from megalayer.notices.actions.inbound import Delivery, Mailbox
 from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend
-from megalayer.services.choices import Reason, Status
+from megalayer.services.choices import Reason
 from megalayer.services.models import Service
-from megalayer.terms.queries import policy_at, requirement_check, version_number_at
+from megalayer.terms.queries import policy_at, version_number_at
 
 DESK = Actor.system("abuse desk")
 MAX_REPORT_BYTES = 10 * 1024 * 1024
@@ -207,7 +211,8 @@ def case_answer(*, case: AbuseCase, customer: Any, body: str, author: str) -> Ab
 
 def abuse_deadlines_run() -> dict[str, int]:
     """Cases whose deadline passed without an answer: escalate; where the Terms say so for the category,
-    null-route the case's addresses (and only those) at once (TOS-ABUSE-2). Each case acts once."""
+    null-route the case's addresses (and only those) at once (TOS-ABUSE-2). Each case acts once. Then the
+    repeat-offence policy (``abuse.repeat_offence``) and the legal holds that end soon."""
 
     now = clock.now()
     counts = {"escalated": 0, "null_routed": 0}
@@ -253,8 +258,27 @@ def abuse_deadlines_run() -> dict[str, int]:
                 context={"case": case, "routed": routed},
             )
 
+    counts["repeat_offences"] = len(repeat_offences_run(now))
     counts["holds_ending"] = holds_ending_alert(now)
     return counts
+
+
+def abuse_deadlines_plan(now: dt.datetime | None = None) -> dict[str, list[str]]:
+    """What ``abuse_deadlines_run`` would do now, changing nothing (``megalayer abuse run --dry-run``)."""
+    moment = now or clock.now()
+    policy = policy_at(moment)
+    due = AbuseCase.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=moment, deadline_action_at__isnull=True)
+    plan: dict[str, list[str]] = {"escalate": [], "null_route": [], "repeat_offence": []}
+    for case in due.order_by("deadline_at", "id"):
+        plan["escalate"].append(f"{case.public_id} ({case.category}, due {case.deadline_at:%Y-%m-%d %H:%M})")
+        if case.category in policy.abuse.auto_null_route_categories:
+            addresses = sorted(set(case.events.filter(confirmed=True).values_list("address", flat=True)))
+            plan["null_route"] += [f"{address} (case {case.public_id})" for address in addresses]
+    for offence in repeat_offences_run(moment, dry_run=True):
+        plan["repeat_offence"].append(
+            f"{offence.customer}: {len(offence.cases)} cases ({', '.join(offence.cases)}) → {offence.measure}"
+        )
+    return plan
 
 
 CASE_ACTIONS = (
@@ -316,19 +340,7 @@ def case_act(*, case: AbuseCase, staff: User, action: str, address: str = "", no
     return case
 
 
-def enforcement_check(*, customer: Any, requirement: str, case: AbuseCase | None, needs_case: bool = False) -> None:
-    """What every enforcement measure must name (TOS-ABUSE-2, TOS-VIOLATION-1): a clause of the Terms in force,
-    and, for abuse or a violation, the case behind it, a case about this customer. Refused before anything
-    changes."""
-    requirement_check(requirement)
-    if case is None and (needs_case or requirement in CASE_BOUND):
-        raise InvalidInput("A measure for abuse or a violation names its abuse case.", field="case")
-    if case is not None and case.customer_id != customer.pk:
-        raise InvalidInput("That case is about another customer.", field="case")
-
-
 SERVICE_MEASURES = ("suspend", "unsuspend", "terminate")
-CASE_BOUND = ("TOS-ABUSE-2", "TOS-VIOLATION-1")
 
 
 def service_enforce(
@@ -415,45 +427,6 @@ def event_confirm(*, event: AbuseEvent, staff: User) -> AbuseEvent:
     return event
 
 
-def account_close(*, customer: Any, staff: User, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
-    """Close a whole account (TOS-VIOLATION-1, or on request): every live service is terminated and sign-in
-    stops. A standing legal hold on the customer, their services or an address they held stops all of it;
-    that is recorded (TOS-HOLD-1). Nothing is refunded for a violation."""
-
-    enforcement_check(customer=customer, requirement=requirement, case=case)
-    actor = Actor.for_user(staff)
-    reference = note + (f" (case {case.public_id})" if case else "")
-    hold = hold_over_customer(customer)
-    if hold is not None:
-        audit_record(
-            actor=actor,
-            action="account.close_held",
-            target_type="customer",
-            target_id=customer.public_id,
-            requirement="TOS-HOLD-1",
-            data={"hold": hold.public_id, "note": reference},
-        )
-        raise LegalHoldStops(hold)
-    reason = Reason.VIOLATION if requirement == "TOS-VIOLATION-1" else Reason.STAFF
-    with transaction.atomic():
-        for service in Service.objects.select_for_update().filter(
-            customer=customer, status__in=[Status.ACTIVE, Status.SUSPENDED]
-        ):
-            service_terminate(service=service, reason=reason, actor=actor, requirement=requirement, note=reference)
-        customer_status_change(customer=customer, to=Customer.Status.CLOSED)
-        user_sign_in_close(user_id=customer.owner_id)
-        audit_record(
-            actor=actor,
-            action="account.closed",
-            target_type="customer",
-            target_id=customer.public_id,
-            requirement=requirement,
-            data={"note": reference, "case": case.public_id if case else None},
-        )
-    customer.refresh_from_db()
-    return customer
-
-
 def case_charge_fee(*, case: AbuseCase, staff: User) -> Any:
     """The infraction fee of the Terms in force for the case's category and the customer's offence level
     (TOS-ABUSE-2): an invoice, paid from the balance when it covers it. Once per case."""
@@ -505,31 +478,6 @@ def case_charge_fee(*, case: AbuseCase, staff: User) -> Any:
         )
     invoice.refresh_from_db()
     return invoice
-
-
-def account_suspend(*, customer: Any, staff: User, requirement: str, note: str, case: AbuseCase | None = None) -> Any:
-    """Suspend a whole account (TOS-ABUSE-2, TOS-VIOLATION-1): every active service is suspended; nothing is
-    deleted, so no legal hold is needed to keep the data. The account places no new orders meanwhile."""
-
-    enforcement_check(customer=customer, requirement=requirement, case=case)
-    if customer.status != Customer.Status.ACTIVE:
-        raise RuleRefused("The account is not active.", rule="account-not-active", requirement=requirement)
-    actor = Actor.for_user(staff)
-    reference = note + (f" (case {case.public_id})" if case else "")
-    with transaction.atomic():
-        for service in Service.objects.filter(customer=customer, status=Status.ACTIVE):
-            service_suspend(service=service, reason=Reason.ABUSE, actor=actor, requirement=requirement, note=reference)
-        customer_status_change(customer=customer, to=Customer.Status.SUSPENDED)
-        audit_record(
-            actor=actor,
-            action="account.suspended",
-            target_type="customer",
-            target_id=customer.public_id,
-            requirement=requirement,
-            data={"note": reference, "case": case.public_id if case else None},
-        )
-    customer.refresh_from_db()
-    return customer
 
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

@@ -29,10 +29,15 @@ def test_an_unanswered_spam_case_null_routes_only_its_address(network, django_ca
     with clock.travel(NOW + dt.timedelta(hours=2)):
         case_answer(case=bob_case, customer=bob_case.customer, body="Closed the open relay.", author="bob")
     with clock.travel(NOW + dt.timedelta(hours=23, minutes=59)):
-        assert abuse_deadlines_run() == {"escalated": 0, "null_routed": 0, "holds_ending": 0}
+        assert abuse_deadlines_run() == {"escalated": 0, "null_routed": 0, "repeat_offences": 0, "holds_ending": 0}
     with clock.travel(NOW + dt.timedelta(hours=24, minutes=5)), django_capture_on_commit_callbacks(execute=True):
-        assert abuse_deadlines_run() == {"escalated": 1, "null_routed": 1, "holds_ending": 0}
-        assert abuse_deadlines_run() == {"escalated": 0, "null_routed": 0, "holds_ending": 0}  # once
+        assert abuse_deadlines_run() == {"escalated": 1, "null_routed": 1, "repeat_offences": 0, "holds_ending": 0}
+        assert abuse_deadlines_run() == {
+            "escalated": 0,
+            "null_routed": 0,
+            "repeat_offences": 0,
+            "holds_ending": 0,
+        }  # once
     route = NullRoute.objects.get()
     assert (route.address, route.requirement, route.case_reference) == (
         "203.0.113.45",
@@ -63,5 +68,5 @@ def test_a_category_the_terms_do_not_name_is_escalated_without_a_null_route(netw
     with clock.travel(NOW):
         report_receive(raw=raw, source="mail")
     with clock.travel(NOW + dt.timedelta(days=2)):
-        assert abuse_deadlines_run() == {"escalated": 1, "null_routed": 0, "holds_ending": 0}
+        assert abuse_deadlines_run() == {"escalated": 1, "null_routed": 0, "repeat_offences": 0, "holds_ending": 0}
     assert not NullRoute.objects.exists()

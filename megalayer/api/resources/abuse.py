@@ -8,7 +8,13 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.abuse.actions import account_close, account_suspend, case_answer, report_receive
+from megalayer.abuse.actions import (
+    account_close,
+    account_suspend,
+    case_answer,
+    repeat_offence_decide,
+    report_receive,
+)
 from megalayer.abuse.actions.holds import legal_hold_place, legal_hold_release_request, legal_hold_renew
 from megalayer.abuse.choices import Source
 from megalayer.abuse.models import AbuseCase, AbuseReport, LegalHold
@@ -20,6 +26,8 @@ from megalayer.abuse.queries import (
     cases_of,
     legal_hold_by_public_id,
     legal_holds_for_staff,
+    repeat_offence_by_public_id,
+    repeat_offences_for_staff,
     reports_for_staff,
 )
 from megalayer.accounts.queries import customer_by_public_id, signed_in_user
@@ -365,3 +373,59 @@ def staff_account_close(request: HttpRequest, customer_id: str, payload: Account
         customer=customer, staff=signed_in_user(request), requirement=payload.requirement, note=payload.note, case=case
     )
     return _account_out(done)
+
+
+class RepeatOffenceOut(Schema):
+    id: str
+    customer: str
+    cases: list[str]
+    detected_at: dt.datetime
+    outcome: str = Field(description="proposed, suspended or dismissed")
+    decided_at: dt.datetime | None
+    decided_by: str
+    note: str
+
+
+class RepeatDecisionIn(Schema):
+    suspend: bool = Field(description="true: suspend the account, naming the latest case; false: dismiss")
+    note: str = Field(min_length=1, max_length=500, description="Why")
+
+
+def _offence_out(offence: Any) -> RepeatOffenceOut:
+    return RepeatOffenceOut(
+        id=offence.public_id,
+        customer=offence.customer.public_id,
+        cases=list(offence.cases),
+        detected_at=offence.detected_at,
+        outcome=offence.outcome,
+        decided_at=offence.decided_at,
+        decided_by=offence.decided_by,
+        note=offence.note,
+    )
+
+
+@staff_router.get(
+    "/staff/abuse/repeat-offences",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: list[RepeatOffenceOut], **ERRORS},
+    summary="Repeat offences found by the policy (abuse.repeat_offence), newest first (TOS-ABUSE-2)",
+)
+def staff_repeat_offences(request: HttpRequest, outcome: str = "") -> list[RepeatOffenceOut]:
+    return [_offence_out(o) for o in repeat_offences_for_staff(outcome)[:200]]
+
+
+@staff_router.post(
+    "/staff/abuse/repeat-offences/{offence_id}/decide",
+    auth=staff_auth("accounts.manage_abuse"),
+    response={200: RepeatOffenceOut, **ERRORS},
+    summary="Decide a proposed repeat offence: suspend the account or dismiss it",
+)
+def staff_repeat_offence_decide(request: HttpRequest, offence_id: str, payload: RepeatDecisionIn) -> RepeatOffenceOut:
+    require_write(request)
+    offence = repeat_offence_by_public_id(offence_id)
+    if offence is None:
+        raise NotFound("No such repeat offence.")
+    decided = repeat_offence_decide(
+        offence=offence, staff=signed_in_user(request), suspend=payload.suspend, note=payload.note
+    )
+    return _offence_out(decided)

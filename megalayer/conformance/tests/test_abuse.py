@@ -1,12 +1,14 @@
 """Abuse, complaints and legal orders, end to end (requirements.md, "Abuse, complaints and legal orders")."""
 
 import datetime as dt
+import io
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 import megalayer.terms
@@ -318,3 +320,63 @@ def test_tos_violation_1(alice, bob, vps, django_capture_on_commit_callbacks):
     assert all("nothing is refunded" in n.body_text for n in terminated)
     suspended_notices = Notice.objects.filter(customer=alice, kind="service_suspended")
     assert [n.requirement for n in suspended_notices] == ["TOS-VIOLATION-1", "TOS-VIOLATION-1"]
+
+
+def test_tos_abuse_2_repeat_offences(alice, bob, vps, staff, django_capture_on_commit_callbacks):
+    """The Terms' repeat-offence policy: three cases within 90 days. Under "propose" the dry run names the
+    customer, the run records the offence once and tells staff, who suspend through the staff API; under
+    "suspend_account" (a new Terms version) the desk suspends the account itself."""
+    alices = Service.objects.get(public_id=running_service(alice, vps, django_capture_on_commit_callbacks))
+    for category in ("spam", "phishing", "scanning"):
+        open_case(alices, category)
+    out = io.StringIO()
+    call_command("abuse", "run", "--dry-run", stdout=out)
+    assert f"repeat_offence: 1\n  {alice.public_id}: 3 cases" in out.getvalue()
+    assert "→ propose" in out.getvalue()
+    desk = staff_api(staff)
+    assert desk.get("/staff/abuse/repeat-offences").json() == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("abuse", "run", stdout=io.StringIO())
+        call_command("abuse", "run", stdout=io.StringIO())  # once, however often it runs
+    [offence] = desk.get("/staff/abuse/repeat-offences").json()
+    assert (offence["customer"], offence["outcome"], len(offence["cases"])) == (alice.public_id, "proposed", 3)
+    [told] = Notice.objects.filter(kind="repeat_offence")
+    assert (told.requirement, told.customer) == ("TOS-ABUSE-2", None)
+    [found] = audit("abuse.repeat_offence", alice.public_id)
+    assert (found.requirement, found.data["measure"]) == ("TOS-ABUSE-2", "propose")
+    assert customer_api(alice).get(f"/services/{alices.public_id}").json()["status"] == "active"
+
+    decide = f"/staff/abuse/repeat-offences/{offence['id']}/decide"
+    assert desk.post(decide, {"suspend": True, "note": ""}).status_code == 422
+    with django_capture_on_commit_callbacks(execute=True):
+        decided = desk.post(decide, {"suspend": True, "note": "three complaints in a week"})
+    assert (decided.status_code, decided.json()["outcome"]) == (200, "suspended")
+    assert customer_api(alice).get(f"/services/{alices.public_id}").json()["status"] == "suspended"
+    [suspended] = audit("account.suspended", alice.public_id)
+    assert (suspended.requirement, suspended.data["case"]) == ("TOS-ABUSE-2", offence["cases"][-1])
+    again = desk.post(decide, {"suspend": False, "note": "changed my mind"})
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/already-decided")
+
+    policy = default_policy_data()
+    policy["abuse"]["repeat_offence"] = {"cases": 2, "days": 30, "measure": "suspend_account"}
+    published = desk.post(
+        "/staff/terms",
+        {
+            "body": "Megalayer Terms of Service\n\nRepeat offences suspend the account.\n",
+            "summary": "Two cases in 30 days suspend the account.",
+            "update_date": clock.now().date().isoformat(),
+            "effective_at": (clock.now() + dt.timedelta(minutes=1)).isoformat(),
+            "policy": policy,
+        },
+    )
+    assert published.status_code == 201, published.content
+    bobs = Service.objects.get(public_id=running_service(bob, vps, django_capture_on_commit_callbacks))
+    later = clock.now() + dt.timedelta(minutes=2)
+    with clock.travel(later), django_capture_on_commit_callbacks(execute=True):
+        open_case(bobs, "spam")
+        open_case(bobs, "brute_force")
+        call_command("abuse", "run", stdout=io.StringIO())
+    assert customer_api(bob).get(f"/services/{bobs.public_id}").json()["status"] == "suspended"
+    [automatic] = audit("account.suspended", bob.public_id)
+    assert (automatic.actor_label, automatic.requirement, automatic.terms_version) == ("abuse desk", "TOS-ABUSE-2", 2)
