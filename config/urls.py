@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),
     path("account/", include("megalayer.portal.urls")),
     path("terms/", include("megalayer.portal.terms_urls")),
+    path("privacy/", include("megalayer.portal.privacy_policy_urls")),
     path("status/", portal_views.status, name="status"),
     path("r/<slug:code>/", portal_views.referral_link, name="referral_link"),
     path("backoffice/", include("megalayer.backoffice.urls")),

@@ -4,6 +4,7 @@ and download a customer's data for a request that came by mail; every step is au
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,8 +15,9 @@ from megalayer.audit.actions import Actor
 from megalayer.backoffice.access import staff_required
 from megalayer.core.errors import DomainError, InvalidInput
 from megalayer.privacy.actions import erasure_cancel, erasure_request
+from megalayer.privacy.actions.policy import privacy_policy_publish
 from megalayer.privacy.models import ErasureRequest
-from megalayer.privacy.queries import erasure_scheduled, erasures_for_staff
+from megalayer.privacy.queries import erasure_scheduled, erasures_for_staff, policy_versions_for_staff
 from megalayer.privacy.views_shared import export_response
 
 
@@ -61,3 +63,37 @@ def customer_privacy(request: HttpRequest, public_id: str) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.detail)
     return redirect("backoffice:customer_detail", public_id=customer.public_id)
+
+
+class PolicyPublishForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 16}), label="Full text")
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="What changed (sent to customers)")
+    update_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    effective_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
+
+
+@staff_required("accounts.manage_terms")
+def privacy_policy(request: HttpRequest) -> HttpResponse:
+    """The Privacy Policy's versions with how many accepted each, and the form to publish the next one
+    (TOS-PRIVACY-1); published like the Terms: never edited, customers told of a change."""
+    latest = policy_versions_for_staff().first()
+    form = PolicyPublishForm(request.POST or None, initial={"body": latest.body} if latest else {})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        staff = signed_in_user(request)
+        try:
+            version = privacy_policy_publish(
+                body=data["body"],
+                summary=data["summary"],
+                update_date=data["update_date"],
+                effective_at=data["effective_at"],
+                staff=staff,
+                actor=Actor.for_user(staff),
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.detail)
+        else:
+            messages.success(request, f"Privacy Policy version {version.number} published.")
+            return redirect("backoffice:privacy_policy")
+    context = {"versions": policy_versions_for_staff(), "form": form}
+    return render(request, "backoffice/privacy_policy.html", context)

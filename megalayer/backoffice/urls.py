@@ -28,6 +28,7 @@ urlpatterns = [
     path("customers/<str:public_id>/", views.customer_detail, name="customer_detail"),
     path("customers/<str:public_id>/privacy/", privacy_views.customer_privacy, name="customer_privacy"),
     path("privacy/erasures/", privacy_views.erasures, name="erasures"),
+    path("privacy/policy/", privacy_views.privacy_policy, name="privacy_policy"),
     path("affiliates/", affiliate_views.affiliates, name="affiliates"),
     path("terms/", views.terms_list, name="terms"),
     path("terms/publish/", views.terms_publish_view, name="terms_publish"),

@@ -264,10 +264,22 @@ ROWS: dict[str, Row] = {
         api=("POST /services/{service_id}/snapshots", "POST /services/{service_id}/snapshots/{name}/restore"),
     ),
     "TOS-PRIVACY-1": Row(
-        customer=("/account/privacy/", "/account/privacy/export/"),
-        staff=("/backoffice/customers/{id}/privacy/", "/backoffice/privacy/erasures/"),
-        api=("GET /privacy/export",),
-        notices=("account_deletion",),
+        customer=(
+            "/privacy/",
+            "/privacy/v/{number}/",
+            "/auth/signup/",
+            "/account/privacy/",
+            "/account/privacy/export/",
+        ),
+        staff=("/backoffice/privacy/policy/", "/backoffice/customers/{id}/privacy/", "/backoffice/privacy/erasures/"),
+        api=(
+            "GET /privacy/policy",
+            "POST /privacy/policy/{version}/accept",
+            "GET /privacy/export",
+            "POST /privacy/deletion",
+            "POST /staff/privacy-policy",
+        ),
+        notices=("privacy_policy_changed", "account_deletion"),
         policy=("accounts.erasure_grace_days",),
     ),
     "TOS-AUDIT-1": Row(

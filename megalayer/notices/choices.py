@@ -14,6 +14,7 @@ from megalayer.core.transitions import StatusTable
 class Kind(models.TextChoices):
     ACCOUNT_EMAIL = "account_email", "Account e-mail (verification, password reset)"
     TERMS_CHANGED = "terms_changed", "Terms of Service changed"
+    PRIVACY_POLICY_CHANGED = "privacy_policy_changed", "Privacy Policy changed"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
     REFUND_ISSUED = "refund_issued", "Refund"
@@ -44,6 +45,7 @@ class Kind(models.TextChoices):
 REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.ACCOUNT_EMAIL: "TOS-EMAIL-1",
     Kind.TERMS_CHANGED: "TOS-ACCEPT-2",
+    Kind.PRIVACY_POLICY_CHANGED: "TOS-PRIVACY-1",
     Kind.INVOICE_ISSUED: "TOS-EMAIL-2",
     Kind.PAYMENT_RECEIPT: "TOS-EMAIL-2",
     Kind.REFUND_ISSUED: "TOS-REFUND-1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from megalayer.core.ids import PublicIdFactory
@@ -46,3 +47,46 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.customer_id} ({self.status})"
+
+
+class PrivacyPolicyVersion(models.Model):
+    """One published text of the Privacy Policy the Terms refer to (TOS-PRIVACY-1), versioned like the Terms:
+    numbered, never edited once published, each readable for ever, in force from ``effective_at``."""
+
+    number = models.PositiveIntegerField(unique=True)
+    body = models.TextField()
+    summary = models.TextField(help_text="What changed, in plain words; sent to customers.")
+    update_date = models.DateField(help_text="The 'last updated' date shown under the text.")
+    effective_at = models.DateTimeField(db_index=True)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Privacy Policy v{self.number}"
+
+
+class PrivacyPolicyAcceptance(models.Model):
+    """A user's acceptance of one Privacy Policy version: at sign-up, or explicitly on the policy's page or
+    through the API."""
+
+    class Method(models.TextChoices):
+        SIGNUP = "signup", "At sign-up"
+        EXPLICIT = "explicit", "Explicitly"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(PrivacyPolicyVersion, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices)
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="privacy_acceptance_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} accepted {self.version}"

@@ -26,6 +26,17 @@ class RequestInfo:
     user_agent: str
 
 
+def publication_check(*, body: str, summary: str, effective_at: dt.datetime, document: str) -> None:
+    """What publishing a versioned document (the Terms, the Privacy Policy) needs: a text, a summary for the
+    customers, and an effective time not in the past, since decisions were taken under the version before."""
+    if not body.strip():
+        raise InvalidInput(f"The text of {document} is required.", field="body")
+    if not summary.strip():
+        raise InvalidInput("Say what changed: customers receive this summary.", field="summary")
+    if effective_at < clock.now() - dt.timedelta(minutes=1):
+        raise InvalidInput("The effective time may not be in the past.", field="effective_at")
+
+
 def terms_publish(
     *,
     body: str,
@@ -43,13 +54,8 @@ def terms_publish(
     have been in force already, as decisions were taken under its predecessor.
     """
     parsed = policy_parse(policy)
-    if not body.strip():
-        raise InvalidInput("The text of the Terms is required.", field="body")
-    if not summary.strip():
-        raise InvalidInput("Say what changed: customers receive this summary.", field="summary")
+    publication_check(body=body, summary=summary, effective_at=effective_at, document="the Terms")
     now = clock.now()
-    if effective_at < now - dt.timedelta(minutes=1):
-        raise InvalidInput("The effective time may not be in the past.", field="effective_at")
     with transaction.atomic():
         last = TermsVersion.objects.select_for_update().order_by("-number").first()
         number = (last.number + 1) if last else 1

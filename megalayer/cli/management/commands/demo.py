@@ -36,6 +36,8 @@ from megalayer.network.models import Prefix
 from megalayer.notices.models import NetworkNotice
 from megalayer.orders.actions import order_place
 from megalayer.privacy.actions import erasure_request
+from megalayer.privacy.actions.policy import privacy_policy_accept, privacy_policy_publish
+from megalayer.privacy.models import PrivacyPolicyAcceptance, PrivacyPolicyVersion
 from megalayer.provisioning.actions.network_notices import network_notice_publish
 from megalayer.provisioning.actions.runner import operations_run_due
 from megalayer.provisioning.models import Host
@@ -50,6 +52,7 @@ from megalayer.terms.models import TermsAcceptance, TermsVersion
 from megalayer.terms.policy import default_policy_data
 
 TERMS_V1 = Path(__file__).resolve().parents[3] / "terms" / "fixtures" / "terms-of-service-v1.txt"
+PRIVACY_V1 = Path(__file__).resolve().parents[3] / "privacy" / "fixtures" / "privacy-policy-v1.txt"
 STAFF = ("staff@megalayer.test", "demo-staff-password", "Sam Staff")
 # Staff need a second factor (issue 14). The demo's is public, printed with the logins: add it to any
 # authenticator app (or `oathtool --totp -b SECRET`). A real deployment's staff set up their own.
@@ -109,6 +112,17 @@ def load_demo() -> None:
         )
     version = TermsVersion.objects.order_by("number").first()
     assert version is not None
+    if not PrivacyPolicyVersion.objects.exists():
+        privacy_policy_publish(
+            body=PRIVACY_V1.read_text(encoding="utf-8"),
+            summary="First published version.",
+            update_date=dt.date(2024, 2, 16),
+            effective_at=clock.now(),
+            staff=None,
+            actor=system,
+        )
+    privacy = PrivacyPolicyVersion.objects.order_by("number").first()
+    assert privacy is not None
     if not User.objects.filter(email=STAFF[0]).exists():
         staff = staff_create(
             email=STAFF[0],
@@ -132,6 +146,9 @@ def load_demo() -> None:
             version=version,
             method=TermsAcceptance.Method.SIGNUP,
             request_info=RequestInfo(ip_address="127.0.0.1", user_agent="megalayer demo"),
+        )
+        privacy_policy_accept(
+            user=user, version=privacy, method=PrivacyPolicyAcceptance.Method.SIGNUP, ip_address="127.0.0.1"
         )
     load_demo_billing()
     load_demo_services()

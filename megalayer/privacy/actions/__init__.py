@@ -44,7 +44,7 @@ from megalayer.orders.models import Order
 from megalayer.privacy import hooks
 from megalayer.privacy.choices import ERASURE_STATUS
 from megalayer.privacy.collect import personal_data, zip_with_manifest
-from megalayer.privacy.models import ErasureRequest
+from megalayer.privacy.models import ErasureRequest, PrivacyPolicyAcceptance
 from megalayer.services.actions import services_erase
 from megalayer.services.models import Service
 from megalayer.support.actions import support_erase
@@ -274,6 +274,9 @@ def _erase(customer: Customer, now: dt.datetime) -> tuple[dict[str, Any], list[s
     erased.update(support_erased)
     erased.update(services_erase(customer=customer, old_email=old_email))
     erased.update(terms_erase_addresses(user=user))
+    erased["privacy_policy_acceptance_addresses"] = PrivacyPolicyAcceptance.objects.filter(
+        user=user, ip_address__isnull=False
+    ).update(ip_address=None)
     erased.update(affiliate_code_erase(customer=customer))
     for more in hooks.erase.call(customer, old_email):  # the apps above: the abuse desk, the API's replays
         erased.update(more)
