@@ -181,7 +181,7 @@ ROWS: dict[str, Row] = {
     "TOS-INVOICE-1": Row(
         customer=("/account/billing/invoices/", "/account/billing/invoices/{id}/pdf/"),
         staff=("/backoffice/billing/invoices/",),
-        api=("GET /invoices", "GET /invoices/{invoice_id}/pdf"),
+        api=("GET /invoices", "GET /invoices/{invoice_id}/pdf", "POST /staff/invoices/{invoice_id}/credit-notes"),
         notices=("invoice_issued",),
     ),
     "TOS-AUP-1": Row(

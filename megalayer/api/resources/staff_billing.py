@@ -1,4 +1,5 @@
-"""``/staff/refunds``: refunds for reasons on the provider's side (TOS-REFUND-1); staff tokens only."""
+"""``/staff/refunds``: refunds for reasons on the provider's side (TOS-REFUND-1); ``/staff/invoices/…/credit-notes``:
+corrections of issued invoices (TOS-INVOICE-1). Staff tokens only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
 from megalayer.api.resources.billing import MoneyIn, MoneyOut, money_out
 from megalayer.api.resources.staff_accounts import ApprovalOut, approval_out
 from megalayer.api.schemas import Problem
+from megalayer.audit.actions import Actor
+from megalayer.billing.actions import invoice_credit
 from megalayer.billing.approvals import refund_request
 from megalayer.billing.choices import RefundDestination, RefundReason
 from megalayer.billing.queries import invoice_by_public_id
@@ -81,5 +84,48 @@ def staff_refund(request: HttpRequest, payload: RefundIn) -> Status[RefundOut] |
             destination=refund.destination,
             credit_note=str(refund.credit_note),
             created_at=refund.created_at,
+        ),
+    )
+
+
+class CreditIn(Schema):
+    amount: MoneyIn
+    reason: str = Field(min_length=1, max_length=500, description="Why the invoice is corrected; on the note")
+
+
+class CreditNoteOut(Schema):
+    number: str
+    invoice: str
+    amount: MoneyOut
+    amount_due: MoneyOut = Field(description="What is left to pay on the invoice after the credit")
+
+
+@router.post(
+    "/staff/invoices/{invoice_id}/credit-notes",
+    auth=staff_auth("accounts.manage_billing"),
+    response={201: CreditNoteOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
+    summary="Correct an issued, unpaid invoice with a credit note; the invoice itself never changes (TOS-INVOICE-1)",
+)
+def staff_invoice_credit(request: HttpRequest, invoice_id: str, payload: CreditIn) -> Status[CreditNoteOut]:
+    require_write(request)
+    invoice = invoice_by_public_id(invoice_id)
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    staff = signed_in_user(request)
+    note = invoice_credit(
+        invoice=invoice,
+        amount=Money(payload.amount.amount, payload.amount.currency),
+        reason=payload.reason,
+        actor=Actor.for_user(staff),
+        created_by=staff,
+    )
+    invoice.refresh_from_db()
+    return Status(
+        201,
+        CreditNoteOut(
+            number=str(note),
+            invoice=invoice.public_id,
+            amount=money_out(note.amount, invoice.currency),
+            amount_due=money_out(invoice.amount_due.amount, invoice.currency),
         ),
     )
