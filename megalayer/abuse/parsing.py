@@ -417,7 +417,24 @@ def parse_document(document: dict[str, Any]) -> Parsed:
 
 
 def parse(raw: bytes, *, authserv_id: str = "") -> Parsed:
+    """A report as it arrived: a mail message, or an X-ARF JSON document on its own (staff pasting one, a
+    reporter's API posting one); the document's text is kept as the report's text."""
+    document = _json_document(raw)
+    if document is not None:
+        parsed = parse_document(document)
+        parsed.text = parsed.text or raw.decode("utf-8", errors="replace")
+        return _clean_text(parsed)
     return _clean_text(_parse(raw, authserv_id))
+
+
+def _json_document(raw: bytes) -> dict[str, Any] | None:
+    if not raw.lstrip().startswith(b"{"):
+        return None
+    try:
+        document = json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _parse(raw: bytes, authserv_id: str = "") -> Parsed:

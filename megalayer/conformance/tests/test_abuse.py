@@ -15,11 +15,12 @@ import megalayer.terms
 from megalayer.abuse.actions import abuse_deadlines_run
 from megalayer.accounts.models import User
 from megalayer.conformance.tests.steps import audit, customer_api, notices, portal, running_service, staff_api
-from megalayer.conftest import make_customer, make_staff, open_case, sign_in_staff
+from megalayer.conftest import PASSWORD, bearer, make_customer, make_staff, open_case, sign_in_staff
 from megalayer.core import clock
 from megalayer.core.signed_hooks import sign
 from megalayer.notices.models import Notice
 from megalayer.services.models import Service
+from megalayer.terms.choices import AbuseCategory
 from megalayer.terms.policy import default_policy_data
 
 pytestmark = pytest.mark.django_db
@@ -380,3 +381,84 @@ def test_tos_abuse_2_repeat_offences(alice, bob, vps, staff, django_capture_on_c
     assert customer_api(bob).get(f"/services/{bobs.public_id}").json()["status"] == "suspended"
     [automatic] = audit("account.suspended", bob.public_id)
     assert (automatic.actor_label, automatic.requirement, automatic.terms_version) == ("abuse desk", "TOS-ABUSE-2", 2)
+
+
+TERMS_CATEGORIES = {
+    "political": "Sensitive political use",
+    "hacking": "Hacking / malware",
+    "phishing": "Phishing / fraud",
+    "illegal_content": "Illegal content",
+    "copyright": "Copyright infringement",
+    "spam": "Spam",
+    "retaliation": "Activity drawing retaliation",
+    "crime": "Other crimes",
+    "dos": "Denial of service",
+    "scanning": "Scanning",
+    "brute_force": "Brute force",
+    "network": "Network interference",
+    "pyramid": "Pyramid scheme",
+}
+
+
+def test_tos_aup_1(alice, vps, staff, django_capture_on_commit_callbacks):
+    """Every category of forbidden use the Terms list is one the desk files cases under; a report submitted
+    by staff through the API opens a case in its category."""
+    assert {c: label for c, label in AbuseCategory.choices if c != "other"} == TERMS_CATEGORIES
+    service_id = running_service(alice, vps, django_capture_on_commit_callbacks)
+    address = _address_of(customer_api(alice), service_id)
+    later = clock.now() + dt.timedelta(minutes=10)
+    report = json.dumps(
+        {
+            "Version": "3",
+            "ReporterInfo": {"ReporterOrg": "Rights Agency", "ReporterOrgEmail": "abuse@rights-agency.example"},
+            "Disclosure": True,
+            "Report": {
+                "ReportClass": "Content",
+                "ReportType": "Phishing",
+                "Date": later.isoformat(),
+                "SourceIp": address,
+                "Url": "http://login-bank.example/",
+            },
+        }
+    ).encode()
+    with clock.travel(later + dt.timedelta(minutes=1)), django_capture_on_commit_callbacks(execute=True):
+        submitted = Client().post(
+            "/api/v1/staff/abuse/reports", report, content_type="application/json", **bearer(staff, staff=True)
+        )
+    assert submitted.status_code == 201, submitted.content
+    [event] = submitted.json()["events"]
+    assert (event["address"], event["category"], event["customer"]) == (address, "phishing", alice.public_id)
+    [case] = staff_api(staff).get("/staff/abuse/cases").json()
+    assert (case["category"], case["service"]) == ("phishing", service_id)
+
+
+def test_tos_hold_1(alice, vps, django_capture_on_commit_callbacks):
+    """A legal hold keeps the server and the customer's records with checksums; while it stands neither expiry,
+    nor staff termination, nor the customer's deletion request deletes anything under it."""
+    service_id = running_service(alice, vps, django_capture_on_commit_callbacks)
+    legal = staff_api(make_staff("counsel@megalayer.test", "legal", "abuse"))
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = legal.post("/staff/legal-holds", {"reason": "preserve for the prosecutor", "service": service_id})
+    assert placed.status_code == 201, placed.content
+    hold = placed.json()
+    assert hold["evidence"]["records"]["customers"] == [alice.public_id]
+    assert len(hold["evidence"]["records"]["sha256"]) == 64
+    api = customer_api(alice)
+    refused = legal.post(
+        f"/staff/services/{service_id}/terminate",
+        {"reason": "staff", "requirement": "TOS-TERM-1", "note": "end it"},
+    )
+    assert (refused.status_code, refused.json()["type"]) == (409, "/problems/legal-hold")
+    assert api.patch(f"/services/{service_id}", {"auto_renew": False}).status_code == 200
+    expiry = dt.datetime.fromisoformat(api.get(f"/services/{service_id}").json()["paid_until"])
+    with clock.travel(expiry + dt.timedelta(days=8)), django_capture_on_commit_callbacks(execute=True):
+        call_command("automation", "run", stdout=io.StringIO())
+        assert api.get(f"/services/{service_id}").json()["status"] == "suspended"  # suspended, not deleted
+    [held] = audit("service.deletion_held", service_id)  # recorded once, however often the run tries
+    assert held.requirement == "TOS-HOLD-1"
+    with clock.travel(expiry + dt.timedelta(days=9)), django_capture_on_commit_callbacks(execute=True):
+        call_command("automation", "run", stdout=io.StringIO())
+    assert len(audit("service.deletion_held", service_id)) == 1
+    deletion = api.post("/privacy/deletion", {"password": PASSWORD, "confirm": True, "acknowledge_balance": True})
+    assert deletion.status_code == 409
+    assert api.get(f"/services/{service_id}").json()["status"] == "suspended"

@@ -6,13 +6,16 @@ import json
 import zipfile
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 
 from megalayer.accounts.models import Customer
+from megalayer.audit.models import AuditEvent
 from megalayer.conformance.tests.steps import audit, customer_api, notices, running_service, staff_api
-from megalayer.conftest import PASSWORD, bearer, make_staff, sign_in_staff
+from megalayer.conftest import PASSWORD, bearer, make_staff, open_case, sign_in_staff
 from megalayer.core import clock
 from megalayer.privacy.models import PrivacyPolicyAcceptance
+from megalayer.services.models import Service
 
 pytestmark = pytest.mark.django_db
 PASSPHRASE = "a long enough passphrase 42"
@@ -120,3 +123,38 @@ def test_tos_privacy_1(alice, terms_v1, vps, django_capture_on_commit_callbacks)
         assert Client().get("/api/v1/me", **bearer(alice.owner)).status_code == 401
     [requested] = audit("privacy.erasure_requested", alice.public_id)
     assert requested.requirement == "TOS-PRIVACY-1"
+
+
+def test_tos_audit_1(alice, vps, django_capture_on_commit_callbacks):
+    """Every enforcement action is in the append-only audit log with actor, time, target, clause and terms
+    version; the chain verifies, and an edit behind the application's back is named."""
+    service_id = running_service(alice, vps, django_capture_on_commit_callbacks)
+    desk = staff_api(make_staff("desk@megalayer.test", "abuse"))
+    auditor = staff_api(make_staff("auditor@megalayer.test", "legal"))
+    case = open_case(Service.objects.get(public_id=service_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        suspended = desk.post(
+            f"/staff/services/{service_id}/suspend", {"reason": "abuse", "note": "spam run", "case": case.public_id}
+        )
+    assert suspended.status_code == 200
+    [event] = auditor.get(f"/staff/audit?target_id={service_id}&action=service.suspended").json()["items"]
+    assert (event["actor"], event["requirement"], event["terms_version"], event["target_type"]) == (
+        "desk@megalayer.test",
+        "TOS-ABUSE-2",
+        1,
+        "service",
+    )
+    assert desk.get("/staff/audit").status_code == 403  # the abuse desk does not read the audit log
+    verified = auditor.get("/staff/audit/verify").json()
+    assert (verified["ok"], verified["checked"] > 3, verified["broken_event_id"]) == (True, True, None)
+    with pytest.raises(Exception), transaction.atomic():  # noqa: B017, PT011 (the database refuses any edit)
+        AuditEvent.objects.filter(id=event["id"]).update(requirement="TOS-NET-1")
+    with transaction.atomic(), connection.cursor() as cursor:  # an attacker with DDL rights
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+        else:
+            cursor.execute("DROP TRIGGER audit_auditevent_append_only_update")
+        cursor.execute("UPDATE audit_auditevent SET requirement = %s WHERE id = %s", ["TOS-NET-1", event["id"]])
+        broken = auditor.get("/staff/audit/verify").json()
+        assert (broken["ok"], broken["broken_event_id"]) == (False, event["id"])
+        transaction.set_rollback(True)
