@@ -20,6 +20,20 @@ from megalayer.privacy.queries import (
 from megalayer.terms.middleware import request_info
 
 
+def _sections(body: str) -> list[tuple[str, str]]:
+    """(heading, text) per paragraph: a short first line over more text is the paragraph's heading."""
+    sections = []
+    for block in (b.strip() for b in body.split("\n\n")):
+        if not block:
+            continue
+        first, _, rest = block.partition("\n")
+        if rest and len(first) <= 60 and not first.endswith("."):
+            sections.append((first, rest))
+        else:
+            sections.append(("", block))
+    return sections
+
+
 def _page(request: HttpRequest, version: PrivacyPolicyVersion | None, *, history: bool) -> HttpResponse:
     now = clock.now()
     current = policy_in_force(now)
@@ -28,7 +42,7 @@ def _page(request: HttpRequest, version: PrivacyPolicyVersion | None, *, history
         accepted = policy_acceptances(request.user).get(version.number)
     context = {
         "version": version,
-        "paragraphs": [p.strip() for p in version.body.split("\n\n") if p.strip()] if version else [],
+        "sections": _sections(version.body) if version else [],
         "is_current": current is not None and version is not None and current.pk == version.pk,
         "history": policy_versions(now) if history else [],
         "upcoming": policy_upcoming(now) if history else None,

@@ -215,6 +215,42 @@ def test_tos_attack_1(alice, vps, staff, django_capture_on_commit_callbacks):
     assert (told["subject"], told["requirement"]) == (f"Attack on your address {address}", "TOS-ATTACK-1")
     assert customer_api(make_other_customer()).get(f"/services/{service_id}/attack-alarms").status_code == 404
 
+    # The Terms say outgoing attacks are null-routed at once: an attack from the address takes it off the
+    # network until the detector's unban, and the customer sees both in the API.
+    policy = default_policy_data()
+    policy["attack"]["auto_null_route_outgoing"] = True
+    published = staff_api(staff).post(
+        "/staff/terms",
+        {
+            "body": "Megalayer Terms of Service\n\nOutgoing attacks are null-routed.\n",
+            "summary": "Outgoing attacks are null-routed at once.",
+            "update_date": clock.now().date().isoformat(),
+            "effective_at": (clock.now() + dt.timedelta(minutes=1)).isoformat(),
+            "policy": policy,
+        },
+    )
+    assert published.status_code == 201
+    with clock.travel(clock.now() + dt.timedelta(minutes=2)), django_capture_on_commit_callbacks(execute=True):
+        for action in ("ban", "unban"):
+            body = json.dumps(
+                {"event_id": uuid.uuid4().hex, "ip": address, "direction": "outgoing", "action": action, "pps": 90000}
+            ).encode()
+            Client().post(
+                "/api/v1/hooks/attack-alarms",
+                body,
+                content_type="application/json",
+                HTTP_X_MEGALAYER_SIGNATURE=sign(body, ATTACK_SECRET),
+            )
+            if action == "ban":
+                [route] = staff_api(make_staff("noc@megalayer.test", "abuse")).get("/staff/ip/null-routes").json()
+                assert (route["address"], route["requirement"], route["ended_at"]) == (address, "TOS-ATTACK-1", None)
+    outgoing = api.get(f"/services/{service_id}/attack-alarms").json()[0]
+    assert (outgoing["direction"], outgoing["null_routed"], outgoing["ended_at"] is not None) == (
+        "outgoing",
+        True,
+        True,
+    )
+
 
 def test_tos_legal_1(alice, vps, django_capture_on_commit_callbacks):
     """A court order to suspend an address is recorded and carried out through the staff API: the address is
