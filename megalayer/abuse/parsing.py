@@ -33,6 +33,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 import xarf
+import xarf.v3_compat
 
 from megalayer.abuse.choices import Category, Parser
 from megalayer.core import mailparts
@@ -264,6 +265,23 @@ def _schema_warnings(document: dict[str, Any], parsed: Parsed) -> None:
         parsed.warnings.append(f"schema: {type(error).__name__}: {error}"[:300])
 
 
+def _v3_schema_warnings(document: dict[str, Any], parsed: Parsed) -> None:
+    """A v3 document is checked as the ``xarf`` package does: converted to v4 (its v3 compatibility layer),
+    then against the published v4 schemas. v1 and v2 have no published schema to check against: they are
+    read by their shape only (docs/operations.md)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if not xarf.v3_compat.is_v3_report(document):
+                parsed.warnings.append("schema: not an X-ARF v3 document (Version, ReporterInfo, Report)")
+                return
+            converted = xarf.v3_compat.convert_v3_to_v4(document)
+    except (xarf.XARFError, *mailparts.MALFORMED) as error:
+        parsed.warnings.append(f"schema: v3: {type(error).__name__}: {error}"[:300])
+        return
+    _schema_warnings(converted, parsed)
+
+
 def _xarf_json(document: dict[str, Any], parsed: Parsed) -> None:
     parsed.parser = Parser.XARF
     if "xarf_version" in document:
@@ -279,6 +297,8 @@ def _xarf_json(document: dict[str, Any], parsed: Parsed) -> None:
     else:
         version = str(document.get("Version", "")).split(".")[0]
         parsed.format = f"xarf-v{version}" if version in ("1", "2", "3") else "xarf-json"
+        if version == "3":
+            _v3_schema_warnings(document, parsed)
         report = document.get("Report") if isinstance(document.get("Report"), dict) else {}
         assert isinstance(report, dict)
         nested = report.get("Source")

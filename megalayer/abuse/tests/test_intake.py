@@ -245,3 +245,31 @@ def test_an_informing_arf_report_from_a_trusted_reporter_opens_no_case_and_canno
     assert (event.confirmed, event.case) == (False, None)
     assert AbuseCase.objects.count() == 0
     assert not Notice.objects.filter(kind="abuse_case").exists()
+
+
+def test_a_v3_document_is_checked_against_the_published_schemas_through_the_xarf_package():
+    """X-ARF v3 is validated the way the ``xarf`` package does (converted to v4, then the v4 schemas): a valid
+    report has no warning; one the schemas refuse is still read, with the reason as a warning (issue 16)."""
+    from megalayer.abuse.parsing import parse_document
+
+    good = {
+        "Version": "3",
+        "ReporterInfo": {"ReporterOrg": "Rights Agency", "ReporterOrgEmail": "abuse@rights-agency.example"},
+        "Disclosure": True,
+        "Report": {
+            "ReportClass": "Content",
+            "ReportType": "Phishing",
+            "Date": "2026-11-25T10:00:00Z",
+            "SourceIp": "198.51.100.7",
+            "Url": "http://login-bank.example/",
+        },
+    }
+    parsed = parse_document(good)
+    assert (parsed.format, parsed.category, parsed.warnings) == ("xarf-v3", "phishing", [])
+    assert [f.address for f in parsed.findings] == ["198.51.100.7"]
+    odd = {**good, "Report": {**good["Report"], "ReportType": "Teleportation"}}
+    parsed = parse_document(odd)
+    assert [f.address for f in parsed.findings] == ["198.51.100.7"]  # still read: nothing is lost
+    assert parsed.warnings[0].startswith("schema: v3: XARFParseError: Cannot convert v3 report: unknown ReportType")
+    legacy = parse_document({**good, "Version": "2"})
+    assert (legacy.format, legacy.warnings) == ("xarf-v2", [])  # no published v2 schema: read by shape
