@@ -252,22 +252,23 @@ def test_a_v3_document_is_checked_against_the_published_schemas_through_the_xarf
     report has no warning; one the schemas refuse is still read, with the reason as a warning (issue 16)."""
     from megalayer.abuse.parsing import parse_document
 
-    good = {
+    report = {
+        "ReportClass": "Content",
+        "ReportType": "Phishing",
+        "Date": "2026-11-25T10:00:00Z",
+        "SourceIp": "198.51.100.7",
+        "Url": "http://login-bank.example/",
+    }
+    good: dict[str, Any] = {
         "Version": "3",
         "ReporterInfo": {"ReporterOrg": "Rights Agency", "ReporterOrgEmail": "abuse@rights-agency.example"},
         "Disclosure": True,
-        "Report": {
-            "ReportClass": "Content",
-            "ReportType": "Phishing",
-            "Date": "2026-11-25T10:00:00Z",
-            "SourceIp": "198.51.100.7",
-            "Url": "http://login-bank.example/",
-        },
+        "Report": report,
     }
     parsed = parse_document(good)
     assert (parsed.format, parsed.category, parsed.warnings) == ("xarf-v3", "phishing", [])
     assert [f.address for f in parsed.findings] == ["198.51.100.7"]
-    odd = {**good, "Report": {**good["Report"], "ReportType": "Teleportation"}}
+    odd = {**good, "Report": {**report, "ReportType": "Teleportation"}}
     parsed = parse_document(odd)
     assert [f.address for f in parsed.findings] == ["198.51.100.7"]  # still read: nothing is lost
     assert parsed.warnings[0].startswith("schema: v3: XARFParseError: Cannot convert v3 report: unknown ReportType")
