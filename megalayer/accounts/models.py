@@ -192,3 +192,27 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.summary}"
+
+
+class SshKey(models.Model):
+    """A named public SSH key the customer keeps in their account; chosen at order and reinstall, it reaches
+    the server through cloud-init (issue 18). Only the public half is ever stored."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("key"), editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ssh_keys")
+    name = models.CharField(max_length=100)
+    public_key = models.TextField(help_text="One line in OpenSSH format: type, base64 body, comment.")
+    key_type = models.CharField(max_length=40)
+    bits = models.PositiveIntegerField()
+    fingerprint = models.CharField(max_length=100, help_text="SHA256:… as ssh-keygen -l prints it.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "fingerprint"], name="ssh_key_once_per_customer"),
+            models.UniqueConstraint(fields=["customer", "name"], name="ssh_key_name_once_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint})"

@@ -12,8 +12,9 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
-from megalayer.accounts.models import ApiToken, Approval, Customer, User
+from megalayer.accounts.models import ApiToken, Approval, Customer, SshKey, User
 from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
 from megalayer.core.ids import pk_or_none
 from megalayer.terms.queries import policy_at
 
@@ -141,3 +142,17 @@ def attention_of(user: User) -> list[Attention]:
             )
         )
     return found
+
+
+def ssh_keys_of(customer: Customer) -> QuerySet[SshKey]:
+    return SshKey.objects.filter(customer=customer)
+
+
+def ssh_keys_chosen(*, customer: Customer, public_ids: list[str]) -> list[str]:
+    """The key lines of the customer's keys named by ``public_ids``, in that order; another customer's key or
+    an unknown one is a field error."""
+    keys = {k.public_id: k.public_key for k in SshKey.objects.filter(customer=customer, public_id__in=public_ids)}
+    missing = [p for p in public_ids if p not in keys]
+    if missing:
+        raise InvalidInput(f"No such key: {missing[0]}.", field="ssh_keys")
+    return [keys[p] for p in dict.fromkeys(public_ids)]

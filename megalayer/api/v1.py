@@ -22,6 +22,7 @@ from megalayer.api.resources import (
     privacy,
     servers,
     services,
+    ssh_keys,
     staff_accounts,
     staff_billing,
     staff_provisioning,
@@ -51,6 +52,7 @@ api.add_router("", staff_billing.router)
 api.add_router("", services.router)
 api.add_router("", staff_services.router)
 api.add_router("", servers.router)
+api.add_router("", ssh_keys.router)
 api.add_router("", staff_provisioning.router)
 api.add_router("", tickets.router)
 api.add_router("", abuse.router)

@@ -36,10 +36,12 @@ def order_place(
     actor: Actor,
     coupon: str = "",
     add_ons: dict[str, int] | None = None,
+    ssh_keys: list[str] | None = None,
 ) -> Order:
     """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued.
 
     A coupon lowers the first invoice, or (recurring) the price the service keeps for every renewal.
+    ``ssh_keys``: public key lines (``accounts.actions.ssh_keys.ssh_keys_chosen``) the server is built with.
     """
     if customer.status != Customer.Status.ACTIVE:
         raise RuleRefused(
@@ -80,6 +82,7 @@ def order_place(
             customer=customer,
             product=product,
             os_image=os_image,
+            ssh_keys=list(ssh_keys or []),
             cycle=cycle,
             recurring_amount=recurring,
             currency=price.currency,

@@ -20,6 +20,7 @@ class Order(models.Model):
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="orders")
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="orders")
     os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ssh_keys = models.JSONField(default=list, blank=True, help_text="Public keys chosen at order, for cloud-init.")
     cycle = models.CharField(max_length=16)
     recurring_amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import signed_in_user, ssh_keys_chosen, ssh_keys_of
 from megalayer.audit.actions import Actor
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.catalog.models import BillingCycle, OsImage, Product
@@ -67,8 +67,18 @@ class OrderForm(forms.Form):
     os_image = OsImageField(queryset=no_images(), label="Operating system")
     coupon = forms.CharField(max_length=40, required=False, label="Coupon code")
 
-    def __init__(self, product: Product, *args: object, **kwargs: object) -> None:
+    def __init__(
+        self, product: Product, *args: object, keys: list[tuple[str, str]] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if keys:
+            self.fields["ssh_keys"] = forms.MultipleChoiceField(
+                choices=keys,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                label="SSH keys for root",
+                help_text="Given to the server by cloud-init. Manage them under Security → SSH keys.",
+            )
         field = self.fields["os_image"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = images_for_new_orders(product)
@@ -103,10 +113,12 @@ def order(request: HttpRequest, code: str) -> HttpResponse:
     if product is None:
         raise Http404("This product is not for sale.")
     customer = _customer(request)
-    form = OrderForm(product, request.POST or None)
+    keys = [(k.public_id, f"{k.name} ({k.fingerprint})") for k in ssh_keys_of(customer)]
+    form = OrderForm(product, request.POST or None, keys=keys)
     if request.method == "POST" and form.is_valid():
         try:
             placed = order_place(
+                ssh_keys=ssh_keys_chosen(customer=customer, public_ids=form.cleaned_data.get("ssh_keys") or []),
                 customer=customer,
                 product=product,
                 cycle=form.cleaned_data["cycle"],
@@ -158,12 +170,14 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
             messages.info(request, "Started; the progress is shown below.")
         elif action == "reinstall":
             image = image_by_code(request.POST.get("os_image", ""))
+            keys = ssh_keys_chosen(customer=service.customer, public_ids=request.POST.getlist("ssh_keys"))
             reinstall_request(
                 service=service,
                 os_image=image,
                 confirm_erase=request.POST.get("confirm_erase") == "yes",
                 actor=actor,
                 idempotency_key=key,
+                ssh_keys=keys,
             )
             messages.info(request, "Reinstall started; the new password appears here once it is done.")
         elif action == "password":
@@ -237,6 +251,8 @@ def _server_context(service: Any) -> dict[str, Any]:
         "server": view,
         "quota": reinstall_quota(service),
         "images": images_for_new_orders(service.product),
+        "ssh_keys": [(k, k.public_key in service.ssh_keys) for k in ssh_keys_of(service.customer)],
+        "server_keys": [line.rsplit(" ", 1)[-1] if line.count(" ") >= 2 else line[:40] for line in service.ssh_keys],
         "operations": list(operations_of(service)[:10]),
         "open_operations": any(o.is_open for o in operations_of(service)[:10]),
         "password_waiting": password_pending(service) is not None,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/contacts/<int:contact_id>/remove/", views.contact_remove_view, name="contact_remove"),
     path("security/", views.security, name="security"),
+    path("security/ssh-keys/", views.ssh_keys, name="ssh_keys"),
     path("security/tokens/<str:public_id>/revoke/", views.token_revoke_view, name="token_revoke"),
     path("privacy/", views.privacy, name="privacy"),
     path("affiliate/", views.affiliate, name="affiliate"),

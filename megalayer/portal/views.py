@@ -17,9 +17,10 @@ from megalayer.accounts.actions import (
     token_create,
     token_revoke,
 )
+from megalayer.accounts.actions.ssh_keys import ssh_key_add, ssh_key_delete
 from megalayer.accounts.forms import BillingProfileForm, ContactForm, TokenCreateForm
 from megalayer.accounts.models import Customer, User
-from megalayer.accounts.queries import customer_of, live_tokens_of, signed_in_user
+from megalayer.accounts.queries import customer_of, live_tokens_of, signed_in_user, ssh_keys_of
 from megalayer.affiliates.actions import REFERRAL_COOKIE, REFERRAL_COOKIE_DAYS, REFERRAL_SALT, affiliate_code_for
 from megalayer.affiliates.queries import affiliate_link, affiliate_summary, code_taken
 from megalayer.audit.actions import Actor
@@ -225,3 +226,30 @@ def affiliate(request: HttpRequest) -> HttpResponse:
         "holding_days": policy.holding_days,
     }
     return render(request, "portal/affiliate.html", context)
+
+
+@login_required
+def ssh_keys(request: HttpRequest) -> HttpResponse:
+    """The customer's SSH keys (issue 18): add one (validated, fingerprint shown), remove one."""
+    customer = _customer(request)
+    if customer is None:
+        raise Http404("Staff accounts have no SSH keys here.")
+    error: DomainError | None = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("remove"):
+                ssh_key_delete(customer=customer, public_id=request.POST["remove"])
+                messages.success(request, "Key removed; servers built with it keep it until reinstalled.")
+            else:
+                added = ssh_key_add(
+                    customer=customer,
+                    name=request.POST.get("name", ""),
+                    public_key=request.POST.get("public_key", ""),
+                )
+                messages.success(request, f"Key {added.name} added ({added.fingerprint}).")
+        except DomainError as refused:
+            error = refused
+        else:
+            return redirect("portal:ssh_keys")
+    context = {"keys": ssh_keys_of(customer), "error": error, "posted": request.POST if error else {}}
+    return render(request, "portal/ssh_keys.html", context, status=422 if error else 200)

@@ -169,6 +169,7 @@ class SandboxMachine(models.Model):
     memory_mib = models.PositiveIntegerField(default=1024)
     disk_gib = models.PositiveIntegerField(default=10)
     snapshots = models.JSONField(default=list, blank=True)
+    authorized_keys = models.JSONField(default=list, blank=True, help_text="What cloud-init gave root.")
     created_at = models.DateTimeField()
 
     class Meta:

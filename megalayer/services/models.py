@@ -20,6 +20,7 @@ class Service(models.Model):
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="services")
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services")
     os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ssh_keys = models.JSONField(default=list, blank=True, help_text="Public keys the server is built with.")
     hostname = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")

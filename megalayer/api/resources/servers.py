@@ -13,7 +13,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import signed_in_user, ssh_keys_chosen
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Limit
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
@@ -77,6 +77,9 @@ class PowerIn(Schema):
 class ReinstallIn(Schema):
     os_image: str = Field(max_length=40)
     confirm_erase: bool = Field(description="Must be true: the whole disk is erased")
+    ssh_keys: list[str] | None = Field(
+        default=None, max_length=20, description="Your key ids (key_…) for the new system; omitted: the same keys"
+    )
 
 
 class QuotaOut(Schema):
@@ -224,12 +227,16 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
     require_write(request)
     service = _service(request, service_id)
     image = image_by_code(payload.os_image)
+    keys = None
+    if payload.ssh_keys is not None:
+        keys = ssh_keys_chosen(customer=service.customer, public_ids=payload.ssh_keys)
     operation = reinstall_request(
         service=service,
         os_image=image,
         confirm_erase=payload.confirm_erase,
         actor=Actor.for_user(signed_in_user(request)),
         idempotency_key=_key(request),
+        ssh_keys=keys,
     )
     return Status(202, operation_out(operation))
 

@@ -7,7 +7,7 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from megalayer.accounts.queries import signed_in_user
+from megalayer.accounts.queries import signed_in_user, ssh_keys_chosen
 from megalayer.api.auth import require_write
 from megalayer.api.pagination import Cursor, Limit, paginate
 from megalayer.api.resources.billing import MoneyOut, _customer, money_out
@@ -73,6 +73,7 @@ class OrderIn(Schema):
     os_image: str | None = Field(default=None, max_length=40)
     coupon: str = Field(default="", max_length=40)
     add_ons: dict[str, int] = Field(default_factory=dict, description='Add-on code → quantity, e.g. {"ipv4": 2}')
+    ssh_keys: list[str] = Field(default_factory=list, max_length=20, description="Your key ids (key_…) for root")
 
 
 class OrderOut(Schema):
@@ -193,14 +194,16 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
         image = image_by_code(payload.os_image)
         if image is None:
             raise InvalidInput("No such operating system.", field="os_image")
+    customer = _customer(request)
     order = order_place(
-        customer=_customer(request),
+        customer=customer,
         product=product,
         cycle=payload.cycle,
         os_image=image,
         coupon=payload.coupon,
         add_ons=payload.add_ons,
         actor=Actor.for_user(signed_in_user(request)),
+        ssh_keys=ssh_keys_chosen(customer=customer, public_ids=payload.ssh_keys),
     )
     return Status(201, _order_out(order))
 

@@ -166,7 +166,7 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
             kind=Kind.CREATE,
             actor=actor,
             idempotency_key=f"create:{server.name}",
-            parameters={"image": image.code},
+            parameters={"image": image.code, "ssh_keys": list(service.ssh_keys)},
             secrets={"root_password": generate_password()},
         )
     return operation

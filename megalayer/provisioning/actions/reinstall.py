@@ -58,10 +58,19 @@ def reinstall_quota(service: Service) -> Quota:
 
 
 def reinstall_request(
-    *, service: Service, os_image: Any, confirm_erase: bool, actor: Actor, idempotency_key: str
+    *,
+    service: Service,
+    os_image: Any,
+    confirm_erase: bool,
+    actor: Actor,
+    idempotency_key: str,
+    ssh_keys: list[str] | None = None,
 ) -> Operation:
     """Start a reinstall. The disk is erased, so the customer must confirm; past the free quota the fee is
-    paid from the balance first (refused with 409 and nothing changed when the balance is short)."""
+    paid from the balance first (refused with 409 and nothing changed when the balance is short).
+
+    ``ssh_keys`` (public key lines): the keys the new system gets, and the service keeps for later rebuilds;
+    None keeps the ones it was built with."""
 
     if not confirm_erase:
         raise InvalidInput("Confirm that the reinstall erases the whole disk.", field="confirm_erase")
@@ -99,12 +108,15 @@ def reinstall_request(
             invoice_pay_from_balance(invoice=invoice, idempotency_key=f"reinstall:{idempotency_key}", actor=actor)
 
         live_server(service)
+        if ssh_keys is not None:
+            Service.objects.filter(pk=service.pk).update(ssh_keys=ssh_keys)
+        keys = service.ssh_keys if ssh_keys is None else ssh_keys
         operation = operation_request(
             service=service,
             kind=Operation.Kind.REINSTALL,
             actor=actor,
             idempotency_key=idempotency_key,
-            parameters={"os_image": os_image.code, "free": free},
+            parameters={"os_image": os_image.code, "free": free, "ssh_keys": list(keys)},
             secrets={"root_password": generate_password()},
             # A failed reinstall is refunded and given back rather than retried for long (TOS-REINSTALL-1).
             max_attempts=3,

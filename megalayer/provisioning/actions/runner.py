@@ -125,6 +125,7 @@ def _spec(operation: Operation, server: Server) -> ServerSpec:
         image=_image_ref(image),
         addresses=addresses,
         root_password=str(operation.secrets.get("root_password", "")),
+        ssh_keys=tuple(str(k) for k in operation.parameters.get("ssh_keys") or ()),
     )
 
 
@@ -137,7 +138,12 @@ def _perform(operation: Operation, server: Server, driver: Driver) -> dict[str, 
         info = driver.create(_spec(operation, server))
     elif kind == Kind.REINSTALL:
         image = OsImage.objects.get(code=operation.parameters["os_image"])
-        info = driver.reinstall(name, _image_ref(image), root_password=str(operation.secrets.get("root_password", "")))
+        info = driver.reinstall(
+            name,
+            _image_ref(image),
+            root_password=str(operation.secrets.get("root_password", "")),
+            ssh_keys=tuple(str(k) for k in operation.parameters.get("ssh_keys") or ()),
+        )
     elif kind == Kind.POWER_ON:
         info = driver.power_on(name)
     elif kind == Kind.POWER_OFF:

@@ -250,8 +250,11 @@ class Driver(ABC):
     def reboot(self, name: str) -> ServerInfo: ...
 
     @abstractmethod
-    def reinstall(self, name: str, image: ImageRef, *, root_password: str = "") -> ServerInfo:
-        """Erase the disk, lay down ``image`` afresh and start the machine."""
+    def reinstall(
+        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+    ) -> ServerInfo:
+        """Erase the disk, lay down ``image`` afresh and start the machine; ``ssh_keys`` go to root's
+        ``authorized_keys`` where the driver writes cloud-init (issue 18)."""
 
     @abstractmethod
     def suspend(self, name: str) -> ServerInfo:

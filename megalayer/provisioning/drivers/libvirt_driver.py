@@ -404,7 +404,9 @@ class LibvirtDriver(Driver):
             self._call(domain.create)
         return self._info(domain)
 
-    def reinstall(self, name: str, image: ImageRef, *, root_password: str = "") -> ServerInfo:
+    def reinstall(
+        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+    ) -> ServerInfo:
         """Stop, drop the snapshots and the disk, clone a fresh disk from the image, start."""
         domain = self._domain(name)
         meta = self._meta(domain) or {}
@@ -417,7 +419,13 @@ class LibvirtDriver(Driver):
         self._clone_disk(name, image, disk_gib)
         if Capability.CLOUD_INIT in self.capabilities:
             spec = ServerSpec(
-                name=name, hostname=name, vcpus=info[3], memory_mib=info[1] // 1024, disk_gib=disk_gib, image=image
+                name=name,
+                hostname=name,
+                vcpus=info[3],
+                memory_mib=info[1] // 1024,
+                disk_gib=disk_gib,
+                image=image,
+                ssh_keys=ssh_keys,
             )
             self._seed(spec, root_password)
         generation = str(int(meta.get("generation", "1")) + 1)

@@ -269,7 +269,9 @@ class ProxmoxDriver(Driver):
         self._wait_task(self._call(lambda: self._qemu(vmid).status.reboot.post()))
         return self._info(vmid)
 
-    def reinstall(self, name: str, image: ImageRef, *, root_password: str = "") -> ServerInfo:
+    def reinstall(
+        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+    ) -> ServerInfo:
         """Destroy the VM (disks purged) and clone the template afresh under the same VM id and name."""
         vmid = self._vmid(name)
         config = self._config(vmid)
@@ -285,6 +287,7 @@ class ProxmoxDriver(Driver):
             disk_gib=disk_gib,
             image=image,
             root_password=root_password,
+            ssh_keys=ssh_keys,
         )
         self._clone(template, vmid, spec, generation=int(meta.get("generation", "1")) + 1)
         return self._info(vmid)

@@ -124,6 +124,7 @@ class SandboxDriver(Driver):
                 "vcpus": spec.vcpus,
                 "memory_mib": spec.memory_mib,
                 "disk_gib": spec.disk_gib,
+                "authorized_keys": list(spec.ssh_keys),
                 "created_at": clock.now(),
             },
         )
@@ -154,9 +155,18 @@ class SandboxDriver(Driver):
         self._call("reboot")
         return self._set(name, power=PowerState.RUNNING)
 
-    def reinstall(self, name: str, image: ImageRef, *, root_password: str = "") -> ServerInfo:
+    def reinstall(
+        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+    ) -> ServerInfo:
         self._call("reinstall")
-        return self._set(name, image=image.code, disk_id=new_public_id("disk"), power=PowerState.RUNNING, snapshots=[])
+        return self._set(
+            name,
+            image=image.code,
+            disk_id=new_public_id("disk"),
+            power=PowerState.RUNNING,
+            snapshots=[],
+            authorized_keys=list(ssh_keys),
+        )
 
     def suspend(self, name: str) -> ServerInfo:
         self._call("suspend")

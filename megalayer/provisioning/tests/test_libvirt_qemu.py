@@ -87,6 +87,26 @@ def host() -> Iterator[dict[str, Any]]:
         conn.close()
 
 
+FIRST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
+SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBa0x1gyq2X8GBgOeHEmXMqTQt1Obz8LMnQEnDANNN01 alice@desktop"
+
+
+def _user_data(seed: Path) -> str:
+    """The ``user-data`` file of the NoCloud seed ISO the guest boots with, as cloud-init reads it."""
+    import io
+
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.open(str(seed))
+    try:
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path="/user-data")
+        return out.getvalue().decode()
+    finally:
+        iso.close()
+
+
 def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     from megalayer.provisioning.drivers.libvirt_driver import LibvirtDriver
 
@@ -101,6 +121,7 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
         disk_gib=1,
         image=ImageRef("debian-12"),
         root_password="first-Password-1",
+        ssh_keys=(FIRST_KEY,),
     )
     created = driver.create(spec)
     assert created.power == PowerState.RUNNING
@@ -111,6 +132,7 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     assert disk.exists()
     assert seed.exists()
     assert b"cidata" in seed.read_bytes()[: 64 * 1024]  # the cloud-init NoCloud volume label
+    assert f"ssh_authorized_keys:\n  - {FIRST_KEY}\n" in _user_data(seed)  # what cloud-init gives root
     assert _has_pattern(disk, "0xcd", "1M")  # cloned from the image
 
     assert driver.reboot(name).power == PowerState.RUNNING
@@ -120,8 +142,12 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     assert _has_pattern(disk, "0xab", "0")
     assert driver.power_on(name).power == PowerState.RUNNING
 
-    reinstalled = driver.reinstall(name, ImageRef("debian-12"), root_password="second-Password-2")
+    reinstalled = driver.reinstall(
+        name, ImageRef("debian-12"), root_password="second-Password-2", ssh_keys=(SECOND_KEY,)
+    )
     assert reinstalled.power == PowerState.RUNNING
+    assert f"ssh_authorized_keys:\n  - {SECOND_KEY}\n" in _user_data(seed)  # the new system's keys only
+    assert FIRST_KEY not in _user_data(seed)
     assert reinstalled.disk_id != created.disk_id
     driver.power_off(name, soft_timeout=1)
     assert not _has_pattern(disk, "0xab", "0")  # the customer's data is gone
