@@ -72,6 +72,11 @@ class Product(models.Model):
     disk_gb = models.PositiveIntegerField()
     bandwidth_tb = models.DecimalField(max_digits=6, decimal_places=1)
     ipv4_included = models.PositiveSmallIntegerField(default=1)
+    ipv6_prefix_length = models.PositiveSmallIntegerField(
+        default=64,
+        help_text="The IPv6 prefix each server gets from the tier's IPv6 pool (64: a /64); 0: none. "
+        "Where the location has no IPv6 pool for the tier, servers get IPv4 only.",
+    )
     is_active = models.BooleanField(default=True, help_text="Offered for new orders.")
     os_images: models.ManyToManyField[OsImage, Any] = models.ManyToManyField(
         "OsImage", related_name="products", blank=True

@@ -42,6 +42,12 @@ class IpAssignment(models.Model):
 
     prefix = models.ForeignKey(Prefix, on_delete=models.PROTECT, related_name="assignments")
     address = models.GenericIPAddressField()
+    prefix_length = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="A delegated IPv6 prefix (e.g. 64): ``address`` is its network address and every address "
+        "inside it belongs to this holder. Empty: the one address.",
+    )
     service = models.ForeignKey(
         "services.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="ip_assignments"
     )

@@ -21,6 +21,7 @@ class Address:
     address: str
     family: int
     reverse_dns: str
+    prefix_length: int | None = None  # a delegated IPv6 prefix: ``address`` is its network address
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def server_view(service: Service) -> ServerView | None:
     capabilities = frozenset(c.value for c in driver.capabilities) if driver else frozenset()
     return ServerView(
         server=server,
-        addresses=[Address(a.address, a.prefix.family, names.get(a.address, "")) for a in held],
+        addresses=[Address(a.address, a.prefix.family, names.get(a.address, ""), a.prefix_length) for a in held],
         capabilities=capabilities,
         snapshots=list(server.snapshots),
     )

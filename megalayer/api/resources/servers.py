@@ -39,6 +39,9 @@ class AddressOut(Schema):
     address: str
     family: int
     reverse_dns: str
+    prefix_length: int | None = Field(
+        default=None, description="A delegated IPv6 prefix (e.g. 64) starting at address; null: one address"
+    )
 
 
 class SnapshotOut(Schema):
@@ -162,7 +165,10 @@ def _view(service: Service) -> ServerOut:
         vcpus=server.vcpus,
         memory_gb=server.memory_gb,
         disk_gb=server.disk_gb,
-        addresses=[AddressOut(address=a.address, family=a.family, reverse_dns=a.reverse_dns) for a in view.addresses],
+        addresses=[
+            AddressOut(address=a.address, family=a.family, reverse_dns=a.reverse_dns, prefix_length=a.prefix_length)
+            for a in view.addresses
+        ],
         capabilities=sorted(view.capabilities),
         snapshots=[SnapshotOut(name=s["name"], created_at=s["created_at"]) for s in view.snapshots],
         new_password_waiting=password_pending(service) is not None,

@@ -16,6 +16,8 @@ from megalayer.billing.tests.conftest import fund
 from megalayer.conftest import bearer
 from megalayer.core import clock
 from megalayer.ledger.queries import customer_balance
+from megalayer.network.models import Prefix
+from megalayer.network.queries import holder_at
 from megalayer.provisioning.actions.traffic import traffic_sample
 from megalayer.provisioning.models import Operation, SandboxMachine, Server
 from megalayer.services.models import Service
@@ -106,7 +108,7 @@ def test_power_rdns_snapshots_traffic_and_operations(alice, alice_server, django
         _post(f"{base}/power", {"action": "on"}, headers, cap)
         assert SandboxMachine.objects.get(name=server.name).power == "running"
         ips = Client().get(f"{base}/ips", **headers).json()
-        assert ips == [{"address": "198.18.0.2", "family": 4, "reverse_dns": ""}]
+        assert ips == [{"address": "198.18.0.2", "family": 4, "reverse_dns": "", "prefix_length": None}]
         with cap(execute=True):
             named = Client().put(
                 f"{base}/rdns",
@@ -114,7 +116,12 @@ def test_power_rdns_snapshots_traffic_and_operations(alice, alice_server, django
                 content_type=JSON,
                 **headers,
             )
-        assert named.json() == {"address": "198.18.0.2", "family": 4, "reverse_dns": "mail.alice.example"}
+        assert named.json() == {
+            "address": "198.18.0.2",
+            "family": 4,
+            "reverse_dns": "mail.alice.example",
+            "prefix_length": None,
+        }
         invalid = Client().put(
             f"{base}/rdns",
             json.dumps({"address": "198.18.0.2", "hostname": "not a name"}),
@@ -282,3 +289,27 @@ def test_a_preserved_server_cannot_be_wiped_by_its_customer(
         assert _post(f"{base}/power", {"action": "reboot"}, headers, cap).status_code == 202  # the rest works
         legal_hold_release(hold=hold, staff=staff, note="done")
         assert _post(f"{base}/snapshots/before/restore", {}, headers, cap).status_code == 202
+
+
+def test_a_server_gets_an_ipv6_prefix_where_the_tier_has_an_ipv6_pool(alice, vps, django_capture_on_commit_callbacks):
+    """Issue 18: besides its IPv4 address, each server gets a /64 (the product's ``ipv6_prefix_length``) from
+    the tier's IPv6 pool; complaints about any address inside it are attributed to the service."""
+    Prefix.objects.create(
+        cidr="2001:db8:4a2::/48", family=6, gateway="2001:db8:4a2::1", location=vps.location, tier=vps.tier
+    )
+    with_billing(alice)
+    fund(alice, "10.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = Client().post(
+            "/api/v1/orders", json.dumps({"product": vps.code}), content_type=JSON, **bearer(alice.owner)
+        )
+    service_id = placed.json()["service"]
+    ips = Client().get(f"/api/v1/services/{service_id}/ips", **bearer(alice.owner)).json()
+    assert ips == [
+        {"address": "198.18.0.2", "family": 4, "reverse_dns": "", "prefix_length": None},
+        {"address": "2001:db8:4a2:1::", "family": 6, "reverse_dns": "", "prefix_length": 64},
+    ]
+    holder = holder_at("2001:db8:4a2:1:dead:beef::7", clock.now())
+    assert holder is not None
+    assert holder.service is not None
+    assert holder.service.public_id == service_id

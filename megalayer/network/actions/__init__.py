@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,12 +31,24 @@ def _busy(prefix: Prefix, now: dt.datetime) -> set[str]:
     )
 
 
-def ip_allocate(*, customer: Any, location: Any, tier: Any, service: Any = None, family: int = 4) -> IpAssignment:
-    """The first free address of the location's pool for the tier, under the prefix's row lock.
+def ip_allocate(
+    *,
+    customer: Any,
+    location: Any,
+    tier: Any,
+    service: Any = None,
+    family: int = 4,
+    prefix_length: int | None = None,
+) -> IpAssignment:
+    """The first free address of the location's pool for the tier, under the prefix's row lock; with
+    ``prefix_length`` (IPv6), the first free prefix of that length instead (a /64 per server, say), the one
+    holding the pool's gateway excepted.
 
     Two allocations on one prefix queue on the lock (PostgreSQL) or the write lock
     (SQLite); the partial unique index stops a second live holder regardless.
     """
+    if prefix_length is not None and (family != 6 or not 32 <= prefix_length <= 128):
+        raise InvalidInput("Only IPv6 prefixes of /32 to /128 are delegated.", field="prefix_length")
     now = clock.now()
     with transaction.atomic():
         prefixes = (
@@ -45,19 +58,37 @@ def ip_allocate(*, customer: Any, location: Any, tier: Any, service: Any = None,
         )
         for prefix in prefixes:
             busy = _busy(prefix, now)
-            network = ipaddress.ip_network(prefix.cidr)
-            for host in network.hosts():
-                text = str(host)
-                if text in busy or text == prefix.gateway:
+            for text in _candidates(prefix, prefix_length):
+                if text in busy:
                     continue
                 try:
                     with transaction.atomic():
                         return IpAssignment.objects.create(
-                            prefix=prefix, address=text, service=service, customer=customer, assigned_at=now
+                            prefix=prefix,
+                            address=text,
+                            prefix_length=prefix_length,
+                            service=service,
+                            customer=customer,
+                            assigned_at=now,
                         )
                 except IntegrityError:
                     busy.add(text)  # taken by a writer the lock did not cover: try the next one
     raise NoFreeAddress()
+
+
+def _candidates(prefix: Prefix, prefix_length: int | None) -> Iterator[str]:
+    """The pool's free-to-try addresses, or the network addresses of its sub-prefixes of ``prefix_length``."""
+    network = ipaddress.ip_network(prefix.cidr)
+    gateway = ipaddress.ip_address(prefix.gateway) if prefix.gateway else None
+    if prefix_length is None:
+        yield from (str(host) for host in network.hosts() if host != gateway)
+        return
+    if prefix_length < network.prefixlen:
+        return
+    for subnet in network.subnets(new_prefix=prefix_length):
+        if gateway is not None and gateway in subnet:
+            continue
+        yield str(subnet.network_address)
 
 
 def ip_release(*, assignment: IpAssignment) -> IpAssignment:

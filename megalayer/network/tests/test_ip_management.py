@@ -9,6 +9,7 @@ import pytest
 from megalayer.catalog.models import Location, NetworkTier
 from megalayer.conftest import make_customer, seed_catalog
 from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
 from megalayer.network.actions import ip_allocate, ip_release
 from megalayer.network.errors import NoFreeAddress
 from megalayer.network.models import IpAssignment, Prefix
@@ -50,9 +51,9 @@ def test_who_held_an_address_at_a_past_moment(terms_v1):
     with clock.travel(T0 + dt.timedelta(days=41)):  # after the 30-day quarantine
         moved = ip_allocate(customer=second, **_where())
     assert moved.address == "203.0.113.6"
-    assert holder_at("203.0.113.6", T0 + dt.timedelta(days=5)).customer == first  # type: ignore[union-attr]
+    assert _holder("203.0.113.6", T0 + dt.timedelta(days=5)) == first
     assert holder_at("203.0.113.6", T0 + dt.timedelta(days=20)) is None
-    assert holder_at("203.0.113.6", T0 + dt.timedelta(days=50)).customer == second  # type: ignore[union-attr]
+    assert _holder("203.0.113.6", T0 + dt.timedelta(days=50)) == second
     assert holder_at("203.0.113.6", T0 - dt.timedelta(days=1)) is None
 
 
@@ -87,3 +88,44 @@ def test_fifty_parallel_orders_on_forty_free_addresses(terms_v1):
     assert outcomes.count("refused") == 10
     live = list(IpAssignment.objects.filter(prefix=prefix, released_at__isnull=True).values_list("address", flat=True))
     assert len(live) == len(set(live)) == 61
+
+
+def _holder(address: str, moment: dt.datetime) -> Any:
+    found = holder_at(address, moment)
+    return found.customer if found is not None else None
+
+
+@pytest.mark.django_db
+def test_ipv6_prefixes_are_delegated_and_any_address_inside_answers_who_held_it(terms_v1):
+    """Issue 18: a /64 per server from the tier's IPv6 pool; "who held 2001:db8:4a2:1:…:5 at T" names the
+    holder of the /64 it lies in, before and after the prefix changed hands; quarantine applies as for IPv4."""
+    seed_catalog()
+    Prefix.objects.create(cidr="2001:db8:4a2::/62", family=6, gateway="2001:db8:4a2::1", **_where())
+    first, second = make_customer("first@example.com"), make_customer("second@example.com")
+    with clock.travel(T0):
+        a = ip_allocate(customer=first, family=6, prefix_length=64, **_where())
+        b = ip_allocate(customer=second, family=6, prefix_length=64, **_where())
+    # The gateway's /64 is kept back; then the /64s in order.
+    assert [(a.address, a.prefix_length), (b.address, b.prefix_length)] == [
+        ("2001:db8:4a2:1::", 64),
+        ("2001:db8:4a2:2::", 64),
+    ]
+    inside_a = "2001:db8:4a2:1:abcd:ef01:2345:6789"
+    with clock.travel(T0 + dt.timedelta(days=1)):
+        assert _holder(inside_a, clock.now()) == first
+        assert _holder("2001:db8:4a2:2::5", clock.now()) == second
+        assert holder_at("2001:db8:4a2::1", clock.now()) is None  # the gateway's /64 is nobody's
+        assert holder_at("2001:db8:4a2:3::1", clock.now()) is None  # not delegated
+        ip_release(assignment=a)
+        third = ip_allocate(customer=make_customer("third@example.com"), family=6, prefix_length=64, **_where())
+    assert third.address == "2001:db8:4a2:3::"  # first's /64 is in quarantine
+    with clock.travel(T0 + dt.timedelta(days=40)):
+        again = ip_allocate(customer=second, family=6, prefix_length=64, **_where())
+    assert again.address == "2001:db8:4a2:1::"  # reused after the quarantine, by someone else
+    assert _holder(inside_a, T0 + dt.timedelta(hours=12)) == first  # at the time of the complaint
+    assert holder_at(inside_a, T0 + dt.timedelta(days=20)) is None  # in quarantine: nobody's
+    assert _holder(inside_a, T0 + dt.timedelta(days=41)) == second
+    with clock.travel(T0 + dt.timedelta(days=41)), pytest.raises(NoFreeAddress):
+        ip_allocate(customer=second, family=6, prefix_length=64, **_where())
+    with pytest.raises(InvalidInput):
+        ip_allocate(customer=second, family=4, prefix_length=64, **_where())

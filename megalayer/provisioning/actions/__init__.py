@@ -30,6 +30,7 @@ from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefu
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.core.transactions import outermost
 from megalayer.network.actions import ip_allocate
+from megalayer.network.queries import ipv6_pool_exists
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import Capability, ImageRef
@@ -158,9 +159,20 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
             disk_gb=service.product.disk_gb,
             created_at=clock.now(),
         )
-        held = service.ip_assignments.filter(released_at__isnull=True).count()
+        live = service.ip_assignments.filter(released_at__isnull=True)
+        held = live.filter(prefix__family=4).count()
         for _ in range(max(_addresses_wanted(service) - held, 0)):
             ip_allocate(customer=service.customer, location=host.location, tier=service.product.tier, service=service)
+        length = service.product.ipv6_prefix_length
+        if length and ipv6_pool_exists(host.location, service.product.tier) and not live.filter(prefix__family=6):
+            ip_allocate(
+                customer=service.customer,
+                location=host.location,
+                tier=service.product.tier,
+                service=service,
+                family=6,
+                prefix_length=length,
+            )
         operation = operation_request(
             service=service,
             kind=Kind.CREATE,

@@ -113,8 +113,10 @@ def _spec(operation: Operation, server: Server) -> ServerSpec:
 
     service = operation.service
     image = OsImage.objects.get(code=operation.parameters.get("image") or server.image)
-    addresses = tuple(
-        service.ip_assignments.filter(released_at__isnull=True).order_by("pk").values_list("address", flat=True)
+    addresses = tuple(  # single addresses; a delegated IPv6 prefix is routed to the server, not configured
+        service.ip_assignments.filter(released_at__isnull=True, prefix_length__isnull=True)
+        .order_by("pk")
+        .values_list("address", flat=True)
     )
     return ServerSpec(
         name=server.name,
