@@ -302,9 +302,10 @@ def render() -> str:
         "Generated from `megalayer/conformance/__init__.py` by `megalayer conformance --write`; do not edit by",
         "hand. `megalayer/conformance/tests/test_table.py` fails when a requirement of",
         "`megalayer/terms/fixtures/requirements.md` has no row, a cell names a page, API operation, notice or",
-        "policy parameter that does not exist, or this file differs from the table. Each test drives the",
-        "requirement through the public faces (client area, back office, customer and staff API) and asserts",
-        "the state, the notice and the audit event. A requirement without a test yet says so.",
+        "policy parameter that does not exist, a requirement has no end-to-end test, or this file differs from",
+        "the table. Each test (in `megalayer/conformance/tests/`, named after the ID) drives the requirement",
+        "through the public faces (client area, back office, customer and staff API) and asserts the state,",
+        "the notice and the audit event.",
         "",
     ]
     section = ""
@@ -319,7 +320,8 @@ def render() -> str:
             ]
         row = ROWS.get(requirement.id, Row())
         name = conformance_test_name(requirement.id)
-        test = f"`{name}`" if name in tested() else "not yet"
+        where = conformance_tests_present().get(name)
+        test = f"`{where}::{name}`" if where else "not yet"
         cells = [
             requirement.id,
             _cell(row.customer),
@@ -347,12 +349,12 @@ def conformance_test_name(requirement_id: str) -> str:
     return "test_" + requirement_id.lower().replace("-", "_")
 
 
-def tested() -> set[str]:
-    """The names of the conformance tests present (``def test_tos_…`` in ``conformance/tests``)."""
+def conformance_tests_present() -> dict[str, str]:
+    """The conformance tests present (``def test_tos_…`` in ``conformance/tests``): name → file."""
 
-    names: set[str] = set()
-    for path in (Path(__file__).resolve().parent / "tests").glob("test_*.py"):
+    names: dict[str, str] = {}
+    for path in sorted((Path(__file__).resolve().parent / "tests").glob("test_*.py")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith("def test_tos_"):
-                names.add(line[4:].split("(", 1)[0])
+                names[line[4:].split("(", 1)[0]] = f"tests/{path.name}"
     return names

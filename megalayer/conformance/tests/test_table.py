@@ -8,7 +8,7 @@ from django.core.management import get_commands
 from django.urls import Resolver404, resolve
 
 from megalayer.api.v1 import api
-from megalayer.conformance import ROWS, render
+from megalayer.conformance import ROWS, conformance_test_name, conformance_tests_present, render
 from megalayer.notices.choices import Kind
 from megalayer.terms.policy import Policy
 from megalayer.terms.requirements import packaged_requirements
@@ -54,3 +54,8 @@ def test_each_cell_names_something_that_exists(requirement):
 
 def test_the_document_is_the_table_rendered():
     assert DOC.read_text(encoding="utf-8") == render(), "run: megalayer conformance --write"
+
+
+def test_every_requirement_has_its_end_to_end_test():
+    missing = [r.id for r in packaged_requirements() if conformance_test_name(r.id) not in conformance_tests_present()]
+    assert missing == []
