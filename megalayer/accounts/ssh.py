@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -33,6 +34,10 @@ def ssh_key_parse(text: str) -> tuple[str, str, int, str]:
     parts = line.split(" ", 2)
     try:
         key = serialization.load_ssh_public_key(" ".join(parts[:2]).encode())
+    except UnsupportedAlgorithm as error:  # DSA, or a type this platform does not know
+        raise InvalidInput(
+            "Use an Ed25519, ECDSA or RSA key (DSA keys are no longer accepted).", field="public_key"
+        ) from error
     except (ValueError, TypeError, IndexError) as error:
         raise InvalidInput("This is not an OpenSSH public key.", field="public_key") from error
     if isinstance(key, ed25519.Ed25519PublicKey):
