@@ -191,9 +191,7 @@ def server_ips(request: HttpRequest, service_id: str) -> list[AddressOut]:
 def server_rdns(request: HttpRequest, service_id: str, payload: RdnsIn) -> AddressOut:
     require_write(request)
     service = _service(request, service_id)
-    if payload.address.strip() not in {a.address for a in _view(service).addresses}:
-        raise NotFound("No such address on this service.")
-    record = rdns_set(customer=_customer(request), address=payload.address, hostname=payload.hostname)
+    record = rdns_set(customer=_customer(request), address=payload.address, hostname=payload.hostname, service=service)
     family = 6 if ":" in record.address else 4
     return AddressOut(address=record.address, family=family, reverse_dns=record.hostname)
 

@@ -309,6 +309,20 @@ def test_a_server_gets_an_ipv6_prefix_where_the_tier_has_an_ipv6_pool(alice, vps
         {"address": "198.18.0.2", "family": 4, "reverse_dns": "", "prefix_length": None},
         {"address": "2001:db8:4a2:1::", "family": 6, "reverse_dns": "", "prefix_length": 64},
     ]
+    named = Client().put(
+        f"/api/v1/services/{service_id}/rdns",
+        json.dumps({"address": "2001:db8:4a2:1:dead:beef::7", "hostname": "mail6.alice.example"}),
+        content_type=JSON,
+        **bearer(alice.owner),
+    )
+    assert (named.status_code, named.json()["reverse_dns"]) == (200, "mail6.alice.example")
+    outside = Client().put(
+        f"/api/v1/services/{service_id}/rdns",
+        json.dumps({"address": "2001:db8:4a2:2::7", "hostname": "x.alice.example"}),
+        content_type=JSON,
+        **bearer(alice.owner),
+    )
+    assert outside.status_code == 404  # not inside this server's /64
     holder = holder_at("2001:db8:4a2:1:dead:beef::7", clock.now())
     assert holder is not None
     assert holder.service is not None

@@ -168,12 +168,15 @@ def null_route_end(*, address: str, actor: Actor, note: str) -> NullRoute:
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+\.?$")
 
 
-def rdns_set(*, customer: Any, address: str, hostname: str) -> ReverseDns:
-    """The customer who holds ``address`` now names it (PTR); anyone else gets a not-found."""
+def rdns_set(*, customer: Any, address: str, hostname: str, service: Any = None) -> ReverseDns:
+    """The customer who holds ``address`` now names it (PTR); anyone else gets a not-found. Any address inside
+    a delegated IPv6 prefix can be named (issue 18). With ``service``, the address must be that service's."""
     text = _address(address)
     holder = holder_at(text, clock.now())
     if holder is None or holder.customer_id != customer.pk:
         raise NotFound("No such address on your services.")
+    if service is not None and holder.service_id != service.pk:
+        raise NotFound("No such address on this service.")
     name = hostname.strip().rstrip(".").lower()
     if not _HOSTNAME.match(name):
         raise InvalidInput("Enter a host name such as mail.example.com.", field="hostname")
