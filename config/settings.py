@@ -344,6 +344,8 @@ MEGALAYER_ABUSE_ADDRESSES = [
 MEGALAYER_MAIL_AUTHSERV_ID = env.string("MEGALAYER_MAIL_AUTHSERV_ID", "")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
+# The largest cloud-init user data a customer may give at order or reinstall (issue 18).
+MEGALAYER_USER_DATA_MAX_BYTES = env.integer("MEGALAYER_USER_DATA_MAX_BYTES", 16 * 1024)
 
 LOGGING: dict[str, Any] = {
     "version": 1,

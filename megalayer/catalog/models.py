@@ -135,6 +135,21 @@ class OsImage(models.Model):
         return self.name
 
 
+class IsoImage(models.Model):
+    """An installer ISO the operator offers for mounting on servers (issue 18). ``code`` names the image on
+    the hosts (``<code>.iso`` in a libvirt storage pool); staff add and withdraw them in the back office."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True, help_text="Offered to customers.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Coupon(models.Model):
     """A promotion for new orders (TOS-PRICE-1): percent or fixed, for the first term or every renewal."""
 
@@ -186,6 +201,7 @@ class AddOn(models.Model):
 
     class Kind(models.TextChoices):
         IPV4 = "ipv4", "Extra IPv4 address"
+        SNAPSHOTS = "snapshots", "Scheduled snapshots"
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)

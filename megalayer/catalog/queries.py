@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db.models import Count, QuerySet
 
-from megalayer.catalog.models import Coupon, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.models import Coupon, IsoImage, Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.core import clock
 from megalayer.core.errors import RuleRefused
 
@@ -109,3 +109,8 @@ def no_images() -> QuerySet[OsImage]:
 def all_images() -> QuerySet[OsImage]:
     """Every image, offered or end-of-life, for staff managing the catalog."""
     return OsImage.objects.order_by("end_of_life", "family", "name")
+
+
+def isos_offered() -> QuerySet[IsoImage]:
+    """The installer ISOs customers may mount (issue 18), by name."""
+    return IsoImage.objects.filter(enabled=True).order_by("name")

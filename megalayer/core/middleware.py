@@ -9,6 +9,7 @@ plain 400.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from django.conf import settings
@@ -35,8 +36,30 @@ def _offending_field(request: HttpRequest) -> str | None:
             if NUL in key or any(NUL in v for v in values):
                 return key.replace(NUL, "") or "body"
     if api and content_type == "application/json" and b"\\u0000" in request.body:
-        return "body"
+        return _json_path(request.body) or "body"
     return None
+
+
+def _json_path(body: bytes) -> str | None:
+    """The dotted path of the first JSON value (or key) holding a NUL, so the error names the field."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+
+    def walk(value: object, path: list[str]) -> str | None:
+        if isinstance(value, str):
+            return ".".join(path) if NUL in value else None
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            if NUL in str(key):
+                return ".".join([*path, str(key).replace(NUL, "")])
+            found = walk(item, [*path, str(key)])
+            if found:
+                return found
+        return None
+
+    return walk(document, [])
 
 
 class NulGuardMiddleware:

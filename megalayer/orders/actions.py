@@ -22,6 +22,9 @@ from megalayer.core.transactions import outermost
 from megalayer.orders.choices import ORDER_STATUS, LineKind
 from megalayer.orders.fraud import assess
 from megalayer.orders.models import Order
+from megalayer.provisioning.drivers.base import Capability
+from megalayer.provisioning.queries import location_offers
+from megalayer.provisioning.userdata import user_data_check
 from megalayer.services.actions import service_create_from_order
 from megalayer.services.periods import add_months
 from megalayer.terms.queries import policy_at
@@ -37,11 +40,14 @@ def order_place(
     coupon: str = "",
     add_ons: dict[str, int] | None = None,
     ssh_keys: list[str] | None = None,
+    user_data: str = "",
 ) -> Order:
     """Checkout: billing data required, the price in force now is locked into the order, an invoice is issued.
 
     A coupon lowers the first invoice, or (recurring) the price the service keeps for every renewal.
     ``ssh_keys``: public key lines (``accounts.actions.ssh_keys.ssh_keys_chosen``) the server is built with.
+    ``user_data``: cloud-init user data (checked by ``provisioning.userdata``), refused where no host of the
+    location can pass it on.
     """
     if customer.status != Customer.Status.ACTIVE:
         raise RuleRefused(
@@ -62,6 +68,12 @@ def order_place(
         raise InvalidInput("Choose a system offered for this product.", field="os_image")
     if cycle not in CYCLE_MONTHS:
         raise InvalidInput("Choose monthly, quarterly, semiannual or annual.", field="cycle")
+    user_data = user_data_check(user_data)
+    if user_data and not location_offers(product.location, Capability.USER_DATA):
+        raise InvalidInput(
+            f"Servers in {product.location.name} cannot take cloud-init user data; order without it.",
+            field="user_data",
+        )
     price = price_at(product, cycle)
     chosen = _add_ons(product, add_ons or {}, months=CYCLE_MONTHS[cycle], currency=price.currency)
     now = clock.now()
@@ -83,6 +95,7 @@ def order_place(
             product=product,
             os_image=os_image,
             ssh_keys=list(ssh_keys or []),
+            cloud_init={"user_data": user_data} if user_data else {},
             cycle=cycle,
             recurring_amount=recurring,
             currency=price.currency,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
 from megalayer.orders.choices import ORDER_STATUS, OrderStatus
@@ -21,6 +22,9 @@ class Order(models.Model):
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="orders")
     os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     ssh_keys = models.JSONField(default=list, blank=True, help_text="Public keys chosen at order, for cloud-init.")
+    cloud_init = EncryptedJSONField(
+        default=dict, blank=True, help_text='{"user_data": …}: the customer\'s cloud-init user data, encrypted.'
+    )
     cycle = models.CharField(max_length=16)
     recurring_amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)

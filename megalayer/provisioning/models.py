@@ -59,6 +59,11 @@ class Server(models.Model):
     built_at = models.DateTimeField(null=True, blank=True)
     destroyed_at = models.DateTimeField(null=True, blank=True)
     disk_wiped = models.BooleanField(default=False)
+    rescue = models.BooleanField(default=False, help_text="Booted into the rescue system (issue 18).")
+    iso = models.CharField(max_length=40, blank=True, help_text="The code of the inserted ISO, if any.")
+    bandwidth_limit_mbps = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Throttled past the traffic allowance (TOS-TRAFFIC-1); empty: line rate."
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -91,6 +96,11 @@ class Operation(models.Model):
         SNAPSHOT_RESTORE = "snapshot_restore", "Restore snapshot"
         SNAPSHOT_DELETE = "snapshot_delete", "Delete snapshot"
         EVIDENCE_COPY = "evidence_copy", "Evidence copy"
+        RESCUE_ENTER = "rescue_enter", "Boot rescue system"
+        RESCUE_EXIT = "rescue_exit", "Leave rescue system"
+        ISO_INSERT = "iso_insert", "Insert ISO"
+        ISO_EJECT = "iso_eject", "Eject ISO"
+        THROTTLE = "throttle", "Limit bandwidth"
 
     Status = OperationStatus
 
@@ -156,6 +166,36 @@ class TrafficSample(models.Model):
         return f"{self.server_id} @ {self.at:%Y-%m-%d %H:%M}"
 
 
+class SnapshotSchedule(models.Model):
+    """A customer's scheduled snapshots of one server (issue 18): daily or weekly, the newest ``keep`` kept.
+
+    A priced add-on the operator switches on (``AddOn.Kind.SNAPSHOTS``). Each run is one snapshot operation
+    keyed by the server and the period, so a rerun or a second worker takes no second snapshot; only the
+    schedule's own snapshots (named ``auto-…``) are pruned, never the customer's."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    service = models.OneToOneField("services.Service", on_delete=models.CASCADE, related_name="snapshot_schedule")
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    keep = models.PositiveSmallIntegerField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(keep__gte=1, keep__lte=30), name="snapshot_schedule_keep"),
+            models.CheckConstraint(
+                condition=models.Q(frequency__in=["daily", "weekly"]), name="snapshot_schedule_freq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id}: {self.frequency}, keep {self.keep}"
+
+
 class SandboxMachine(models.Model):
     """The sandbox driver's "hypervisor": one row per machine. Internal to that driver."""
 
@@ -170,6 +210,11 @@ class SandboxMachine(models.Model):
     disk_gib = models.PositiveIntegerField(default=10)
     snapshots = models.JSONField(default=list, blank=True)
     authorized_keys = models.JSONField(default=list, blank=True, help_text="What cloud-init gave root.")
+    user_data = models.TextField(blank=True, help_text="The customer's user data cloud-init received.")
+    ipv6_prefixes = models.JSONField(default=list, blank=True)
+    rescue = models.BooleanField(default=False)
+    iso = models.CharField(max_length=40, blank=True)
+    bandwidth_limit_mbps = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from megalayer.core import clock
 from megalayer.network.models import IpAssignment, ReverseDns
 from megalayer.provisioning.actions.hosts import host_driver_loaded
+from megalayer.provisioning.drivers.base import Capability
 from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
 from megalayer.services.models import Service
 
@@ -34,6 +35,15 @@ class ServerView:
     @property
     def supports_snapshots(self) -> bool:
         return "snapshots" in self.capabilities
+
+
+def location_offers(location: Any, capability: str) -> bool:
+    """Whether some active host of the location can do ``capability`` (the order page offers it then)."""
+    for host in Host.objects.filter(location=location, status=Host.Status.ACTIVE):
+        driver, _ = host_driver_loaded(host)
+        if driver is not None and driver.supports(Capability(capability)):
+            return True
+    return False
 
 
 def server_of(service: Service) -> Server | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
 from megalayer.services.choices import SERVICE_STATUS, Effect, Reason, Status
@@ -21,6 +22,9 @@ class Service(models.Model):
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services")
     os_image = models.ForeignKey("catalog.OsImage", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     ssh_keys = models.JSONField(default=list, blank=True, help_text="Public keys the server is built with.")
+    cloud_init = EncryptedJSONField(
+        default=dict, blank=True, help_text='{"user_data": …}: cloud-init user data the server is built with.'
+    )
     hostname = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")

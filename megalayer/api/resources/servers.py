@@ -20,7 +20,7 @@ from megalayer.api.resources.billing import MoneyOut, _customer, money_out
 from megalayer.api.resources.services import _service
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
-from megalayer.catalog.queries import image_by_code
+from megalayer.catalog.queries import image_by_code, isos_offered
 from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
@@ -61,6 +61,9 @@ class ServerOut(Schema):
     capabilities: list[str]
     snapshots: list[SnapshotOut]
     new_password_waiting: bool = Field(description="A new root password can be shown once (POST …/password)")
+    rescue: bool = Field(description="Booted into the rescue system (POST/DELETE …/rescue)")
+    iso: str | None = Field(description="The inserted ISO's code (PUT/DELETE …/iso)")
+    bandwidth_limit_mbps: int | None = Field(description="Throttled past the month's traffic allowance")
 
 
 class OperationOut(Schema):
@@ -83,6 +86,11 @@ class ReinstallIn(Schema):
     ssh_keys: list[str] | None = Field(
         default=None, max_length=20, description="Your key ids (key_…) for the new system; omitted: the same keys"
     )
+    user_data: str | None = Field(
+        default=None,
+        max_length=65536,
+        description='cloud-init user data (#cloud-config or #!, at most 16 KiB); omitted: the same; "": none',
+    )
 
 
 class QuotaOut(Schema):
@@ -96,6 +104,16 @@ class QuotaOut(Schema):
 class PasswordOut(Schema):
     password: str
     user: str
+    system: Literal["server", "rescue"] = Field(description="rescue: the rescue system's one-time password")
+
+
+class IsoIn(Schema):
+    iso: str = Field(max_length=40, description="An ISO's code from GET /isos")
+
+
+class IsoOut(Schema):
+    code: str
+    name: str
 
 
 class RdnsIn(Schema):
@@ -138,7 +156,7 @@ def _key(request: HttpRequest) -> str:
     return request.headers.get("Idempotency-Key") or new_public_id("req")
 
 
-def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -> Status[OperationOut]:
+def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "", iso: str = "") -> Status[OperationOut]:
     """Every server action of the API: write scope, the caller's own service, one operation per request key."""
     require_write(request)
     operation = server_action(
@@ -147,6 +165,7 @@ def _act(request: HttpRequest, service_id: str, kind: str, snapshot: str = "") -
         actor=Actor.for_user(signed_in_user(request)),
         idempotency_key=_key(request),
         snapshot=snapshot,
+        iso=iso,
     )
     return Status(202, operation_out(operation))
 
@@ -172,6 +191,9 @@ def _view(service: Service) -> ServerOut:
         capabilities=sorted(view.capabilities),
         snapshots=[SnapshotOut(name=s["name"], created_at=s["created_at"]) for s in view.snapshots],
         new_password_waiting=password_pending(service) is not None,
+        rescue=server.rescue,
+        iso=server.iso or None,
+        bandwidth_limit_mbps=server.bandwidth_limit_mbps,
     )
 
 
@@ -241,6 +263,7 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
         actor=Actor.for_user(signed_in_user(request)),
         idempotency_key=_key(request),
         ssh_keys=keys,
+        user_data=payload.user_data,
     )
     return Status(202, operation_out(operation))
 
@@ -253,9 +276,51 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
 def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
     require_write(request)
     service = _service(request, service_id)
+    pending = password_pending(service)
     password = password_reveal(service=service, actor=Actor.for_user(signed_in_user(request)))
+    if pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER:
+        return PasswordOut(password=password, user="root", system="rescue")
     windows = service.os_image is not None and service.os_image.family == "windows"
-    return PasswordOut(password=password, user="Administrator" if windows else "root")
+    return PasswordOut(password=password, user="Administrator" if windows else "root", system="server")
+
+
+@router.post(
+    "/services/{service_id}/rescue",
+    response={202: OperationOut, **ERRORS},
+    summary="Reboot into the rescue system; its one-time root password is shown once (POST …/password)",
+)
+def server_rescue_enter(request: HttpRequest, service_id: str) -> Status[OperationOut]:
+    return _act(request, service_id, Operation.Kind.RESCUE_ENTER)
+
+
+@router.delete(
+    "/services/{service_id}/rescue", response={202: OperationOut, **ERRORS}, summary="Reboot from the server's disk"
+)
+def server_rescue_exit(request: HttpRequest, service_id: str) -> Status[OperationOut]:
+    return _act(request, service_id, Operation.Kind.RESCUE_EXIT)
+
+
+@router.get("/isos", response={200: list[IsoOut], 401: Problem}, summary="The ISO images offered for mounting")
+def isos(request: HttpRequest) -> list[IsoOut]:
+    return [IsoOut(code=i.code, name=i.name) for i in isos_offered()]
+
+
+@router.put(
+    "/services/{service_id}/iso",
+    response={202: OperationOut, **ERRORS},
+    summary="Insert an ISO and boot from it (the server restarts)",
+)
+def server_iso_insert(request: HttpRequest, service_id: str, payload: IsoIn) -> Status[OperationOut]:
+    return _act(request, service_id, Operation.Kind.ISO_INSERT, iso=payload.iso)
+
+
+@router.delete(
+    "/services/{service_id}/iso",
+    response={202: OperationOut, **ERRORS},
+    summary="Eject the ISO; the server boots from its disk again (it restarts)",
+)
+def server_iso_eject(request: HttpRequest, service_id: str) -> Status[OperationOut]:
+    return _act(request, service_id, Operation.Kind.ISO_EJECT)
 
 
 @router.post(

@@ -74,6 +74,11 @@ class OrderIn(Schema):
     coupon: str = Field(default="", max_length=40)
     add_ons: dict[str, int] = Field(default_factory=dict, description='Add-on code → quantity, e.g. {"ipv4": 2}')
     ssh_keys: list[str] = Field(default_factory=list, max_length=20, description="Your key ids (key_…) for root")
+    user_data: str = Field(
+        default="",
+        max_length=65536,
+        description="cloud-init user data: a #cloud-config YAML document or a #! script, at most 16 KiB",
+    )
 
 
 class OrderOut(Schema):
@@ -204,6 +209,7 @@ def orders_create(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
         add_ons=payload.add_ons,
         actor=Actor.for_user(signed_in_user(request)),
         ssh_keys=ssh_keys_chosen(customer=customer, public_ids=payload.ssh_keys),
+        user_data=payload.user_data,
     )
     return Status(201, _order_out(order))
 

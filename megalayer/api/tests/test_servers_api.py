@@ -251,7 +251,7 @@ def test_staff_operations_api_retries_a_failed_operation(alice, staff, vps, djan
     assert Service.objects.get(customer=alice).status == "active"
     hosts = Client().get("/api/v1/staff/hosts", **staff_headers).json()
     assert [(h["name"], h["driver"], h["parameters"]) for h in hosts] == [
-        ("hkg-sandbox-1", "sandbox", {"pool": "hkg", "latency_seconds": "0"})
+        ("hkg-sandbox-1", "sandbox", {"pool": "hkg", "latency_seconds": "0", "console_address": ""})
     ]
 
 

@@ -22,7 +22,7 @@ def test_the_api_answers_422_naming_the_field(alice, vps):
     assert response.json()["errors"] == [{"field": "location", "message": "contains a NUL character"}]
     body = json.dumps({"department": "technical", "subject": "x\u0000", "body": "y"})
     created = Client().post("/api/v1/tickets", body, content_type="application/json", **headers)
-    assert (created.status_code, created.json()["errors"][0]["field"]) == (422, "body")
+    assert (created.status_code, created.json()["errors"][0]["field"]) == (422, "subject")  # the field named
     assert not Ticket.objects.exists()
 
 

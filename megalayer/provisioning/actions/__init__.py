@@ -24,7 +24,7 @@ from django.db.models import Q, Sum
 
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.catalog.models import AddOn
+from megalayer.catalog.models import AddOn, IsoImage
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, InvalidInput, NotFound, RuleRefused
 from megalayer.core.tasks import enqueue_on_commit
@@ -55,7 +55,13 @@ CUSTOMER_ACTIONS: dict[str, tuple[str, ...]] = {
     Kind.SNAPSHOT_CREATE: (Status.ACTIVE,),
     Kind.SNAPSHOT_RESTORE: (Status.ACTIVE,),
     Kind.SNAPSHOT_DELETE: (Status.ACTIVE, Status.SUSPENDED),
+    Kind.RESCUE_ENTER: (Status.ACTIVE,),
+    Kind.RESCUE_EXIT: (Status.ACTIVE,),
+    Kind.ISO_INSERT: (Status.ACTIVE,),
+    Kind.ISO_EJECT: (Status.ACTIVE,),
 }
+# The operations that leave a password to be shown once (create, reinstall: root; rescue: the rescue system's).
+PASSWORD_KINDS = (Kind.CREATE, Kind.REINSTALL, Kind.RESCUE_ENTER)
 
 
 def generate_password(length: int = 20) -> str:
@@ -99,10 +105,12 @@ def _host_choose(service: Service) -> Host:
         )
         .order_by("pk")
     )
+    needs = [Capability.USER_DATA] if service.cloud_init.get("user_data") else []
     fitting = [
         h
         for h in hosts
-        if h.used_vcpus + product.cpu_cores <= h.capacity_vcpus
+        if all(host_driver(h).supports(c) for c in needs)
+        and h.used_vcpus + product.cpu_cores <= h.capacity_vcpus
         and h.used_memory + product.memory_gb <= h.capacity_memory_gb
         and h.used_disk + product.disk_gb <= h.capacity_disk_gb
     ]
@@ -179,7 +187,7 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
             actor=actor,
             idempotency_key=f"create:{server.name}",
             parameters={"image": image.code, "ssh_keys": list(service.ssh_keys)},
-            secrets={"root_password": generate_password()},
+            secrets={"root_password": generate_password(), **service.cloud_init},
         )
     return operation
 
@@ -256,8 +264,37 @@ def _enqueue(operation: Operation) -> None:
     enqueue_on_commit(operation_run_task, operation.pk, run_after=operation.next_attempt_at)
 
 
-def server_action(*, service: Service, kind: str, actor: Actor, idempotency_key: str, snapshot: str = "") -> Operation:
-    """A customer's (or staff's) power or snapshot action on their server."""
+def _media_parameters(server: Server, kind: str, iso: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Rescue and ISO (issue 18): refused with the reason on a host whose driver cannot, or when the server
+    is not in the state the action leaves (nothing is written then)."""
+    needed = Capability.RESCUE if kind in (Kind.RESCUE_ENTER, Kind.RESCUE_EXIT) else Capability.ISO
+    if not host_driver(server.host).supports(needed):
+        what = "boot a rescue system" if needed == Capability.RESCUE else "mount ISO images"
+        raise RuleRefused(
+            f"This server's host cannot {what}; write to support if you need it.",
+            rule=f"{needed.value}-unsupported",
+            requirement="TOS-OS-1",
+        )
+    if kind == Kind.RESCUE_ENTER and server.rescue:
+        raise RuleRefused("The server is in the rescue system already.", rule="in-rescue", requirement="TOS-OS-1")
+    if kind == Kind.RESCUE_EXIT and not server.rescue:
+        raise RuleRefused("The server is not in the rescue system.", rule="not-in-rescue", requirement="TOS-OS-1")
+    if kind == Kind.ISO_EJECT and not server.iso:
+        raise RuleRefused("No ISO is inserted.", rule="no-iso", requirement="TOS-OS-1")
+    if kind == Kind.ISO_INSERT:
+        image = IsoImage.objects.filter(code=iso.strip(), enabled=True).first()
+        if image is None:
+            raise InvalidInput("Choose an ISO from the list.", field="iso")
+        return {"iso": image.code}, {}
+    if kind == Kind.RESCUE_ENTER:
+        return {}, {"root_password": generate_password()}
+    return {}, {}
+
+
+def server_action(
+    *, service: Service, kind: str, actor: Actor, idempotency_key: str, snapshot: str = "", iso: str = ""
+) -> Operation:
+    """A customer's (or staff's) power, snapshot, rescue or ISO action on their server."""
     if kind not in CUSTOMER_ACTIONS:
         raise InvalidInput("Unknown action.", field="action")
     if service.status not in CUSTOMER_ACTIONS[kind]:
@@ -268,6 +305,9 @@ def server_action(*, service: Service, kind: str, actor: Actor, idempotency_key:
         )
     server = live_server(service)
     parameters: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    if kind in (Kind.RESCUE_ENTER, Kind.RESCUE_EXIT, Kind.ISO_INSERT, Kind.ISO_EJECT):
+        parameters, secrets = _media_parameters(server, kind, iso)
     if kind.startswith("snapshot_"):
         if not host_driver(server.host).supports(Capability.SNAPSHOTS):
             raise RuleRefused(
@@ -297,6 +337,7 @@ def server_action(*, service: Service, kind: str, actor: Actor, idempotency_key:
         actor=actor,
         idempotency_key=f"{service.public_id}:{kind}:{idempotency_key}",
         parameters=parameters,
+        secrets=secrets,
     )
 
 
@@ -404,7 +445,7 @@ def operation_cancel(*, operation: Operation, staff: User) -> Operation:
 def password_pending(service: Service) -> Operation | None:
     """The finished create or reinstall whose new password the customer has not seen yet."""
     return (
-        Operation.objects.filter(service=service, kind__in=[Kind.CREATE, Kind.REINSTALL], status=OpStatus.SUCCEEDED)
+        Operation.objects.filter(service=service, kind__in=PASSWORD_KINDS, status=OpStatus.SUCCEEDED)
         .exclude(secrets={})
         .order_by("-pk")
         .first()

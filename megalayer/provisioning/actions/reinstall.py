@@ -16,8 +16,11 @@ from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.provisioning.actions import generate_password, live_server, operation_request
+from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.choices import OPERATION_STATUS, LineKind
+from megalayer.provisioning.drivers.base import Capability
 from megalayer.provisioning.models import Operation
+from megalayer.provisioning.userdata import user_data_check
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
 from megalayer.terms.queries import policy_at, version_number_at
@@ -65,15 +68,19 @@ def reinstall_request(
     actor: Actor,
     idempotency_key: str,
     ssh_keys: list[str] | None = None,
+    user_data: str | None = None,
 ) -> Operation:
     """Start a reinstall. The disk is erased, so the customer must confirm; past the free quota the fee is
     paid from the balance first (refused with 409 and nothing changed when the balance is short).
 
     ``ssh_keys`` (public key lines): the keys the new system gets, and the service keeps for later rebuilds;
-    None keeps the ones it was built with."""
+    None keeps the ones it was built with. ``user_data`` likewise (cloud-init user data; "" drops it), refused
+    on a host whose driver cannot pass it on."""
 
     if not confirm_erase:
         raise InvalidInput("Confirm that the reinstall erases the whole disk.", field="confirm_erase")
+    if user_data is not None:
+        user_data = user_data_check(user_data)
     # The customer's key, scoped to this service: another service's "r1" is another request.
     idempotency_key = f"{service.public_id}:{idempotency_key}"
     existing = Operation.objects.filter(idempotency_key=idempotency_key).first()
@@ -107,9 +114,14 @@ def reinstall_request(
             # Raises InsufficientBalance (409): the whole transaction, invoice included, is rolled back.
             invoice_pay_from_balance(invoice=invoice, idempotency_key=f"reinstall:{idempotency_key}", actor=actor)
 
-        live_server(service)
+        server = live_server(service)
+        cloud_init = service.cloud_init if user_data is None else ({"user_data": user_data} if user_data else {})
+        if cloud_init and not host_driver(server.host).supports(Capability.USER_DATA):
+            raise InvalidInput("This server's host cannot take cloud-init user data.", field="user_data")
         if ssh_keys is not None:
             Service.objects.filter(pk=service.pk).update(ssh_keys=ssh_keys)
+        if user_data is not None:
+            Service.objects.filter(pk=service.pk).update(cloud_init=cloud_init)
         keys = service.ssh_keys if ssh_keys is None else ssh_keys
         operation = operation_request(
             service=service,
@@ -117,7 +129,7 @@ def reinstall_request(
             actor=actor,
             idempotency_key=idempotency_key,
             parameters={"os_image": os_image.code, "free": free, "ssh_keys": list(keys)},
-            secrets={"root_password": generate_password()},
+            secrets={"root_password": generate_password(), **cloud_init},
             # A failed reinstall is refunded and given back rather than retried for long (TOS-REINSTALL-1).
             max_attempts=3,
             quota_month=quota.month,

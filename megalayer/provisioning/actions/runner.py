@@ -18,13 +18,14 @@ from megalayer.audit.actions import audit_record
 from megalayer.catalog.models import OsImage
 from megalayer.core import clock
 from megalayer.notices.actions import notice_for_staff
-from megalayer.provisioning.actions import OPEN, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
+from megalayer.provisioning.actions import OPEN, PASSWORD_KINDS, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import (
     Driver,
     DriverError,
+    IsoRef,
     ServerInfo,
     ServerNotFound,
     ServerSpec,
@@ -113,10 +114,10 @@ def _spec(operation: Operation, server: Server) -> ServerSpec:
 
     service = operation.service
     image = OsImage.objects.get(code=operation.parameters.get("image") or server.image)
-    addresses = tuple(  # single addresses; a delegated IPv6 prefix is routed to the server, not configured
-        service.ip_assignments.filter(released_at__isnull=True, prefix_length__isnull=True)
-        .order_by("pk")
-        .values_list("address", flat=True)
+    held = service.ip_assignments.filter(released_at__isnull=True).order_by("pk")
+    addresses = tuple(held.filter(prefix_length__isnull=True).values_list("address", flat=True))
+    prefixes = tuple(
+        f"{a}/{n}" for a, n in held.filter(prefix_length__isnull=False).values_list("address", "prefix_length")
     )
     return ServerSpec(
         name=server.name,
@@ -128,6 +129,8 @@ def _spec(operation: Operation, server: Server) -> ServerSpec:
         addresses=addresses,
         root_password=str(operation.secrets.get("root_password", "")),
         ssh_keys=tuple(str(k) for k in operation.parameters.get("ssh_keys") or ()),
+        user_data=str(operation.secrets.get("user_data", "")),
+        ipv6_prefixes=prefixes,
     )
 
 
@@ -145,6 +148,7 @@ def _perform(operation: Operation, server: Server, driver: Driver) -> dict[str, 
             _image_ref(image),
             root_password=str(operation.secrets.get("root_password", "")),
             ssh_keys=tuple(str(k) for k in operation.parameters.get("ssh_keys") or ()),
+            user_data=str(operation.secrets.get("user_data", "")),
         )
     elif kind == Kind.POWER_ON:
         info = driver.power_on(name)
@@ -166,6 +170,16 @@ def _perform(operation: Operation, server: Server, driver: Driver) -> dict[str, 
     elif kind == Kind.SNAPSHOT_DELETE:
         with contextlib.suppress(ServerNotFound):  # gone already
             driver.snapshot_delete(name, operation.parameters["snapshot"])
+    elif kind == Kind.RESCUE_ENTER:
+        info = driver.rescue_enter(name, root_password=str(operation.secrets.get("root_password", "")))
+    elif kind == Kind.RESCUE_EXIT:
+        info = driver.rescue_exit(name)
+    elif kind == Kind.ISO_INSERT:
+        info = driver.iso_insert(name, IsoRef(code=operation.parameters["iso"]))
+    elif kind == Kind.ISO_EJECT:
+        info = driver.iso_eject(name)
+    elif kind == Kind.THROTTLE:
+        info = driver.bandwidth_limit(name, operation.parameters.get("mbps"))
     elif kind == Kind.EVIDENCE_COPY:
         copy = driver.evidence_copy(name, operation.parameters.get("label", operation.public_id))
         result["evidence"] = {"name": copy.name, "location": copy.location, "created_at": copy.created_at.isoformat()}
@@ -186,7 +200,7 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
             sources=[OpStatus.RUNNING],
             target=OpStatus.SUCCEEDED,
             result=result,
-            secrets=kept if operation.kind in (Kind.CREATE, Kind.REINSTALL) else {},
+            secrets=kept if operation.kind in PASSWORD_KINDS else {},
             finished_at=now,
             lease_until=None,
             error="",
@@ -202,6 +216,8 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
                 image=state["image"] or server.image,
                 disk_id=state["disk_id"],
                 network_suspended=state["network_suspended"],
+                rescue=bool(state.get("rescue", False)),
+                iso=state.get("iso", ""),
             )
         if operation.kind == Kind.CREATE:
             fields["built_at"] = now
@@ -210,6 +226,13 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
             Operation.objects.filter(service_id=operation.service_id, pk__lt=operation.pk).exclude(secrets={}).update(
                 secrets={}
             )
+        if operation.kind == Kind.RESCUE_EXIT:
+            # The rescue system's password opened nothing after it ended: never show it now.
+            Operation.objects.filter(service_id=operation.service_id, kind=Kind.RESCUE_ENTER).exclude(
+                secrets={}
+            ).update(secrets={})
+        if operation.kind == Kind.THROTTLE:
+            fields["bandwidth_limit_mbps"] = operation.parameters.get("mbps")
         if operation.kind == Kind.REINSTALL:
             fields["snapshots"] = []  # the disk they belonged to is gone
         if operation.kind == Kind.SNAPSHOT_CREATE:

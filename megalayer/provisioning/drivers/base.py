@@ -16,6 +16,7 @@ machine. ``destroy`` of a machine that is already gone succeeds.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import time
 from abc import ABC, abstractmethod
@@ -38,6 +39,11 @@ class Capability(StrEnum):
     EVIDENCE_COPY = "evidence_copy"  # a read-only copy of the disk for a legal hold (TOS-HOLD-1)
     WIPE = "wipe"  # destroy overwrites the disk before freeing it
     CLOUD_INIT = "cloud_init"  # hostname, password and keys reach the guest through cloud-init
+    USER_DATA = "user_data"  # the customer's own cloud-init user data reaches the guest too (issue 18)
+    RESCUE = "rescue"  # boot a rescue system with a one-time password, and back (issue 18)
+    ISO = "iso"  # insert an installer ISO from the operator's list and boot from it (issue 18)
+    CONSOLE = "console"  # a VNC endpoint the console proxy can reach (issue 18)
+    SHAPING = "shaping"  # limit the machine's bandwidth (past its traffic allowance, TOS-TRAFFIC-1)
 
 
 class PowerState(StrEnum):
@@ -72,6 +78,13 @@ class ServerNotFound(TerminalError):
 
 class Unsupported(TerminalError):
     """The driver lacks the capability the call needs."""
+
+
+def ipv6_own_address(prefix: str) -> str:
+    """The machine's own address in a delegated prefix: its first host address, with the prefix length
+    ("2001:db8:1:2::/64" → "2001:db8:1:2::1/64"); the rest of the prefix is routed to it."""
+    network = ipaddress.IPv6Network(prefix, strict=False)
+    return f"{network.network_address + 1}/{network.prefixlen}"
 
 
 # Data in and out ------------------------------------------------------------------------------------------------
@@ -117,6 +130,12 @@ class ServerSpec:
     addresses: tuple[str, ...] = ()
     root_password: str = field(default="", repr=False)
     ssh_keys: tuple[str, ...] = ()
+    # The customer's cloud-init user data ("#cloud-config" YAML or a "#!" script), validated by the platform;
+    # drivers with CLOUD_INIT pass it to the guest beside their own configuration. It may hold secrets.
+    user_data: str = field(default="", repr=False)
+    # Delegated IPv6 prefixes ("2001:db8:1:2::/64"): the driver routes them to the machine, which takes the
+    # prefix's first host address (::1) as its own.
+    ipv6_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +147,25 @@ class ServerInfo:
     image: str
     network_suspended: bool = False
     disk_id: str = ""
+    rescue: bool = False  # booted into the rescue system
+    iso: str = ""  # the code of the inserted ISO, if any
+
+
+@dataclass(frozen=True, slots=True)
+class IsoRef:
+    """An installer ISO from the operator's list: ``code`` names the image on the host (``<code>.iso``)."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleEndpoint:
+    """Where the machine's graphical console listens (RFB/VNC), as the console proxy reaches it. Listeners
+    are bound to the management network only: the proxy, not the customer, connects to them."""
+
+    host: str
+    port: int
+    protocol: str = "vnc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +289,16 @@ class Driver(ABC):
 
     @abstractmethod
     def reinstall(
-        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+        self,
+        name: str,
+        image: ImageRef,
+        *,
+        root_password: str = "",
+        ssh_keys: tuple[str, ...] = (),
+        user_data: str = "",
     ) -> ServerInfo:
         """Erase the disk, lay down ``image`` afresh and start the machine; ``ssh_keys`` go to root's
-        ``authorized_keys`` where the driver writes cloud-init (issue 18)."""
+        ``authorized_keys`` and ``user_data`` to cloud-init where the driver writes cloud-init (issue 18)."""
 
     @abstractmethod
     def suspend(self, name: str) -> ServerInfo:
@@ -287,6 +331,36 @@ class Driver(ABC):
 
     def evidence_copy(self, name: str, label: str) -> EvidenceCopy:
         self.require(Capability.EVIDENCE_COPY)
+        raise NotImplementedError
+
+    def rescue_enter(self, name: str, *, root_password: str) -> ServerInfo:
+        """Reboot into the rescue system, whose root password is ``root_password``; the disk is untouched."""
+        self.require(Capability.RESCUE)
+        raise NotImplementedError
+
+    def rescue_exit(self, name: str) -> ServerInfo:
+        """Reboot from the machine's own disk again."""
+        self.require(Capability.RESCUE)
+        raise NotImplementedError
+
+    def iso_insert(self, name: str, iso: IsoRef) -> ServerInfo:
+        """Insert the ISO and boot from it first from the next start on (the machine is restarted)."""
+        self.require(Capability.ISO)
+        raise NotImplementedError
+
+    def iso_eject(self, name: str) -> ServerInfo:
+        """Remove the ISO; the machine boots from its disk again from the next start on."""
+        self.require(Capability.ISO)
+        raise NotImplementedError
+
+    def bandwidth_limit(self, name: str, mbps: int | None) -> ServerInfo:
+        """Limit the machine's interface to ``mbps`` each way; None lifts the limit."""
+        self.require(Capability.SHAPING)
+        raise NotImplementedError
+
+    def console(self, name: str) -> ConsoleEndpoint:
+        """Where the running machine's console listens now (it may change at every start)."""
+        self.require(Capability.CONSOLE)
         raise NotImplementedError
 
     # Helpers for drivers --------------------------------------------------------------------------------------

@@ -29,10 +29,12 @@ from xml.sax.saxutils import escape, quoteattr
 from megalayer.provisioning.drivers.base import (
     NAME,
     Capability,
+    ConsoleEndpoint,
     Driver,
     DriverError,
     EvidenceCopy,
     ImageRef,
+    IsoRef,
     Parameter,
     PowerState,
     RetryableError,
@@ -43,6 +45,7 @@ from megalayer.provisioning.drivers.base import (
     TerminalError,
     TrafficCounters,
 )
+from megalayer.provisioning.drivers.cloudinit import seed_network_config, seed_user_data
 
 try:
     import libvirt
@@ -156,6 +159,23 @@ class LibvirtDriver(Driver):
             pattern="kvm|qemu",
         ),
         Parameter("cloud_init", "cloud-init seed", required=False, default="yes", help="yes or no", pattern="yes|no"),
+        Parameter(
+            "rescue_image",
+            "Rescue ISO",
+            required=False,
+            help="A volume of the pool (without .iso) that boots a rescue system reading its root password "
+            "from the cloud-init seed; empty: no rescue",
+            pattern=NAME,
+        ),
+        Parameter(
+            "console_listen",
+            "Console listen address",
+            required=False,
+            default="127.0.0.1",
+            help="Where each machine's VNC console listens on the host: its management address, reachable by "
+            "the console proxy only",
+            pattern=r"[0-9.]{7,15}|[0-9A-Fa-f:]{2,39}",
+        ),
     )
 
     def check(self) -> None:
@@ -167,13 +187,17 @@ class LibvirtDriver(Driver):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        caps = {Capability.SNAPSHOTS, Capability.EVIDENCE_COPY, Capability.PAUSE}
+        caps = {Capability.SNAPSHOTS, Capability.EVIDENCE_COPY, Capability.PAUSE, Capability.ISO}
         if self.params["network"]:
             caps.add(Capability.TRAFFIC)
-        if not self.is_test:  # the test driver implements neither volume wiping nor uploads
-            caps.add(Capability.WIPE)
+        if self.params["rescue_image"]:
+            caps.add(Capability.RESCUE)
+        if not self.is_test:  # the test driver implements neither volume wiping nor uploads nor graphics
+            caps.update({Capability.WIPE, Capability.CONSOLE})
+            if self.params["network"]:
+                caps.add(Capability.SHAPING)
             if self.params["cloud_init"] == "yes":
-                caps.add(Capability.CLOUD_INIT)
+                caps.update({Capability.CLOUD_INIT, Capability.USER_DATA})
         return frozenset(caps)
 
     # Plumbing -------------------------------------------------------------------------------------------------
@@ -236,6 +260,8 @@ class LibvirtDriver(Driver):
             image=meta.get("image", ""),
             network_suspended=meta.get("suspended") == "1",
             disk_id=f"{meta.get('disk', '')}#{meta.get('generation', '0')}",
+            rescue=meta.get("rescue") == "1",
+            iso=meta.get("iso", ""),
         )
 
     def _clone_disk(self, name: str, image: ImageRef, disk_gib: int) -> Any:
@@ -263,25 +289,22 @@ class LibvirtDriver(Driver):
         self._call(lambda: volume.delete(0))
         return wiped
 
-    def _seed(self, spec: ServerSpec, password: str) -> str | None:
-        """A NoCloud seed ISO (volume label ``cidata``) with hostname, password and keys; returns its path."""
+    def _seed(self, spec: ServerSpec, password: str, *, instance: str = "") -> str | None:
+        """A NoCloud seed ISO (volume label ``cidata``) with hostname, password, keys, the machine's IPv6
+        address and the customer's user data; returns its path. ``instance`` changes the instance id, so
+        cloud-init runs again on a new disk (a reinstall) or in the rescue system."""
         if Capability.CLOUD_INIT not in self.capabilities:
             return None
         import pycdlib
 
-        keys = "".join(f"\n  - {k}" for k in spec.ssh_keys)
-        user_data = (
-            "#cloud-config\n"
-            f"hostname: {spec.hostname or spec.name}\n"
-            "ssh_pwauth: true\n"
-            "chpasswd:\n  expire: false\n  users:\n"
-            f"    - {{name: root, password: {password!r}, type: text}}\n"
-            + (f"ssh_authorized_keys:{keys}\n" if keys else "")
-        ).encode()
-        meta_data = f"instance-id: {spec.name}\nlocal-hostname: {spec.hostname or spec.name}\n".encode()
+        user_data = seed_user_data(spec, password)
+        meta_data = f"instance-id: {spec.name}{instance}\nlocal-hostname: {spec.hostname or spec.name}\n".encode()
+        files = [("user-data", user_data), ("meta-data", meta_data)]
+        if spec.ipv6_prefixes:
+            files.append(("network-config", seed_network_config(spec).encode()))
         iso = pycdlib.PyCdlib()
         iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident="cidata")
-        for filename, data in (("user-data", user_data), ("meta-data", meta_data)):
+        for filename, data in files:
             short = filename.upper().replace("-", "") + ".;1"
             iso.add_fp(io.BytesIO(data), len(data), f"/{short}", rr_name=filename, joliet_path=f"/{filename}")
         out = io.BytesIO()
@@ -319,11 +342,17 @@ class LibvirtDriver(Driver):
             if seed_path
             else ""
         )
-        console = "" if self.is_test else "<serial type='pty'/><console type='pty'/>"
+        console = (
+            ""
+            if self.is_test
+            else "<serial type='pty'/><console type='pty'/>"
+            f"<graphics type='vnc' autoport='yes' listen={quoteattr(self.params['console_listen'])}/>"
+        )
         return (
             f"<domain type='{domain_type}'><name>{escape(spec.name)}</name>"
             f"<metadata><ml:server xmlns:ml='{NS}' image={quoteattr(spec.image.code)} generation='1'"
-            f" disk={quoteattr(self._disk_name(spec.name))} suspended='0'/></metadata>"
+            f" disk={quoteattr(self._disk_name(spec.name))} suspended='0'"
+            f" ipv6={quoteattr(' '.join(spec.ipv6_prefixes))}/></metadata>"
             f"<memory unit='MiB'>{int(spec.memory_mib)}</memory><vcpu>{int(spec.vcpus)}</vcpu>"
             "<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><features><acpi/><apic/></features>"
             "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>"
@@ -405,9 +434,15 @@ class LibvirtDriver(Driver):
         return self._info(domain)
 
     def reinstall(
-        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+        self,
+        name: str,
+        image: ImageRef,
+        *,
+        root_password: str = "",
+        ssh_keys: tuple[str, ...] = (),
+        user_data: str = "",
     ) -> ServerInfo:
-        """Stop, drop the snapshots and the disk, clone a fresh disk from the image, start."""
+        """Stop, drop the snapshots and the disk, clone a fresh disk from the image, start (out of rescue)."""
         domain = self._domain(name)
         meta = self._meta(domain) or {}
         self._stop(domain)
@@ -426,10 +461,14 @@ class LibvirtDriver(Driver):
                 disk_gib=disk_gib,
                 image=image,
                 ssh_keys=ssh_keys,
+                user_data=user_data,
+                ipv6_prefixes=tuple(p for p in meta.get("ipv6", "").split() if p),
             )
             self._seed(spec, root_password)
+        if meta.get("rescue") == "1":
+            self._redefine(domain, lambda root: self._boot_media(root, "sdb", None))
         generation = str(int(meta.get("generation", "1")) + 1)
-        self._set_meta(domain, image=image.code, generation=generation, suspended="0")
+        self._set_meta(domain, image=image.code, generation=generation, suspended="0", rescue="0")
         self._call(domain.create)
         return self._info(domain)
 
@@ -512,3 +551,119 @@ class LibvirtDriver(Driver):
             if was_running:
                 self._call(domain.resume)
         return EvidenceCopy(name=copy_name, location=str(copy.path()), created_at=dt.datetime.now(dt.UTC))
+
+    # Rescue, ISO, console, shaping (issue 18) ----------------------------------------------------------------
+
+    def _redefine(self, domain: Any, mutate: Callable[[ET.Element], None]) -> None:
+        """Change the domain's persistent definition: read it, let ``mutate`` edit the tree, define it again."""
+        root = ET.fromstring(  # noqa: S314 - the host's daemon's own XML
+            self._call(lambda: domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        )
+        mutate(root)
+        self._call(lambda: self.conn.defineXML(ET.tostring(root, encoding="unicode")))
+
+    def _boot_media(self, root: ET.Element, target: str, path: str | None) -> None:
+        """Put a boot CD-ROM at ``target`` (``path``) or take it away; the machine boots from a present rescue
+        (sdb) or installer (sdc) CD-ROM first, then from its disk."""
+        devices = root.find("devices")
+        os_element = root.find("os")
+        if devices is None or os_element is None:
+            raise TerminalError("libvirt: the domain definition has no devices or os element")
+        for disk in devices.findall("disk"):
+            found = disk.find("target")
+            if disk.get("device") == "cdrom" and found is not None and found.get("dev") == target:
+                devices.remove(disk)
+        if path is not None:
+            devices.append(
+                ET.fromstring(  # noqa: S314 - built here
+                    f"<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file={quoteattr(path)}/>"
+                    f"<target dev='{target}' bus='sata'/><readonly/></disk>"
+                )
+            )
+        for boot in os_element.findall("boot"):
+            os_element.remove(boot)
+        for disk in devices.findall("disk"):
+            for boot in disk.findall("boot"):
+                disk.remove(boot)
+        order = 1
+        for wanted in ("sdb", "sdc", "vda"):
+            for disk in devices.findall("disk"):
+                found = disk.find("target")
+                if found is not None and found.get("dev") == wanted:
+                    ET.SubElement(disk, "boot", order=str(order))
+                    order += 1
+
+    def _volume_path(self, volume: str) -> str:
+        pool = self._pool()
+        return str(self._call(lambda: pool.storageVolLookupByName(volume)).path())
+
+    def _restart_with(self, name: str, target: str, path: str | None, **meta: str) -> ServerInfo:
+        domain = self._domain(name)
+        self._stop(domain)
+        self._redefine(domain, lambda root: self._boot_media(root, target, path))
+        domain = self._domain(name)
+        self._set_meta(domain, **meta)
+        self._call(domain.create)
+        return self._info(domain)
+
+    def rescue_enter(self, name: str, *, root_password: str) -> ServerInfo:
+        """Boot the rescue ISO; a fresh seed gives the rescue system its one-time root password."""
+        self.require(Capability.RESCUE)
+        path = self._volume_path(f"{self.params['rescue_image']}.iso")
+        domain = self._domain(name)
+        meta = self._meta(domain) or {}
+        if Capability.CLOUD_INIT in self.capabilities:
+            info = self._call(domain.info)
+            spec = ServerSpec(
+                name=name,
+                hostname=name,
+                vcpus=info[3],
+                memory_mib=info[1] // 1024,
+                disk_gib=self._disk_capacity_gib(name),
+                image=ImageRef(code=self.params["rescue_image"]),
+            )
+            self._seed(spec, root_password, instance=f"-rescue-{meta.get('generation', '1')}-{int(dt_now())}")
+        return self._restart_with(name, "sdb", path, rescue="1")
+
+    def rescue_exit(self, name: str) -> ServerInfo:
+        self.require(Capability.RESCUE)
+        return self._restart_with(name, "sdb", None, rescue="0")
+
+    def iso_insert(self, name: str, iso: IsoRef) -> ServerInfo:
+        return self._restart_with(name, "sdc", self._volume_path(f"{iso.code}.iso"), iso=iso.code)
+
+    def iso_eject(self, name: str) -> ServerInfo:
+        return self._restart_with(name, "sdc", None, iso="")
+
+    def console(self, name: str) -> ConsoleEndpoint:
+        """The running domain's VNC port (autoport: chosen at every start) on the configured listen address."""
+        self.require(Capability.CONSOLE)
+        domain = self._domain(name)
+        if not self._call(domain.isActive):
+            raise TerminalError("the server is stopped: start it to open its console")
+        root = ET.fromstring(self._call(lambda: domain.XMLDesc(0)))  # noqa: S314 - the host's daemon's own XML
+        graphics = root.find("devices/graphics[@type='vnc']")
+        port = int(graphics.get("port", "-1")) if graphics is not None else -1
+        if port <= 0:
+            raise RetryableError("the server's console is not listening yet")
+        return ConsoleEndpoint(host=self.params["console_listen"], port=port)
+
+    def bandwidth_limit(self, name: str, mbps: int | None) -> ServerInfo:
+        """libvirt's interface bandwidth (average, in kilobytes a second) both ways; 0 lifts the limit."""
+        self.require(Capability.SHAPING)
+        domain = self._domain(name)
+        rate = 0 if mbps is None else max(int(mbps) * 125, 1)
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if self._call(domain.isActive):
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        self._call(
+            lambda: domain.setInterfaceParameters(
+                self._interface_name(name), {"inbound.average": rate, "outbound.average": rate}, flags
+            )
+        )
+        return self._info(domain)
+
+
+def dt_now() -> float:
+    """Seconds since the epoch (a rescue seed's instance id changes at every entry, so cloud-init runs)."""
+    return dt.datetime.now(dt.UTC).timestamp()

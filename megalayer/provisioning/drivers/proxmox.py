@@ -35,6 +35,7 @@ from megalayer.provisioning.drivers.base import (
     SnapshotInfo,
     TerminalError,
     TrafficCounters,
+    ipv6_own_address,
 )
 
 T = TypeVar("T")
@@ -214,8 +215,10 @@ class ProxmoxDriver(Driver):
         if spec.ssh_keys:
             # Proxmox wants the keys URL-encoded, spaces as %20 (its API documentation says so).
             settings["sshkeys"] = urllib.parse.quote("\n".join(spec.ssh_keys), safe="")
-        if spec.addresses:
-            settings["ipconfig0"] = f"ip={spec.addresses[0]}/32"
+        ip = [f"ip={spec.addresses[0]}/32"] if spec.addresses else []
+        ip += [f"ip6={ipv6_own_address(p)}" for p in spec.ipv6_prefixes[:1]]
+        if ip:
+            settings["ipconfig0"] = ",".join(ip)
         self._call(lambda: self._qemu(vmid).config.post(**settings))
         self._call(lambda: self._qemu(vmid).resize.put(disk="scsi0", size=f"{int(spec.disk_gib)}G"))
         self._wait_task(self._call(lambda: self._qemu(vmid).status.start.post()))
@@ -270,7 +273,13 @@ class ProxmoxDriver(Driver):
         return self._info(vmid)
 
     def reinstall(
-        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+        self,
+        name: str,
+        image: ImageRef,
+        *,
+        root_password: str = "",
+        ssh_keys: tuple[str, ...] = (),
+        user_data: str = "",  # not offered: Proxmox's API cannot upload a cicustom snippet (no USER_DATA)
     ) -> ServerInfo:
         """Destroy the VM (disks purged) and clone the template afresh under the same VM id and name."""
         vmid = self._vmid(name)

@@ -21,9 +21,11 @@ from megalayer.core.ids import new_public_id
 from megalayer.provisioning.drivers.base import (
     NAME,
     Capability,
+    ConsoleEndpoint,
     Driver,
     EvidenceCopy,
     ImageRef,
+    IsoRef,
     Parameter,
     PowerState,
     RetryableError,
@@ -49,6 +51,14 @@ class SandboxDriver(Driver):
             "pool", "Pool", required=False, default="default", help="Machines are unique per pool.", pattern=NAME
         ),
         Parameter("latency_seconds", "Seconds per call", required=False, default="0"),
+        Parameter(
+            "console_address",
+            "Console (host:port)",
+            required=False,
+            help="A VNC server every sandbox machine's console shows (e.g. a QEMU started with -vnc); "
+            "empty: no console",
+            pattern=r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:]+\]:[0-9]{1,5}",
+        ),
     )
 
     @property
@@ -61,7 +71,12 @@ class SandboxDriver(Driver):
                 Capability.EVIDENCE_COPY,
                 Capability.WIPE,
                 Capability.CLOUD_INIT,
+                Capability.USER_DATA,
+                Capability.RESCUE,
+                Capability.ISO,
+                Capability.SHAPING,
             }
+            | ({Capability.CONSOLE} if self.params["console_address"] else set())
         )
 
     @property
@@ -102,6 +117,8 @@ class SandboxDriver(Driver):
             image=machine.image,
             network_suspended=machine.network_suspended,
             disk_id=machine.disk_id,
+            rescue=machine.rescue,
+            iso=machine.iso,
         )
 
     def _set(self, name: str, **fields: object) -> ServerInfo:
@@ -125,6 +142,8 @@ class SandboxDriver(Driver):
                 "memory_mib": spec.memory_mib,
                 "disk_gib": spec.disk_gib,
                 "authorized_keys": list(spec.ssh_keys),
+                "user_data": spec.user_data,
+                "ipv6_prefixes": list(spec.ipv6_prefixes),
                 "created_at": clock.now(),
             },
         )
@@ -156,7 +175,13 @@ class SandboxDriver(Driver):
         return self._set(name, power=PowerState.RUNNING)
 
     def reinstall(
-        self, name: str, image: ImageRef, *, root_password: str = "", ssh_keys: tuple[str, ...] = ()
+        self,
+        name: str,
+        image: ImageRef,
+        *,
+        root_password: str = "",
+        ssh_keys: tuple[str, ...] = (),
+        user_data: str = "",
     ) -> ServerInfo:
         self._call("reinstall")
         return self._set(
@@ -166,6 +191,8 @@ class SandboxDriver(Driver):
             power=PowerState.RUNNING,
             snapshots=[],
             authorized_keys=list(ssh_keys),
+            user_data=user_data,
+            rescue=False,
         )
 
     def suspend(self, name: str) -> ServerInfo:
@@ -221,6 +248,32 @@ class SandboxDriver(Driver):
             location=f"sandbox://{self.pool}/{machine.disk_id}",
             created_at=clock.now(),
         )
+
+    def rescue_enter(self, name: str, *, root_password: str) -> ServerInfo:
+        self._call("rescue_enter")
+        return self._set(name, rescue=True, power=PowerState.RUNNING)
+
+    def rescue_exit(self, name: str) -> ServerInfo:
+        self._call("rescue_exit")
+        return self._set(name, rescue=False, power=PowerState.RUNNING)
+
+    def iso_insert(self, name: str, iso: IsoRef) -> ServerInfo:
+        self._call("iso_insert")
+        return self._set(name, iso=iso.code, power=PowerState.RUNNING)
+
+    def iso_eject(self, name: str) -> ServerInfo:
+        self._call("iso_eject")
+        return self._set(name, iso="")
+
+    def bandwidth_limit(self, name: str, mbps: int | None) -> ServerInfo:
+        self._call("bandwidth_limit")
+        return self._set(name, bandwidth_limit_mbps=mbps)
+
+    def console(self, name: str) -> ConsoleEndpoint:
+        self.require(Capability.CONSOLE)
+        self._get(name)
+        host, _, port = self.params["console_address"].rpartition(":")
+        return ConsoleEndpoint(host=host.strip("[]"), port=int(port))
 
 
 def sandbox_fault_add(*, pool: str, action: str, error: str, times: int = 1, message: str = "") -> SandboxFault:

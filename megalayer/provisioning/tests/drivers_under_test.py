@@ -26,6 +26,7 @@ class UnderTest:
     driver: Driver
     images: tuple[str, str]  # two images the host has
     checks_images: bool  # refuses an image it does not have
+    iso: str = "debian-13-netinst"  # an installer ISO the host has
 
 
 @contextmanager
@@ -42,7 +43,11 @@ def libvirt_test() -> Iterator[UnderTest]:
     uri = f"test://{LIBVIRT_NODE}"
     forget_connection(uri)  # a fresh in-memory host for each test
     try:
-        yield UnderTest(driver_for("libvirt", {"uri": uri, "network": "isolated"}), ("debian-12", "ubuntu-24-04"), True)
+        yield UnderTest(
+            driver_for("libvirt", {"uri": uri, "network": "isolated", "rescue_image": "rescue"}),
+            ("debian-12", "ubuntu-24-04"),
+            True,
+        )
     finally:
         forget_connection(uri)
 

@@ -11,10 +11,12 @@ from megalayer.provisioning.drivers import driver_for
 from megalayer.provisioning.drivers.base import (
     Capability,
     ImageRef,
+    IsoRef,
     PowerState,
     ServerNotFound,
     ServerSpec,
     TerminalError,
+    Unsupported,
 )
 from megalayer.provisioning.tests.drivers_under_test import DRIVERS, UnderTest
 
@@ -118,6 +120,64 @@ def test_evidence_copy(under_test):
     assert "case-42" in copy.name
     assert copy.location
     assert driver.state("srv-contract-1").power == PowerState.RUNNING  # the machine runs on
+
+
+def test_rescue_boots_the_rescue_system_and_back_keeping_the_disk(under_test):
+    _need(under_test, Capability.RESCUE)
+    driver = under_test.driver
+    before = driver.create(_spec(under_test))
+    inside = driver.rescue_enter("srv-contract-1", root_password="one-time-Pass-42")
+    assert (inside.rescue, inside.power, inside.disk_id) == (True, PowerState.RUNNING, before.disk_id)
+    assert driver.state("srv-contract-1").rescue is True
+    out = driver.rescue_exit("srv-contract-1")
+    assert (out.rescue, out.power, out.disk_id) == (False, PowerState.RUNNING, before.disk_id)
+
+
+def test_an_iso_is_inserted_booted_and_ejected(under_test):
+    _need(under_test, Capability.ISO)
+    driver = under_test.driver
+    before = driver.create(_spec(under_test))
+    inserted = driver.iso_insert("srv-contract-1", IsoRef(under_test.iso))
+    assert (inserted.iso, inserted.power, inserted.disk_id) == (under_test.iso, PowerState.RUNNING, before.disk_id)
+    ejected = driver.iso_eject("srv-contract-1")
+    assert (ejected.iso, ejected.disk_id) == ("", before.disk_id)
+    assert driver.state("srv-contract-1").iso == ""
+
+
+def test_an_iso_the_host_does_not_have_is_a_terminal_error(under_test):
+    _need(under_test, Capability.ISO)
+    if not under_test.checks_images:
+        pytest.skip(f"{under_test.driver.name} keeps no image store to check against")
+    driver = under_test.driver
+    driver.create(_spec(under_test))
+    with pytest.raises(TerminalError):
+        driver.iso_insert("srv-contract-1", IsoRef("no-such-installer"))
+    assert driver.state("srv-contract-1").iso == ""
+
+
+def test_a_driver_without_a_capability_refuses_the_call_as_unsupported(under_test):
+    driver = under_test.driver
+    missing = [c for c in (Capability.RESCUE, Capability.ISO, Capability.CONSOLE) if not driver.supports(c)]
+    if not missing:
+        pytest.skip(f"{driver.name} supports rescue, ISO and console")
+    driver.create(_spec(under_test))
+    calls = {
+        Capability.RESCUE: lambda: driver.rescue_enter("srv-contract-1", root_password="x"),
+        Capability.ISO: lambda: driver.iso_insert("srv-contract-1", IsoRef(under_test.iso)),
+        Capability.CONSOLE: lambda: driver.console("srv-contract-1"),
+    }
+    for capability in missing:
+        with pytest.raises(Unsupported):
+            calls[capability]()
+    assert (driver.state("srv-contract-1").rescue, driver.state("srv-contract-1").iso) == (False, "")
+
+
+def test_bandwidth_limit_is_set_and_lifted(under_test):
+    _need(under_test, Capability.SHAPING)
+    driver = under_test.driver
+    driver.create(_spec(under_test))
+    assert driver.bandwidth_limit("srv-contract-1", 10).power == PowerState.RUNNING
+    assert driver.bandwidth_limit("srv-contract-1", None).power == PowerState.RUNNING
 
 
 def test_destroy_removes_the_machine_and_a_second_destroy_is_fine(under_test):

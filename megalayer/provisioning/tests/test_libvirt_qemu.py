@@ -5,6 +5,8 @@ tells the image's disk from the customer's data. ``.ci/run`` starts virtlogd and
 
 from __future__ import annotations
 
+import email
+import json
 import os
 import shutil
 import subprocess
@@ -132,7 +134,7 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     assert disk.exists()
     assert seed.exists()
     assert b"cidata" in seed.read_bytes()[: 64 * 1024]  # the cloud-init NoCloud volume label
-    assert f"ssh_authorized_keys:\n  - {FIRST_KEY}\n" in _user_data(seed)  # what cloud-init gives root
+    assert f"ssh_authorized_keys:\n  - {json.dumps(FIRST_KEY)}\n" in _user_data(seed)  # what cloud-init gives root
     assert _has_pattern(disk, "0xcd", "1M")  # cloned from the image
 
     assert driver.reboot(name).power == PowerState.RUNNING
@@ -143,11 +145,21 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     assert driver.power_on(name).power == PowerState.RUNNING
 
     reinstalled = driver.reinstall(
-        name, ImageRef("debian-12"), root_password="second-Password-2", ssh_keys=(SECOND_KEY,)
+        name,
+        ImageRef("debian-12"),
+        root_password="second-Password-2",
+        ssh_keys=(SECOND_KEY,),
+        user_data="#cloud-config\npackages: [nginx]\n",
     )
     assert reinstalled.power == PowerState.RUNNING
-    assert f"ssh_authorized_keys:\n  - {SECOND_KEY}\n" in _user_data(seed)  # the new system's keys only
-    assert FIRST_KEY not in _user_data(seed)
+    archive = email.message_from_string(_user_data(seed))  # the platform's part, then the customer's
+    assert archive.is_multipart()
+    parts = [part for part in archive.walk() if not part.is_multipart()]
+    ours, theirs = (bytes(part.get_payload(decode=True)).decode() for part in parts)
+    assert [p.get_content_type() for p in parts] == ["text/cloud-config", "text/cloud-config"]
+    assert f"ssh_authorized_keys:\n  - {json.dumps(SECOND_KEY)}\n" in ours  # the new system's keys only
+    assert FIRST_KEY not in ours
+    assert theirs == "#cloud-config\npackages: [nginx]\n"
     assert reinstalled.disk_id != created.disk_id
     driver.power_off(name, soft_timeout=1)
     assert not _has_pattern(disk, "0xab", "0")  # the customer's data is gone
@@ -161,3 +173,67 @@ def test_create_reboot_reinstall_destroy_on_real_qemu(host):
     assert sorted(host["pool"].listVolumes()) == ["debian-12.qcow2"]
     assert not disk.exists()
     assert not seed.exists()
+
+
+def _tiny_iso(path: Path, label: str) -> None:
+    """An ISO 9660 image with one file: enough for QEMU to attach it as a boot CD-ROM."""
+    import io
+
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, vol_ident=label)
+    data = label.encode()
+    iso.add_fp(io.BytesIO(data), len(data), "/README.;1")
+    iso.write(str(path))
+    iso.close()
+
+
+def test_rescue_iso_and_console_on_real_qemu(host):
+    """Rescue boots the rescue CD-ROM first with a fresh seed, ISO insert boots the installer first, and the
+    console is a real VNC server on the listen address (the RFB greeting read off the socket)."""
+    import socket
+    import xml.etree.ElementTree as ET
+
+    from megalayer.provisioning.drivers.base import IsoRef
+    from megalayer.provisioning.drivers.libvirt_driver import LibvirtDriver
+
+    _tiny_iso(host["directory"] / "rescue.iso", "RESCUE")
+    _tiny_iso(host["directory"] / "debian-13-netinst.iso", "NETINST")
+    host["pool"].refresh(0)
+    driver = LibvirtDriver({**host["params"], "rescue_image": "rescue"}, timeout=60)
+    assert {Capability.RESCUE, Capability.ISO, Capability.CONSOLE} <= driver.capabilities
+    name = f"srv-qemu-test-{uuid.uuid4().hex[:6]}"
+    spec = ServerSpec(
+        name=name, hostname="rescue.example.net", vcpus=1, memory_mib=128, disk_gib=1, image=ImageRef("debian-12")
+    )
+    created = driver.create(spec)
+
+    def boot_order() -> list[str]:
+        root = ET.fromstring(host["conn"].lookupByName(name).XMLDesc(0))
+        orders = []
+        for disk in root.findall("devices/disk"):
+            boot, source = disk.find("boot"), disk.find("source")
+            if boot is not None and source is not None:
+                orders.append((int(boot.get("order", "0")), Path(source.get("file", "")).name))
+        return [name for _, name in sorted(orders)]
+
+    rescued = driver.rescue_enter(name, root_password="rescue-Pass-77")
+    assert (rescued.rescue, rescued.power, rescued.disk_id) == (True, PowerState.RUNNING, created.disk_id)
+    assert boot_order() == ["rescue.iso", f"{name}-disk.qcow2"]
+    assert '"rescue-Pass-77"' in _user_data(host["directory"] / f"{name}-seed.iso")
+    back = driver.rescue_exit(name)
+    assert (back.rescue, back.disk_id) == (False, created.disk_id)
+    assert boot_order() == [f"{name}-disk.qcow2"]
+
+    inserted = driver.iso_insert(name, IsoRef("debian-13-netinst"))
+    assert inserted.iso == "debian-13-netinst"
+    assert boot_order() == ["debian-13-netinst.iso", f"{name}-disk.qcow2"]
+    assert driver.iso_eject(name).iso == ""
+    assert boot_order() == [f"{name}-disk.qcow2"]
+
+    endpoint = driver.console(name)
+    assert endpoint.host == "127.0.0.1"
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=30) as vnc:
+        assert vnc.recv(12) == b"RFB 003.008\n"  # QEMU's VNC server greets with its protocol version
+    driver.destroy(name, wipe=True)

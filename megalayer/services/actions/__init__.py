@@ -85,6 +85,7 @@ def service_create_from_order(*, order: Any, actor: Actor) -> Service:
             product=order.product,
             os_image=order.os_image,
             ssh_keys=order.ssh_keys,
+            cloud_init=order.cloud_init,
             cycle=order.cycle,
             add_ons=order.add_ons,
             recurring_amount=order.recurring_amount,
