@@ -344,6 +344,11 @@ MEGALAYER_ABUSE_ADDRESSES = [
 MEGALAYER_MAIL_AUTHSERV_ID = env.string("MEGALAYER_MAIL_AUTHSERV_ID", "")
 # Snapshots a customer may keep per server (where the host's driver supports them; TOS-BACKUP-1).
 MEGALAYER_SNAPSHOTS_PER_SERVER = env.integer("MEGALAYER_SNAPSHOTS_PER_SERVER", 3)
+# The browser console (issue 18): how long an opened console's single-use ticket waits for its websocket, and
+# where the websocket goes: "" = this site (a reverse proxy routes /console/ws/ to ``megalayer console_proxy``),
+# ":8001" = this host name on that port (``megalayer run``), or a base such as "wss://console.example.com".
+MEGALAYER_CONSOLE_TICKET_SECONDS = env.integer("MEGALAYER_CONSOLE_TICKET_SECONDS", 60)
+MEGALAYER_CONSOLE_WS_BASE = env.string("MEGALAYER_CONSOLE_WS_BASE", ":8001")
 # The largest cloud-init user data a customer may give at order or reinstall (issue 18).
 MEGALAYER_USER_DATA_MAX_BYTES = env.integer("MEGALAYER_USER_DATA_MAX_BYTES", 16 * 1024)
 

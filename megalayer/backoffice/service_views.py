@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from megalayer.abuse.actions import service_enforce
 from megalayer.abuse.models import AbuseCase
@@ -25,7 +26,8 @@ from megalayer.core import clock, numbers
 from megalayer.core.errors import DomainError
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.queries import order_by_public_id, orders_in_review
-from megalayer.provisioning.queries import operations_of, server_view
+from megalayer.provisioning.actions.console import console_open
+from megalayer.provisioning.queries import console_csp, console_websocket_url, operations_of, server_view
 from megalayer.services.actions import service_deny_renewal, services_migrate_price
 from megalayer.services.choices import Reason, Status
 from megalayer.services.queries import (
@@ -158,6 +160,26 @@ def service_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "addresses": service.ip_assignments.order_by("-assigned_at"),
         },
     )
+
+
+@staff_required("accounts.manage_machines")
+def service_console(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Staff open any live server's console (issue 18): a single-use ticket for them, audited as staff."""
+    service = service_by_public_id(public_id)
+    if service is None:
+        raise Http404("No such service.")
+    back = reverse("backoffice:service_detail", args=[service.public_id])
+    try:
+        opened = console_open(service=service, user=signed_in_user(request), by_staff=True)
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect(back)
+    url = console_websocket_url(secure=request.is_secure(), host=request.get_host(), token=opened.token)
+    context = {"service": service, "websocket_url": url, "by_staff": True, "back_url": back}
+    response = render(request, "console.html", context)
+    response["Cache-Control"] = "no-store"
+    response._csp_config = console_csp(url)  # type: ignore[attr-defined]  # Django's per-response CSP
+    return response
 
 
 @staff_required("accounts.manage_services")

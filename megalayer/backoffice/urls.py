@@ -21,6 +21,7 @@ urlpatterns = [
     path("customers/", views.customers, name="customers"),
     path("services/", service_views.services, name="services"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
+    path("services/<str:public_id>/console/", service_views.service_console, name="service_console"),
     path("orders/review/", service_views.review_queue, name="review_queue"),
     path("products/", service_views.products, name="products"),
     path("coupons/", service_views.coupons, name="coupons"),

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from megalayer.accounts.queries import signed_in_user, ssh_keys_chosen, ssh_keys_of
 from megalayer.audit.actions import Actor
@@ -18,6 +19,7 @@ from megalayer.catalog.models import BillingCycle, OsImage, Product
 from megalayer.catalog.queries import (
     image_by_code,
     images_for_new_orders,
+    isos_offered,
     locations,
     monthly_prices_in_force,
     network_tiers,
@@ -32,10 +34,17 @@ from megalayer.network.actions import rdns_set
 from megalayer.orders.actions import order_place
 from megalayer.portal.billing_views import _customer
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
+from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.network_notices import banners_for
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
-from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
+from megalayer.provisioning.queries import (
+    console_csp,
+    console_websocket_url,
+    operations_of,
+    server_view,
+    traffic_this_month,
+)
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
 from megalayer.services.queries import next_step, services_of
 
@@ -157,6 +166,10 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
         "snapshot_create": Operation.Kind.SNAPSHOT_CREATE,
         "snapshot_restore": Operation.Kind.SNAPSHOT_RESTORE,
         "snapshot_delete": Operation.Kind.SNAPSHOT_DELETE,
+        "rescue_enter": Operation.Kind.RESCUE_ENTER,
+        "rescue_exit": Operation.Kind.RESCUE_EXIT,
+        "iso_insert": Operation.Kind.ISO_INSERT,
+        "iso_eject": Operation.Kind.ISO_EJECT,
     }
     try:
         if action in kinds:
@@ -166,6 +179,7 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
                 actor=actor,
                 idempotency_key=key,
                 snapshot=request.POST.get("snapshot", ""),
+                iso=request.POST.get("iso", ""),
             )
             messages.info(request, "Started; the progress is shown below.")
         elif action == "reinstall":
@@ -178,15 +192,23 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
                 actor=actor,
                 idempotency_key=key,
                 ssh_keys=keys,
+                user_data=request.POST.get("user_data") or None,  # empty: the user data it had
             )
             messages.info(request, "Reinstall started; the new password appears here once it is done.")
         elif action == "password":
+            pending = password_pending(service)
+            rescue = pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER
             password = password_reveal(service=service, actor=actor)
-            windows = service.os_image is not None and service.os_image.family == "windows"
+            windows = service.os_image is not None and service.os_image.family == "windows" and not rescue
             response = render(
                 request,
                 "portal/server_password.html",
-                {"service": service, "password": password, "user_name": "Administrator" if windows else "root"},
+                {
+                    "service": service,
+                    "password": password,
+                    "user_name": "Administrator" if windows else "root",
+                    "rescue": rescue,
+                },
             )
             response["Cache-Control"] = "no-store"
             return response
@@ -247,6 +269,7 @@ def _server_context(service: Any) -> dict[str, Any]:
     view = server_view(service)
     if view is None:
         return {"server": None, "operations": list(operations_of(service)[:10])}
+    pending = password_pending(service)
     return {
         "server": view,
         "quota": reinstall_quota(service),
@@ -255,7 +278,9 @@ def _server_context(service: Any) -> dict[str, Any]:
         "server_keys": [line.rsplit(" ", 1)[-1] if line.count(" ") >= 2 else line[:40] for line in service.ssh_keys],
         "operations": list(operations_of(service)[:10]),
         "open_operations": any(o.is_open for o in operations_of(service)[:10]),
-        "password_waiting": password_pending(service) is not None,
+        "password_waiting": pending is not None,
+        "password_rescue": pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER,
+        "isos": list(isos_offered()),
         "traffic": _traffic_chart(traffic_this_month(view.server)),
         "snapshot_limit": settings.MEGALAYER_SNAPSHOTS_PER_SERVER,
         "request_id": new_public_id("req"),
@@ -274,6 +299,35 @@ def service_operations(request: HttpRequest, public_id: str) -> JsonResponse:
         for o in operations_of(service)[:10]
     ]
     return JsonResponse({"operations": rows, "open": any(r["status"] in ("pending", "running") for r in rows)})
+
+
+def console_page(request: HttpRequest, service: Any, *, by_staff: bool, back_url: str) -> HttpResponse:
+    """Open the console (a single-use ticket, audited) and serve the noVNC page on its websocket. The page
+    carries the ticket, so it is never cached; its CSP lets it reach the console proxy and nothing else."""
+    opened = console_open(service=service, user=signed_in_user(request), by_staff=by_staff)
+    url = console_websocket_url(secure=request.is_secure(), host=request.get_host(), token=opened.token)
+    response = render(
+        request,
+        "console.html",
+        {"service": service, "websocket_url": url, "by_staff": by_staff, "back_url": back_url},
+    )
+    response["Cache-Control"] = "no-store"
+    response._csp_config = console_csp(url)  # type: ignore[attr-defined]  # Django's per-response CSP
+    return response
+
+
+@login_required
+def service_console(request: HttpRequest, public_id: str) -> HttpResponse:
+    service = services_of(_customer(request)).filter(public_id=public_id).first()
+    if service is None:
+        raise Http404("No such service.")
+    try:
+        return console_page(
+            request, service, by_staff=False, back_url=reverse("portal:service_detail", args=[service.public_id])
+        )
+    except DomainError as error:
+        messages.error(request, error.detail)
+        return redirect("portal:service_detail", public_id=service.public_id)
 
 
 @login_required

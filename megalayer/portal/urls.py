@@ -25,6 +25,7 @@ urlpatterns = [
     path(
         "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
     ),
+    path("services/<str:public_id>/console/", service_views.service_console, name="service_console"),
     path("services/<str:public_id>/operations.json", service_views.service_operations, name="service_operations"),
     path("billing/", billing_views.billing, name="billing"),
     path("billing/invoices/", billing_views.invoices, name="invoices"),

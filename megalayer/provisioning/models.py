@@ -166,6 +166,30 @@ class TrafficSample(models.Model):
         return f"{self.server_id} @ {self.at:%Y-%m-%d %H:%M}"
 
 
+class ConsoleTicket(models.Model):
+    """One opening of a server's browser console (issue 18): a short-lived, single-use ticket.
+
+    The token itself is never stored, only its SHA-256: the ticket is bound to the person who opened it
+    (the websocket must come with that person's signed-in session) and to the server; the proxy claims it
+    by compare-and-set, so a second use, another person's session or a late one is refused. Kept as the
+    record of who opened which console when (with the audit event)."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="console_tickets")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    by_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    peer = models.CharField(max_length=64, blank=True, help_text="The address the websocket came from.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"console {self.server_id} for {self.user_id}"
+
+
 class SnapshotSchedule(models.Model):
     """A customer's scheduled snapshots of one server (issue 18): daily or weekly, the newest ``keep`` kept.
 

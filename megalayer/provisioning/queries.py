@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from megalayer.core import clock
@@ -180,3 +181,25 @@ def operation_status_counts() -> dict[str, int]:
 
 def operation_by_public_id(public_id: str) -> Operation | None:
     return Operation.objects.select_related("service").filter(public_id=public_id).first()
+
+
+def console_websocket_url(*, secure: bool, host: str, token: str) -> str:
+    """Where a console page's noVNC connects (``MEGALAYER_CONSOLE_WS_BASE``): this site, this host on another
+    port (":8001"), or a base of its own; the ticket's token ends the path."""
+    base = settings.MEGALAYER_CONSOLE_WS_BASE
+    scheme = "wss" if secure else "ws"
+    if not base:
+        base = f"{scheme}://{host}"
+    elif base.startswith(":"):
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        base = f"{scheme}://{name}{base}"
+    return f"{base.rstrip('/')}/console/ws/{token}"
+
+
+def console_csp(url: str) -> dict[str, Any]:
+    """The console page's Content-Security-Policy: the site's, with the websocket's origin added to
+    connect-src (Django's per-response ``_csp_config``)."""
+    scheme, rest = url.split("://", 1)
+    policy: dict[str, Any] = dict(settings.SECURE_CSP)
+    policy["connect-src"] = [*policy.get("connect-src", []), f"{scheme}://{rest.split('/', 1)[0]}"]
+    return policy

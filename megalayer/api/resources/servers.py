@@ -26,9 +26,10 @@ from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
 from megalayer.notices.queries import attack_alarms_of_service
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
+from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
-from megalayer.provisioning.queries import operations_of, server_view, traffic_this_month
+from megalayer.provisioning.queries import console_websocket_url, operations_of, server_view, traffic_this_month
 from megalayer.services.models import Service
 
 router = Router(tags=["servers"])
@@ -105,6 +106,11 @@ class PasswordOut(Schema):
     password: str
     user: str
     system: Literal["server", "rescue"] = Field(description="rescue: the rescue system's one-time password")
+
+
+class ConsoleOut(Schema):
+    websocket_url: str = Field(description="For a VNC client over websockets (noVNC); single use, this person only")
+    expires_at: dt.datetime
 
 
 class IsoIn(Schema):
@@ -298,6 +304,21 @@ def server_rescue_enter(request: HttpRequest, service_id: str) -> Status[Operati
 )
 def server_rescue_exit(request: HttpRequest, service_id: str) -> Status[OperationOut]:
     return _act(request, service_id, Operation.Kind.RESCUE_EXIT)
+
+
+@router.post(
+    "/services/{service_id}/console",
+    response={201: ConsoleOut, **ERRORS},
+    summary="Open the browser console: a single-use websocket URL for your signed-in browser session (audited)",
+)
+def server_console(request: HttpRequest, service_id: str) -> Status[ConsoleOut]:
+    """The websocket also needs the signed-in session of the same person (the proxy checks it), so the URL
+    serves a browser of yours, e.g. a panel of your own embedding noVNC, not a third party."""
+    require_write(request)
+    service = _service(request, service_id)
+    opened = console_open(service=service, user=signed_in_user(request), by_staff=False)
+    url = console_websocket_url(secure=request.is_secure(), host=request.get_host(), token=opened.token)
+    return Status(201, ConsoleOut(websocket_url=url, expires_at=opened.expires_at))
 
 
 @router.get("/isos", response={200: list[IsoOut], 401: Problem}, summary="The ISO images offered for mounting")

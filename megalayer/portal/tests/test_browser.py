@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import re
 import time
-from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -28,31 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
 ]
-
-
-@pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes between browser steps are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        # Waits end when the page is ready; the bound is for a busy machine, not an idle one.
-        context.set_default_timeout(READY_BOUND * 1000)
-        page = context.new_page()
-        # Every flow below runs under the real Content-Security-Policy (issue 14, item 8): Chromium reports what
-        # the policy blocked on the console, and a blocked script or style sheet is a broken page.
-        blocked: list[str] = []
-        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
-        yield page
-        browser.close()
-        assert blocked == [], "the Content-Security-Policy blocked part of a page"
 
 
 def _wait_for_mail(smtp_server: Any, count: int) -> Any:

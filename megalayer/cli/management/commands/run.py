@@ -1,4 +1,4 @@
-"""``megalayer run``: web and worker together, for one host and the demo."""
+"""``megalayer run``: web, worker and the console proxy (web port + 1) together, for one host and the demo."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from megalayer.cli.management.commands.serve import prepare_database
 
 
 class Command(BaseCommand):
-    help = "Start the web server and a worker; Ctrl-C stops both."
+    help = "Start the web server, a worker and the console proxy; Ctrl-C stops them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -26,7 +26,9 @@ class Command(BaseCommand):
         serve = [*base, "serve", "--no-migrate", "--host", options["host"], "--port", str(options["port"])]
         web = subprocess.Popen(serve)  # noqa: S603 (our own interpreter and arguments)
         worker = subprocess.Popen([*base, "worker"])  # noqa: S603
-        processes = [web, worker]
+        console = [*base, "console_proxy", "--host", options["host"], "--port", str(options["port"] + 1)]
+        proxy = subprocess.Popen(console)  # noqa: S603
+        processes = [web, worker, proxy]
 
         def stop(*_: object) -> None:
             for process in processes:
