@@ -96,9 +96,16 @@ ROWS: dict[str, Row] = {
         api=("GET /services", "GET /services/{service_id}"),
     ),
     "TOS-OS-1": Row(
-        customer=("/account/order/{code}/",),
-        staff=("/backoffice/products/{code}/",),
-        api=("GET /catalog/os-images", "GET /catalog/products"),
+        customer=("/account/order/{code}/", "/account/services/{id}/", "/account/services/{id}/console/"),
+        staff=("/backoffice/products/{code}/", "/backoffice/services/{id}/console/"),
+        api=(
+            "GET /catalog/os-images",
+            "GET /catalog/products",
+            "GET /isos",
+            "PUT /services/{service_id}/iso",
+            "POST /services/{service_id}/rescue",
+            "POST /services/{service_id}/console",
+        ),
     ),
     "TOS-REINSTALL-1": Row(
         customer=("/account/services/{id}/",),
@@ -114,10 +121,18 @@ ROWS: dict[str, Row] = {
         notices=("reinstall_done",),
     ),
     "TOS-NET-1": Row(
-        customer=("/account/order/",),
-        staff=("/backoffice/products/", "/backoffice/network/prefixes/"),
-        api=("GET /catalog/products", "GET /services/{service_id}/ips"),
-        policy=("network.ip_quarantine_days",),
+        customer=("/account/order/", "/account/services/{id}/"),
+        staff=("/backoffice/products/", "/backoffice/network/prefixes/", "cli: megalayer automation run --dry-run"),
+        api=("GET /catalog/products", "GET /services/{service_id}/ips", "GET /services/{service_id}/traffic"),
+        notices=("traffic_warning", "traffic_exceeded"),
+        policy=(
+            "network.ip_quarantine_days",
+            "traffic.overage",
+            "traffic.throttle_mbps",
+            "traffic.price_per_gb",
+            "traffic.counted",
+            "traffic.notify_percent",
+        ),
     ),
     "TOS-NET-2": Row(
         customer=("/account/", "/account/notices/"),

@@ -40,6 +40,8 @@ class Kind(models.TextChoices):
     HOLD_ENDING = "hold_ending", "Staff: a legal hold ends soon"
     REPEAT_OFFENCE = "repeat_offence", "Staff: a repeat offence to decide"
     AFFILIATE_CLEARED = "affiliate_cleared", "Affiliate data cleared"
+    TRAFFIC_WARNING = "traffic_warning", "Traffic allowance: nearly used"
+    TRAFFIC_EXCEEDED = "traffic_exceeded", "Traffic allowance: used up"
 
 
 REQUIREMENT_OF_KIND: dict[str, str] = {
@@ -71,6 +73,8 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.HOLD_ENDING: "TOS-HOLD-1",
     Kind.REPEAT_OFFENCE: "TOS-ABUSE-2",
     Kind.AFFILIATE_CLEARED: "TOS-AFF-2",
+    Kind.TRAFFIC_WARNING: "TOS-NET-1",
+    Kind.TRAFFIC_EXCEEDED: "TOS-NET-1",
 }
 
 

@@ -37,6 +37,7 @@ from megalayer.provisioning.actions import password_pending, password_reveal, se
 from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.network_notices import banners_for
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
+from megalayer.provisioning.actions.traffic import consequence
 from megalayer.provisioning.models import Operation
 from megalayer.provisioning.queries import (
     console_csp,
@@ -44,9 +45,11 @@ from megalayer.provisioning.queries import (
     operations_of,
     server_view,
     traffic_this_month,
+    traffic_usage,
 )
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
 from megalayer.services.queries import next_step, services_of
+from megalayer.terms.queries import policy_at
 
 
 def catalog(request: HttpRequest) -> HttpResponse:
@@ -264,6 +267,25 @@ def _traffic_chart(days: list[Any]) -> dict[str, Any]:
     }
 
 
+def _usage(server: Any) -> dict[str, Any]:
+    """This month's traffic against the allowance, with the forecast, as the bar on the server page draws it."""
+    policy = policy_at(clock.now()).traffic
+    usage = traffic_usage(server, counted=policy.counted)
+    gb = 10**9
+    return {
+        "usage": usage,
+        "used_gb": usage.used_bytes / gb,
+        "allowance_gb": usage.allowance_bytes / gb,
+        "forecast_gb": usage.forecast_bytes / gb,
+        "used_width": min(usage.percent, 100),
+        "forecast_width": min(usage.forecast_percent, 100),
+        "state": "danger" if usage.exceeded else "warning" if usage.forecast_percent >= 100 else "ok",
+        "consequence": consequence(policy),
+        "counted": "in and out" if policy.counted == "in_and_out" else "out only",
+        "limit": server.bandwidth_limit_mbps,
+    }
+
+
 def _server_context(service: Any) -> dict[str, Any]:
 
     view = server_view(service)
@@ -282,6 +304,7 @@ def _server_context(service: Any) -> dict[str, Any]:
         "password_rescue": pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER,
         "isos": list(isos_offered()),
         "traffic": _traffic_chart(traffic_this_month(view.server)),
+        "usage": _usage(view.server),
         "snapshot_limit": settings.MEGALAYER_SNAPSHOTS_PER_SERVER,
         "request_id": new_public_id("req"),
     }

@@ -22,3 +22,6 @@ class ProvisioningConfig(AppConfig):
 
         services_hooks.server_build.connect(build)
         services_hooks.machine_request.connect(machine)
+        from megalayer.provisioning.actions.traffic import traffic_enforce
+
+        services_hooks.automation_steps.connect(traffic_enforce)

@@ -56,3 +56,4 @@ class LineKind(models.TextChoices):
     """The invoice line kinds provisioning owns: a reinstall's fee beyond the month's free one (TOS-REINSTALL-1)."""
 
     REINSTALL_FEE = "reinstall_fee", "Reinstall fee"
+    TRAFFIC_OVERAGE = "traffic_overage", "Traffic past the allowance"

@@ -166,6 +166,45 @@ class TrafficSample(models.Model):
         return f"{self.server_id} @ {self.at:%Y-%m-%d %H:%M}"
 
 
+class TrafficMonth(models.Model):
+    """A server's bytes in one calendar month (provider's zone), kept up to date by the sampler as each sample
+    arrives (the growth since the previous sample, split at a month's start in proportion to time, as the
+    chart splits it). The automation run finds the servers near or past their allowance with one query on
+    these rows, instead of reading every server's samples (issue 18; the run stays independent of N)."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="traffic_months")
+    month = models.CharField(max_length=7, help_text="YYYY-MM in the provider's zone.")
+    rx_bytes = models.BigIntegerField(default=0)
+    tx_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["server", "month"], name="traffic_month_once")]
+        indexes = [models.Index(fields=["month"], name="traffic_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} {self.month}"
+
+
+class TrafficEffect(models.Model):
+    """One step of the traffic allowance (issue 18) for a server and a calendar month: a notice threshold
+    crossed, the limit or the suspension applied, the overage charged, the limit lifted. Unique per
+    (server, month, kind), so the automation run, rerun or run by two workers, does each once."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="traffic_effects")
+    month = models.CharField(max_length=7, help_text="YYYY-MM in the provider's zone.")
+    kind = models.CharField(max_length=24)
+    at = models.DateTimeField()
+    used_bytes = models.BigIntegerField()
+    reference = models.CharField(max_length=64, blank=True, help_text="The operation, notice or invoice.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["server", "month", "kind"], name="traffic_effect_once")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} {self.month} {self.kind}"
+
+
 class ConsoleTicket(models.Model):
     """One opening of a server's browser console (issue 18): a short-lived, single-use ticket.
 

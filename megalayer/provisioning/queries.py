@@ -91,13 +91,13 @@ class TrafficDay:
 SAMPLING_GAP = dt.timedelta(hours=3)
 
 
-def _growth(before: int, after: int) -> int:
+def growth(before: int, after: int) -> int:
     """Counters only grow, except when a machine's interface is recreated (reboot on some hypervisors,
     reinstall): a counter that went down restarts from zero, so all of ``after`` is new traffic."""
     return after - before if after >= before else after
 
 
-def _spread(growth: int, start: dt.datetime, end: dt.datetime, cuts: list[dt.datetime]) -> list[int]:
+def spread(growth: int, start: dt.datetime, end: dt.datetime, cuts: list[dt.datetime]) -> list[int]:
     """Split ``growth`` bytes of the interval [start, end] at the instants ``cuts`` (inside it, in order)
     in proportion to time. Rounded cumulatively in whole microseconds, so the parts add up exactly."""
     span = (end - start) // dt.timedelta(microseconds=1)
@@ -111,7 +111,13 @@ def _spread(growth: int, start: dt.datetime, end: dt.datetime, cuts: list[dt.dat
 
 
 def traffic_this_month(server: Server) -> list[TrafficDay]:
-    """Bytes in and out per day of the current calendar month (provider's zone), from the counter samples.
+    """Bytes in and out per day of the current calendar month (provider's zone), up to today."""
+    today = clock.provider_today()
+    return traffic_days(server, today.replace(day=1), today)
+
+
+def traffic_days(server: Server, first: dt.date, last: dt.date) -> list[TrafficDay]:
+    """Bytes in and out per day from ``first`` to ``last`` (provider's zone), from the counter samples.
 
     A day's traffic is the counter growth attributed to it: each interval between two samples gives its
     growth to the days it covers in proportion to time, with the last sample before the month (however
@@ -119,21 +125,22 @@ def traffic_this_month(server: Server) -> list[TrafficDay]:
     nothing: a gap's growth is spread over the days it covers and those days are marked ``estimated``.
     """
     zone = clock.provider_zone()
-    today = clock.provider_today()
-    start = dt.datetime(today.year, today.month, 1, tzinfo=zone)
+    start = dt.datetime(first.year, first.month, first.day, tzinfo=zone)
+    after = last + dt.timedelta(days=1)
+    end = dt.datetime(after.year, after.month, after.day, tzinfo=zone)
     baseline = TrafficSample.objects.filter(server=server, at__lt=start).order_by("-at").first()
-    samples = list(TrafficSample.objects.filter(server=server, at__gte=start).order_by("at"))
-    if baseline is not None:
-        samples.insert(0, baseline)
-    month_days = [today.replace(day=d) for d in range(1, today.day + 1)]
-    midnights = [dt.datetime(d.year, d.month, d.day, tzinfo=zone) for d in month_days]
+    samples = list(TrafficSample.objects.filter(server=server, at__gte=start, at__lt=end).order_by("at"))
+    tail = TrafficSample.objects.filter(server=server, at__gte=end).order_by("at").first()  # the last day's end
+    samples = [*([baseline] if baseline is not None else []), *samples, *([tail] if tail is not None else [])]
+    month_days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    midnights = [dt.datetime(d.year, d.month, d.day, tzinfo=zone) for d in [*month_days, after]]
     totals: dict[dt.date, list[int]] = {d: [0, 0] for d in month_days}
     estimated: set[dt.date] = set()
     for previous, current in itertools.pairwise(samples):
         cuts = [m for m in midnights if previous.at < m < current.at]
         days = [previous.at.astimezone(zone).date()] + [m.date() for m in cuts]
-        rx = _spread(_growth(previous.rx_bytes, current.rx_bytes), previous.at, current.at, cuts)
-        tx = _spread(_growth(previous.tx_bytes, current.tx_bytes), previous.at, current.at, cuts)
+        rx = spread(growth(previous.rx_bytes, current.rx_bytes), previous.at, current.at, cuts)
+        tx = spread(growth(previous.tx_bytes, current.tx_bytes), previous.at, current.at, cuts)
         gap = current.at - previous.at > SAMPLING_GAP
         for day, day_rx, day_tx in zip(days, rx, tx, strict=True):
             if day in totals:
@@ -203,3 +210,58 @@ def console_csp(url: str) -> dict[str, Any]:
     policy: dict[str, Any] = dict(settings.SECURE_CSP)
     policy["connect-src"] = [*policy.get("connect-src", []), f"{scheme}://{rest.split('/', 1)[0]}"]
     return policy
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficUsage:
+    """A server's traffic in one calendar month against its product's allowance (issue 18; TOS-NET-1)."""
+
+    month: str  # YYYY-MM, provider's zone
+    used_bytes: int
+    allowance_bytes: int  # 0: unmetered
+    forecast_bytes: int  # at the month's end, at the rate so far
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def percent(self) -> int:
+        return self.used_bytes * 100 // self.allowance_bytes if self.allowance_bytes else 0
+
+    @property
+    def forecast_percent(self) -> int:
+        return self.forecast_bytes * 100 // self.allowance_bytes if self.allowance_bytes else 0
+
+    @property
+    def exceeded(self) -> bool:
+        return bool(self.allowance_bytes) and self.used_bytes >= self.allowance_bytes
+
+
+# A month's first hours say little about its rate: the forecast waits this long before extrapolating.
+FORECAST_AFTER = dt.timedelta(hours=6)
+
+
+def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of ``day``'s calendar month."""
+    first = day.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
+def traffic_usage(server: Server, *, counted: str, month_of: dt.date | None = None) -> TrafficUsage:
+    """Usage of the month containing ``month_of`` (default: this month, up to now) counted as the Terms say
+    (``traffic.counted``: in and out, or out only), with the forecast for the month's end at the rate so far."""
+    zone = clock.provider_zone()
+    today = clock.provider_today()
+    first, last = month_bounds(month_of or today)
+    days = traffic_days(server, first, min(last, today))
+    used = sum(d.tx_bytes + (d.rx_bytes if counted == "in_and_out" else 0) for d in days)
+    start = dt.datetime(first.year, first.month, first.day, tzinfo=zone)
+    after = last + dt.timedelta(days=1)
+    end = dt.datetime(after.year, after.month, after.day, tzinfo=zone)
+    now = min(clock.now(), end)
+    elapsed = now - start
+    forecast = used
+    if now < end and elapsed >= FORECAST_AFTER:
+        forecast = used + int(used * ((end - now) / elapsed))
+    allowance = int(server.service.product.bandwidth_tb * 10**12)
+    return TrafficUsage(f"{first:%Y-%m}", used, allowance, forecast, start, end)

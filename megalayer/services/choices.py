@@ -39,6 +39,7 @@ class Reason(models.TextChoices):
     STAFF = "staff", "Staff decision"
     RENEWAL_DENIED = "renewal_denied", "Renewal denied"
     REFUSED = "refused", "Order refused"
+    TRAFFIC = "traffic", "Traffic allowance used up"
 
 
 class Effect(models.TextChoices):

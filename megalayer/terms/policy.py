@@ -109,6 +109,27 @@ class AbusePolicy(_Section):
         return value
 
 
+class TrafficPolicy(_Section):
+    """Past a product's monthly traffic allowance (``Product.bandwidth_tb``, counted per calendar month in the
+    provider's zone; TOS-NET-1: the allowance is part of the product and its price). ``overage`` says what
+    follows: nothing; the server's bandwidth limited to ``throttle_mbps`` until the month ends; each started
+    GB past the allowance charged at ``price_per_gb`` on an invoice after the month; or the service suspended
+    until the month ends. ``notify_percent``: the notices on the way (100 is the allowance reached)."""
+
+    overage: Literal["none", "throttle", "charge", "suspend"] = "throttle"
+    throttle_mbps: int = Field(default=10, ge=1, le=100_000)
+    price_per_gb: MoneyAmount = MoneyAmount(amount=Decimal("0.01"))
+    counted: Literal["in_and_out", "out"] = "in_and_out"
+    notify_percent: list[int] = [80, 100]
+
+    @field_validator("notify_percent")
+    @classmethod
+    def _percentages(cls, value: list[int]) -> list[int]:
+        if any(p < 1 or p > 100 for p in value) or len(set(value)) != len(value):
+            raise ValueError("percentages are distinct, from 1 to 100")
+        return sorted(value)
+
+
 class AttackPolicy(_Section):
     auto_null_route_outgoing: bool = False
 
@@ -137,6 +158,7 @@ class Policy(_Section):
     network: NetworkPolicy = NetworkPolicy()
     abuse: AbusePolicy = AbusePolicy()
     attack: AttackPolicy = AttackPolicy()
+    traffic: TrafficPolicy = TrafficPolicy()
     support: SupportPolicy = SupportPolicy()
     affiliates: AffiliatesPolicy = AffiliatesPolicy()
     legal_hold: LegalHoldPolicy = LegalHoldPolicy()

@@ -21,6 +21,7 @@ from megalayer.api.resources.services import _service
 from megalayer.api.schemas import Problem
 from megalayer.audit.actions import Actor
 from megalayer.catalog.queries import image_by_code, isos_offered
+from megalayer.core import clock
 from megalayer.core.errors import NotFound
 from megalayer.core.ids import new_public_id
 from megalayer.network.actions import rdns_set
@@ -29,8 +30,15 @@ from megalayer.provisioning.actions import password_pending, password_reveal, se
 from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Operation
-from megalayer.provisioning.queries import console_websocket_url, operations_of, server_view, traffic_this_month
+from megalayer.provisioning.queries import (
+    console_websocket_url,
+    operations_of,
+    server_view,
+    traffic_this_month,
+    traffic_usage,
+)
 from megalayer.services.models import Service
+from megalayer.terms.queries import policy_at
 
 router = Router(tags=["servers"])
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -143,6 +151,11 @@ class TrafficOut(Schema):
     days: list[TrafficDayOut]
     rx_bytes: int
     tx_bytes: int
+    allowance_bytes: int = Field(description="The plan's monthly allowance; 0: unmetered")
+    used_bytes: int = Field(description="Counted as the Terms say (traffic.counted): in and out, or out only")
+    forecast_bytes: int = Field(description="At this month's rate so far, by its end")
+    past_allowance: str = Field(description="What happens past the allowance (traffic.overage)")
+    bandwidth_limit_mbps: int | None
 
 
 def operation_out(operation: Operation) -> OperationOut:
@@ -376,11 +389,18 @@ def server_traffic(request: HttpRequest, service_id: str) -> TrafficOut:
     if view is None:
         raise NotFound("This service has no server.")
     days = traffic_this_month(view.server)
+    policy = policy_at(clock.now()).traffic
+    usage = traffic_usage(view.server, counted=policy.counted)
     return TrafficOut(
         month=days[-1].day.strftime("%Y-%m") if days else "",
         days=[TrafficDayOut(day=d.day, rx_bytes=d.rx_bytes, tx_bytes=d.tx_bytes, estimated=d.estimated) for d in days],
         rx_bytes=sum(d.rx_bytes for d in days),
         tx_bytes=sum(d.tx_bytes for d in days),
+        allowance_bytes=usage.allowance_bytes,
+        used_bytes=usage.used_bytes,
+        forecast_bytes=usage.forecast_bytes,
+        past_allowance=policy.overage,
+        bandwidth_limit_mbps=view.server.bandwidth_limit_mbps,
     )
 
 

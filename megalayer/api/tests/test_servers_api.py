@@ -190,6 +190,13 @@ def test_traffic_across_a_three_day_sampling_gap_over_a_month_boundary(alice, al
         ],
         "rx_bytes": 4_200_045_001,
         "tx_bytes": 2_100_022_501,
+        # Issue 18: against the plan's 1 TB, counted in and out; 83.5 hours into March at this rate, the
+        # remaining 660.5 hours bring 6,300,067,502 * 660.5 / 83.5 more bytes.
+        "allowance_bytes": 10**12,
+        "used_bytes": 6_300_067_502,
+        "forecast_bytes": 6_300_067_502 + int(6_300_067_502 * (660.5 / 83.5)),
+        "past_allowance": "throttle",
+        "bandwidth_limit_mbps": None,
     }
 
 

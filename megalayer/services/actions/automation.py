@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, QuerySet
@@ -30,36 +28,18 @@ from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.ledger.models import Posting
 from megalayer.notices.actions import notices_create_many
+from megalayer.services import hooks
 from megalayer.services.actions import next_period_end, renewal_description, service_suspend, service_terminate
 from megalayer.services.choices import Effect, LineKind, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.services.notices import service_notice_pending
 from megalayer.services.periods import renewal_reference
+from megalayer.services.runs import Planned, RunResult
 from megalayer.terms.policy import Policy
 from megalayer.terms.queries import policy_at
 
 logger = logging.getLogger(__name__)
 ACTOR = Actor.system("automation")
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    service: str
-    kind: str
-    detail: str
-    due: dt.datetime
-    why: str
-
-
-@dataclass
-class RunResult:
-    at: dt.datetime
-    dry_run: bool
-    items: list[Planned] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(item.kind for item in self.items))
 
 
 Work = Iterator[tuple[Service, Planned, Callable[[Service], str]]]
@@ -90,6 +70,9 @@ def automation_run(*, at: dt.datetime | None = None, dry_run: bool = False, batc
     _run_steps((_auto_renewals,), now, policy, batch_size, result)
     _reminder_batches(now, policy, batch_size, result)
     _run_steps((_expiries, _suspensions, _terminations), now, policy, batch_size, result)
+    # Steps of the apps above (the traffic allowance, provisioning): each keys its own effects the same way.
+    for items in hooks.automation_steps.call(now, policy, dry_run, result.failures):
+        result.items.extend(items)
     return result
 
 
