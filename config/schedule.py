@@ -18,7 +18,12 @@ from megalayer.billing.tasks import payments_apply_pending_task
 from megalayer.notices.tasks import notices_deliver_due_task
 from megalayer.orders.tasks import orders_cancel_unpaid_task
 from megalayer.privacy.tasks import erasures_run_due_task
-from megalayer.provisioning.tasks import hosts_reconcile_task, operations_run_due_task, traffic_sample_task
+from megalayer.provisioning.tasks import (
+    hosts_reconcile_task,
+    operations_run_due_task,
+    snapshot_schedules_task,
+    traffic_sample_task,
+)
 from megalayer.services.tasks import automation_run_task
 from megalayer.support.tasks import tickets_auto_close_task
 
@@ -38,6 +43,7 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="provisioning.run_due", task=operations_run_due_task, every=15),
     Schedule(name="provisioning.reconcile", task=hosts_reconcile_task, every=900),
     Schedule(name="provisioning.traffic", task=traffic_sample_task, every=3600),
+    Schedule(name="provisioning.snapshot_schedules", task=snapshot_schedules_task, every=900),
     Schedule(name="support.auto_close", task=tickets_auto_close_task, every=3600),
     Schedule(name="abuse.deadlines", task=abuse_deadlines_task, every=300),
     Schedule(name="privacy.erasures", task=erasures_run_due_task, every=3600),

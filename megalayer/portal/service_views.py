@@ -37,6 +37,7 @@ from megalayer.provisioning.actions import password_pending, password_reveal, se
 from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.network_notices import banners_for
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
+from megalayer.provisioning.actions.snapshots import schedule_allowed, snapshot_schedule_set, snapshot_schedule_stop
 from megalayer.provisioning.actions.traffic import consequence
 from megalayer.provisioning.models import Operation
 from megalayer.provisioning.queries import (
@@ -44,6 +45,7 @@ from megalayer.provisioning.queries import (
     console_websocket_url,
     operations_of,
     server_view,
+    snapshot_schedule_of,
     traffic_this_month,
     traffic_usage,
 )
@@ -157,6 +159,12 @@ def services(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/services.html", {"rows": rows})
 
 
+class ScheduleForm(forms.Form):
+    frequency = forms.ChoiceField(label="Frequency", choices=[("daily", "Daily"), ("weekly", "Weekly")])
+    keep = numbers.IntegerField(label="Keep", min_value=1, max_value=30)
+    hour = numbers.IntegerField(label="Hour", min_value=0, max_value=23)
+
+
 def _server_post(request: HttpRequest, service: Any, action: str) -> HttpResponse | None:
     """The server's buttons: each becomes an operation (or a rule's refusal shown as a message)."""
 
@@ -215,6 +223,17 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
             )
             response["Cache-Control"] = "no-store"
             return response
+        elif action == "schedule_set":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                field, errors = next(iter(form.errors.items()))
+                messages.error(request, f"{form.fields[field].label}: {errors[0]}")
+            else:
+                snapshot_schedule_set(service=service, actor=actor, **form.cleaned_data)
+                messages.success(request, "Snapshot schedule saved.")
+        elif action == "schedule_stop":
+            snapshot_schedule_stop(service=service, actor=actor)
+            messages.success(request, "Snapshot schedule stopped; its snapshots stay until you delete them.")
         elif action == "rdns":
             rdns_set(
                 customer=service.customer,
@@ -303,6 +322,8 @@ def _server_context(service: Any) -> dict[str, Any]:
         "password_waiting": pending is not None,
         "password_rescue": pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER,
         "isos": list(isos_offered()),
+        "schedule": snapshot_schedule_of(service),
+        "schedule_allowed": schedule_allowed(service),
         "traffic": _traffic_chart(traffic_this_month(view.server)),
         "usage": _usage(view.server),
         "snapshot_limit": settings.MEGALAYER_SNAPSHOTS_PER_SERVER,

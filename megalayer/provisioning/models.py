@@ -243,6 +243,7 @@ class SnapshotSchedule(models.Model):
     service = models.OneToOneField("services.Service", on_delete=models.CASCADE, related_name="snapshot_schedule")
     frequency = models.CharField(max_length=8, choices=Frequency.choices)
     keep = models.PositiveSmallIntegerField()
+    hour = models.PositiveSmallIntegerField(default=3, help_text="Hour of the day (provider's zone) it runs from.")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -253,6 +254,7 @@ class SnapshotSchedule(models.Model):
             models.CheckConstraint(
                 condition=models.Q(frequency__in=["daily", "weekly"]), name="snapshot_schedule_freq"
             ),
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="snapshot_schedule_hour"),
         ]
 
     def __str__(self) -> str:

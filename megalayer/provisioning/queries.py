@@ -14,7 +14,7 @@ from megalayer.core import clock
 from megalayer.network.models import IpAssignment, ReverseDns
 from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.drivers.base import Capability
-from megalayer.provisioning.models import Host, Operation, Server, TrafficSample
+from megalayer.provisioning.models import Host, Operation, Server, SnapshotSchedule, TrafficSample
 from megalayer.services.models import Service
 
 
@@ -265,3 +265,7 @@ def traffic_usage(server: Server, *, counted: str, month_of: dt.date | None = No
         forecast = used + int(used * ((end - now) / elapsed))
     allowance = int(server.service.product.bandwidth_tb * 10**12)
     return TrafficUsage(f"{first:%Y-%m}", used, allowance, forecast, start, end)
+
+
+def snapshot_schedule_of(service: Service) -> SnapshotSchedule | None:
+    return SnapshotSchedule.objects.filter(service=service).first()

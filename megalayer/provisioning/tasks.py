@@ -6,6 +6,7 @@ from django.tasks import task
 
 from megalayer.provisioning.actions.hosts import hosts_reconcile
 from megalayer.provisioning.actions.runner import operation_run, operations_run_due
+from megalayer.provisioning.actions.snapshots import snapshot_schedules_run
 from megalayer.provisioning.actions.traffic import traffic_sample
 
 
@@ -31,3 +32,10 @@ def hosts_reconcile_task() -> dict[str, int]:
 def traffic_sample_task() -> int:
 
     return traffic_sample()
+
+
+@task()
+def snapshot_schedules_task() -> dict[str, int]:
+
+    run = snapshot_schedules_run()
+    return {"requested": run.requested, "pruned": run.pruned, "refused": run.refused}

@@ -29,11 +29,13 @@ from megalayer.notices.queries import attack_alarms_of_service
 from megalayer.provisioning.actions import password_pending, password_reveal, server_action
 from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
+from megalayer.provisioning.actions.snapshots import schedule_allowed, snapshot_schedule_set, snapshot_schedule_stop
 from megalayer.provisioning.models import Operation
 from megalayer.provisioning.queries import (
     console_websocket_url,
     operations_of,
     server_view,
+    snapshot_schedule_of,
     traffic_this_month,
     traffic_usage,
 )
@@ -114,6 +116,20 @@ class PasswordOut(Schema):
     password: str
     user: str
     system: Literal["server", "rescue"] = Field(description="rescue: the rescue system's one-time password")
+
+
+class ScheduleIn(Schema):
+    frequency: Literal["daily", "weekly"]
+    keep: int = Field(ge=1, le=30, description="How many of the schedule's snapshots are kept (the oldest go)")
+    hour: int = Field(default=3, ge=0, le=23, description="Hour of the day in the provider's time zone")
+
+
+class ScheduleOut(Schema):
+    available: bool = Field(description="The service has the scheduled-snapshots add-on")
+    enabled: bool
+    frequency: str | None
+    keep: int | None
+    hour: int | None
 
 
 class ConsoleOut(Schema):
@@ -332,6 +348,55 @@ def server_console(request: HttpRequest, service_id: str) -> Status[ConsoleOut]:
     opened = console_open(service=service, user=signed_in_user(request), by_staff=False)
     url = console_websocket_url(secure=request.is_secure(), host=request.get_host(), token=opened.token)
     return Status(201, ConsoleOut(websocket_url=url, expires_at=opened.expires_at))
+
+
+def _schedule_out(service: Service) -> ScheduleOut:
+    schedule = snapshot_schedule_of(service)
+    return ScheduleOut(
+        available=schedule_allowed(service),
+        enabled=bool(schedule and schedule.enabled),
+        frequency=schedule.frequency if schedule else None,
+        keep=schedule.keep if schedule else None,
+        hour=schedule.hour if schedule else None,
+    )
+
+
+@router.get(
+    "/services/{service_id}/snapshot-schedule",
+    response={200: ScheduleOut, **ERRORS},
+    summary="The server's scheduled snapshots (an add-on; TOS-BACKUP-1: snapshots are not backups)",
+)
+def server_schedule(request: HttpRequest, service_id: str) -> ScheduleOut:
+    return _schedule_out(_service(request, service_id))
+
+
+@router.put(
+    "/services/{service_id}/snapshot-schedule",
+    response={200: ScheduleOut, **ERRORS},
+    summary="Schedule snapshots daily or weekly, keeping the newest N",
+)
+def server_schedule_set(request: HttpRequest, service_id: str, payload: ScheduleIn) -> ScheduleOut:
+    require_write(request)
+    service = _service(request, service_id)
+    snapshot_schedule_set(
+        service=service,
+        frequency=payload.frequency,
+        keep=payload.keep,
+        hour=payload.hour,
+        actor=Actor.for_user(signed_in_user(request)),
+    )
+    return _schedule_out(service)
+
+
+@router.delete(
+    "/services/{service_id}/snapshot-schedule",
+    response={204: None, **ERRORS},
+    summary="Stop the schedule (its snapshots stay until you delete them)",
+)
+def server_schedule_stop(request: HttpRequest, service_id: str) -> Status[None]:
+    require_write(request)
+    snapshot_schedule_stop(service=_service(request, service_id), actor=Actor.for_user(signed_in_user(request)))
+    return Status(204, None)
 
 
 @router.get("/isos", response={200: list[IsoOut], 401: Problem}, summary="The ISO images offered for mounting")

@@ -98,6 +98,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "provisioning.run_due",
         "provisioning.reconcile",
         "provisioning.traffic",
+        "provisioning.snapshot_schedules",
         "support.auto_close",
         "abuse.deadlines",
         "privacy.erasures",
@@ -105,7 +106,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "orders.cancel_unpaid",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 11
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 12
 
 
 def test_staff_create_and_roles_from_the_command_line(capsys):

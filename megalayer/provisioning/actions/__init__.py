@@ -322,7 +322,10 @@ def server_action(
         if kind == Kind.SNAPSHOT_CREATE:
             if name in known:
                 raise InvalidInput("A snapshot with that name exists.", field="snapshot")
-            if len(known) >= settings.MEGALAYER_SNAPSHOTS_PER_SERVER:
+            if name.startswith("auto-"):
+                raise InvalidInput("Names starting with auto- are the schedule's own.", field="snapshot")
+            # The schedule's own snapshots (auto-…) have their own count (its "keep").
+            if len({n for n in known if not n.startswith("auto-")}) >= settings.MEGALAYER_SNAPSHOTS_PER_SERVER:
                 raise RuleRefused(
                     f"A server keeps at most {settings.MEGALAYER_SNAPSHOTS_PER_SERVER} snapshots; delete one first.",
                     rule="snapshot-limit",

@@ -26,7 +26,7 @@ from megalayer.billing.actions import (
     tax_rate_save,
 )
 from megalayer.billing.models import Invoice, TaxRate
-from megalayer.catalog.models import AddOn, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.models import AddOn, IsoImage, Location, NetworkTier, OsImage, PriceVersion, Product
 from megalayer.catalog.seed import ensure_catalog_seed
 from megalayer.cli.management.commands.serve import prepare_database
 from megalayer.core import clock
@@ -216,6 +216,20 @@ def load_demo_services() -> None:
     extra_ip, _ = AddOn.objects.get_or_create(
         code="ipv4", defaults={"name": "Extra IPv4 address", "kind": "ipv4", "monthly_amount": Decimal("3.00")}
     )
+    snapshots, _ = AddOn.objects.get_or_create(
+        code="snapshots",
+        defaults={
+            "name": "Scheduled snapshots",
+            "kind": "snapshots",
+            "monthly_amount": Decimal("2.00"),
+            "max_quantity": 1,
+        },
+    )
+    for iso_code, iso_name in (
+        ("debian-13-netinst", "Debian 13 net installer"),
+        ("systemrescue-12", "SystemRescue 12"),
+    ):
+        IsoImage.objects.get_or_create(code=iso_code, defaults={"name": iso_name})
     for code, name, kind, location, tier, cpu, memory, disk, traffic, price in PRODUCTS:
         product = Product.objects.create(
             code=code,
@@ -230,6 +244,8 @@ def load_demo_services() -> None:
         )
         product.os_images.set(OsImage.objects.all())
         extra_ip.products.add(product)
+        if kind == "vps":
+            snapshots.products.add(product)
         for cycle, months in (("monthly", 1), ("quarterly", 3), ("annual", 12)):
             discount = Decimal("0.95") if cycle == "annual" else Decimal(1)
             PriceVersion.objects.create(
