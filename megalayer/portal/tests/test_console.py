@@ -29,16 +29,20 @@ T0 = dt.datetime(2027, 6, 2, 3, 0, tzinfo=dt.UTC)
 QEMU = shutil.which("qemu-system-x86_64")
 
 
-def _service(alice: Any, vps: Any, capture: Any, console_address: str) -> Service:
+def _service(
+    alice: Any, vps: Any, capture: Any, console_address: str, add_ons: dict[str, int] | None = None
+) -> Service:
     from megalayer.audit.actions import Actor
 
     Host.objects.filter(location=vps.location).update(
         parameters={"pool": "hkg", "latency_seconds": "0", "console_address": console_address}
     )
     with_billing(alice)
-    fund(alice, "10.00")
+    fund(alice, "30.00")
     with clock.travel(T0), capture(execute=True):
-        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("test"))
+        order_place(
+            customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("test"), add_ons=add_ons
+        )
     return Service.objects.get(customer=alice)
 
 
