@@ -129,3 +129,33 @@ def test_ipv6_prefixes_are_delegated_and_any_address_inside_answers_who_held_it(
         ip_allocate(customer=second, family=6, prefix_length=64, **_where())
     with pytest.raises(InvalidInput):
         ip_allocate(customer=second, family=4, prefix_length=64, **_where())
+
+
+@pytest.mark.django_db
+def test_an_address_inside_a_delegated_ipv6_prefix_is_null_routed_and_attributed(
+    terms_v1, django_capture_on_commit_callbacks
+):
+    """Issue 18: null routes work for IPv6 as for IPv4: one /128 inside a customer's /64 is taken off the
+    network (announced once committed) and the audit names the customer who held it then."""
+    from megalayer.audit.actions import Actor
+    from megalayer.audit.models import AuditEvent
+    from megalayer.network.actions import null_route_start
+    from megalayer.network.models import NullRoute
+
+    seed_catalog()
+    Prefix.objects.create(cidr="2001:db8:4a2::/62", family=6, gateway="2001:db8:4a2::1", **_where())
+    holder = make_customer("holder@example.com")
+    with clock.travel(T0):
+        ip_allocate(customer=holder, family=6, prefix_length=64, **_where())
+    with clock.travel(T0 + dt.timedelta(hours=1)), django_capture_on_commit_callbacks(execute=True):
+        route = null_route_start(
+            address="2001:DB8:4A2:1::BAD", reason="attack", requirement="TOS-ATTACK-1", actor=Actor.system("t")
+        )
+    assert route.address == "2001:db8:4a2:1::bad"
+    event = AuditEvent.objects.get(action="ip.null_route")
+    assert (event.target_id, event.data["customer"]) == ("2001:db8:4a2:1::bad", holder.public_id)
+    with pytest.raises(InvalidInput, match="not in any of our address pools"):
+        null_route_start(
+            address="2001:db8:ffff::1", reason="attack", requirement="TOS-ATTACK-1", actor=Actor.system("t")
+        )
+    assert NullRoute.objects.count() == 1
