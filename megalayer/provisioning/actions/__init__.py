@@ -309,12 +309,7 @@ def server_action(
     if kind in (Kind.RESCUE_ENTER, Kind.RESCUE_EXIT, Kind.ISO_INSERT, Kind.ISO_EJECT):
         parameters, secrets = _media_parameters(server, kind, iso)
     if kind.startswith("snapshot_"):
-        if not host_driver(server.host).supports(Capability.SNAPSHOTS):
-            raise RuleRefused(
-                "This server's host does not take snapshots; keep your own backups (TOS-BACKUP-1).",
-                rule="snapshots-unsupported",
-                requirement="TOS-BACKUP-1",
-            )
+        require_snapshots(server)
         name = snapshot.strip()
         if not name or len(name) > 40 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
             raise InvalidInput("Name the snapshot with letters, digits, - and _ (at most 40).", field="snapshot")
@@ -322,10 +317,11 @@ def server_action(
         if kind == Kind.SNAPSHOT_CREATE:
             if name in known:
                 raise InvalidInput("A snapshot with that name exists.", field="snapshot")
-            if name.startswith("auto-"):
-                raise InvalidInput("Names starting with auto- are the schedule's own.", field="snapshot")
-            # The schedule's own snapshots (auto-…) have their own count (its "keep").
-            if len({n for n in known if not n.startswith("auto-")}) >= settings.MEGALAYER_SNAPSHOTS_PER_SERVER:
+            if name.startswith(SCHEDULED_PREFIX):
+                raise InvalidInput(f"Names starting with {SCHEDULED_PREFIX} are the schedule's own.", field="snapshot")
+            # The schedule's own snapshots have their own count (its "keep").
+            own = {n for n in known if not n.startswith(SCHEDULED_PREFIX)}
+            if len(own) >= settings.MEGALAYER_SNAPSHOTS_PER_SERVER:
                 raise RuleRefused(
                     f"A server keeps at most {settings.MEGALAYER_SNAPSHOTS_PER_SERVER} snapshots; delete one first.",
                     rule="snapshot-limit",
@@ -342,6 +338,20 @@ def server_action(
         parameters=parameters,
         secrets=secrets,
     )
+
+
+# The names of scheduled snapshots (``actions.snapshots``): the schedule prunes these and only these.
+SCHEDULED_PREFIX = "auto-"
+
+
+def require_snapshots(server: Server) -> None:
+    """Refused, with the Terms' reminder, on a host whose driver takes no snapshots (TOS-BACKUP-1)."""
+    if not host_driver(server.host).supports(Capability.SNAPSHOTS):
+        raise RuleRefused(
+            "This server's host does not take snapshots; keep your own backups (TOS-BACKUP-1).",
+            rule="snapshots-unsupported",
+            requirement="TOS-BACKUP-1",
+        )
 
 
 def live_server(service: Service) -> Server:

@@ -21,15 +21,12 @@ from megalayer.audit.actions import Actor, audit_record
 from megalayer.catalog.models import AddOn
 from megalayer.core import clock
 from megalayer.core.errors import DomainError, InvalidInput, RuleRefused
-from megalayer.provisioning.actions import live_server, operation_request
-from megalayer.provisioning.actions.hosts import host_driver
-from megalayer.provisioning.drivers.base import Capability
+from megalayer.provisioning.actions import SCHEDULED_PREFIX, live_server, operation_request, require_snapshots
 from megalayer.provisioning.models import Operation, Server, SnapshotSchedule
 from megalayer.services.choices import Status
 from megalayer.services.models import Service
 
 ACTOR = Actor.system("snapshots")
-PREFIX = "auto-"
 MAX_KEEP = 30
 
 
@@ -58,13 +55,7 @@ def snapshot_schedule_set(*, service: Service, frequency: str, keep: int, hour: 
             rule="add-on-required",
             requirement="TOS-BACKUP-1",
         )
-    server = live_server(service)
-    if not host_driver(server.host).supports(Capability.SNAPSHOTS):
-        raise RuleRefused(
-            "This server's host does not take snapshots; keep your own backups (TOS-BACKUP-1).",
-            rule="snapshots-unsupported",
-            requirement="TOS-BACKUP-1",
-        )
+    require_snapshots(live_server(service))
     now = clock.now()
     with transaction.atomic():
         schedule, _ = SnapshotSchedule.objects.update_or_create(
@@ -109,9 +100,9 @@ def _period(schedule: SnapshotSchedule, now: dt.datetime) -> tuple[str, str] | N
     if local.hour < schedule.hour:
         return None
     if schedule.frequency == SnapshotSchedule.Frequency.DAILY:
-        return f"{local:%Y-%m-%d}", f"{PREFIX}{local:%Y%m%d}"
+        return f"{local:%Y-%m-%d}", f"{SCHEDULED_PREFIX}{local:%Y%m%d}"
     year, week, _ = local.isocalendar()
-    return f"{year}-W{week:02d}", f"{PREFIX}{year}w{week:02d}"
+    return f"{year}-W{week:02d}", f"{SCHEDULED_PREFIX}{year}w{week:02d}"
 
 
 @dataclass
@@ -159,7 +150,9 @@ def snapshot_schedules_run() -> ScheduleRun:
 def _prune(schedule: SnapshotSchedule, server: Server, taking: str, run: ScheduleRun) -> int:
     """Delete the schedule's own snapshots beyond ``keep`` (counting the one being taken now), oldest first:
     one operation each, keyed by name. Operations of a server run in order, so the new one exists first."""
-    own = sorted((s for s in server.snapshots if str(s["name"]).startswith(PREFIX)), key=lambda s: str(s["created_at"]))
+    own = sorted(
+        (s for s in server.snapshots if str(s["name"]).startswith(SCHEDULED_PREFIX)), key=lambda s: str(s["created_at"])
+    )
     pruned = 0
     for snapshot in own[: max(len(own) + bool(taking) - schedule.keep, 0)]:
         try:
