@@ -28,7 +28,7 @@ from megalayer.core.errors import DomainError
 from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.notices.actions import notice_for_customer
-from megalayer.provisioning.actions import live_server, operation_request
+from megalayer.provisioning.actions import operation_request
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.choices import LineKind
 from megalayer.provisioning.drivers.base import Capability, DriverError
@@ -156,13 +156,17 @@ def _done(server: Server, month: str, kind: str) -> bool:
 
 def traffic_enforce(now: dt.datetime, policy: Policy, dry_run: bool, failures: list[str]) -> list[Planned]:
     """The allowance step of the automation run (see the module docstring); in a dry run, what it would do."""
+    # Last month's Terms decide last month's overage: read once for the run, not once per server.
+    local = now.astimezone(clock.provider_zone())
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    previous = policy_at(month_start - dt.timedelta(microseconds=1)).traffic
     planned: list[Planned] = []
-    for server in _candidates(now, policy):
-        planned.extend(_enforce_one(server, now, policy.traffic, dry_run, failures))
+    for server in _candidates(now, policy, previous):
+        planned.extend(_enforce_one(server, now, policy.traffic, previous, dry_run, failures))
     return planned
 
 
-def _candidates(now: dt.datetime, policy: Policy) -> list[Server]:
+def _candidates(now: dt.datetime, policy: Policy, previous_policy: TrafficPolicy) -> list[Server]:
     """The servers with something to do, found with one query on the month totals: this month near or past
     the allowance (the lowest notice percentage), last month past it (a charge to make), or still limited or
     suspended for traffic (to lift). Every other server is not read at all."""
@@ -178,9 +182,6 @@ def _candidates(now: dt.datetime, policy: Policy) -> list[Server]:
         month=this_month, used__gte=allowance * lowest / 100
     )
     ids = set(near.values_list("server_id", flat=True))
-    previous_policy = policy_at(
-        dt.datetime.strptime(this_month, "%Y-%m").replace(tzinfo=clock.provider_zone()) - dt.timedelta(microseconds=1)
-    ).traffic
     if previous_policy.overage == "charge":
         charged = TrafficEffect.objects.filter(month=previous_month, kind="charge").values("server_id")
         past = (
@@ -203,7 +204,12 @@ def _candidates(now: dt.datetime, policy: Policy) -> list[Server]:
 
 
 def _enforce_one(
-    server: Server, now: dt.datetime, policy: TrafficPolicy, dry_run: bool, failures: list[str]
+    server: Server,
+    now: dt.datetime,
+    policy: TrafficPolicy,
+    previous_policy: TrafficPolicy,
+    dry_run: bool,
+    failures: list[str],
 ) -> list[Planned]:
     service = server.service
     usage = traffic_usage(server, counted=policy.counted)
@@ -224,7 +230,6 @@ def _enforce_one(
             plan("resume", "", f"a new month ({usage.month}) began", lambda: _resume(server))
     # (2) Last month's overage, when the Terms of that month said "charge".
     previous_day = usage.start.astimezone(clock.provider_zone()).date() - dt.timedelta(days=1)
-    previous_policy = policy_at(usage.start - dt.timedelta(microseconds=1)).traffic
     if previous_policy.overage == "charge" and server.created_at < usage.start:
         last = traffic_usage(server, counted=previous_policy.counted, month_of=previous_day)
         if last.exceeded:
@@ -271,7 +276,7 @@ def _notify(server: Server, usage: TrafficUsage, policy: TrafficPolicy, percent:
 
 def _throttle(server: Server, mbps: int | None, month: str) -> str:
     """Limit (or, with None, free) the server's bandwidth: an operation on the host, audited."""
-    if not host_driver(live_server(server.service).host).supports(Capability.SHAPING):
+    if not host_driver(server.host).supports(Capability.SHAPING):
         raise DomainError("the host cannot limit bandwidth; the limit is not applied")
     operation = operation_request(
         service=server.service,
