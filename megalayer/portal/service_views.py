@@ -207,19 +207,11 @@ def _server_post(request: HttpRequest, service: Any, action: str) -> HttpRespons
             )
             messages.info(request, "Reinstall started; the new password appears here once it is done.")
         elif action == "password":
-            pending = password_pending(service)
-            rescue = pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER
-            password = password_reveal(service=service, actor=actor)
-            windows = service.os_image is not None and service.os_image.family == "windows" and not rescue
+            shown = password_reveal(service=service, actor=actor)
             response = render(
                 request,
                 "portal/server_password.html",
-                {
-                    "service": service,
-                    "password": password,
-                    "user_name": "Administrator" if windows else "root",
-                    "rescue": rescue,
-                },
+                {"service": service, "password": shown.password, "user_name": shown.user, "rescue": shown.rescue},
             )
             response["Cache-Control"] = "no-store"
             return response

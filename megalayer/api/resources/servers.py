@@ -311,12 +311,8 @@ def server_reinstall(request: HttpRequest, service_id: str, payload: ReinstallIn
 def server_password(request: HttpRequest, service_id: str) -> PasswordOut:
     require_write(request)
     service = _service(request, service_id)
-    pending = password_pending(service)
-    password = password_reveal(service=service, actor=Actor.for_user(signed_in_user(request)))
-    if pending is not None and pending.kind == Operation.Kind.RESCUE_ENTER:
-        return PasswordOut(password=password, user="root", system="rescue")
-    windows = service.os_image is not None and service.os_image.family == "windows"
-    return PasswordOut(password=password, user="Administrator" if windows else "root", system="server")
+    shown = password_reveal(service=service, actor=Actor.for_user(signed_in_user(request)))
+    return PasswordOut(password=shown.password, user=shown.user, system="rescue" if shown.rescue else "server")
 
 
 @router.post(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -465,8 +466,18 @@ def password_pending(service: Service) -> Operation | None:
     )
 
 
-def password_reveal(*, service: Service, actor: Actor) -> str:
-    """Show the new root / Administrator password once: it is erased from the database as it is read."""
+@dataclass(frozen=True, slots=True)
+class ShownPassword:
+    """A password shown once, with whom it is for: the server's root or Administrator, or the rescue system."""
+
+    password: str = field(repr=False)
+    user: str
+    rescue: bool
+
+
+def password_reveal(*, service: Service, actor: Actor) -> ShownPassword:
+    """Show the new root / Administrator (or rescue system's) password once: erased from the database as it
+    is read. Which one it is comes from the operation that made it, read under the same lock."""
     with transaction.atomic():
         operation = password_pending(service)
         if operation is None:
@@ -484,7 +495,9 @@ def password_reveal(*, service: Service, actor: Actor) -> str:
             requirement="TOS-REINSTALL-1",
             data={"operation": operation.public_id},
         )
-    return password
+    rescue = operation.kind == Kind.RESCUE_ENTER
+    windows = not rescue and service.os_image is not None and service.os_image.family == "windows"
+    return ShownPassword(password=password, user="Administrator" if windows else "root", rescue=rescue)
 
 
 # Running ---------------------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_a_paid_order_builds_one_server_with_its_addresses_and_activates(
     assert "198.18.0.2" in activation.body_text
     assert "root password is shown once" in activation.body_text
     assert "correct" not in activation.body_text  # no password in any e-mail
-    password = password_reveal(service=service, actor=CUSTOMER)
+    password = password_reveal(service=service, actor=CUSTOMER).password
     assert len(password) == 20
     assert password not in activation.body_text
     with pytest.raises(Exception, match="shown already"):
