@@ -12,6 +12,7 @@ DRIVERS: dict[str, str] = {
     "sandbox": "megalayer.provisioning.drivers.sandbox:SandboxDriver",
     "libvirt": "megalayer.provisioning.drivers.libvirt_driver:LibvirtDriver",
     "proxmox": "megalayer.provisioning.drivers.proxmox:ProxmoxDriver",
+    "redfish": "megalayer.provisioning.drivers.redfish:RedfishDriver",
 }
 
 

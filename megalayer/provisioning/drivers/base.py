@@ -36,6 +36,7 @@ class Capability(StrEnum):
     TRAFFIC = "traffic"
     SUSPEND_NETWORK = "suspend_network"  # suspension cuts the network, the machine keeps running
     PAUSE = "pause"  # suspension pauses the machine (when the network cannot be cut)
+    SUSPEND_POWER_OFF = "suspend_power_off"  # suspension powers the machine off, disks kept (bare metal)
     EVIDENCE_COPY = "evidence_copy"  # a read-only copy of the disk for a legal hold (TOS-HOLD-1)
     WIPE = "wipe"  # destroy overwrites the disk before freeing it
     CLOUD_INIT = "cloud_init"  # hostname, password and keys reach the guest through cloud-init
@@ -302,7 +303,8 @@ class Driver(ABC):
 
     @abstractmethod
     def suspend(self, name: str) -> ServerInfo:
-        """Cut the network (``SUSPEND_NETWORK``) or pause the machine (``PAUSE``); the disk is kept."""
+        """Cut the network (``SUSPEND_NETWORK``), pause the machine (``PAUSE``) or power it off
+        (``SUSPEND_POWER_OFF``, bare metal); the disk is kept."""
 
     @abstractmethod
     def resume(self, name: str) -> ServerInfo: ...
