@@ -54,6 +54,25 @@ CYCLE_MONTHS: dict[str, int] = {
 }
 
 
+class HardwareProfile(models.Model):
+    """A kind of physical machine (issue 19): what a dedicated-server product sells and what the inventory's
+    machines are. An order for a dedicated server takes an available machine of its product's profile."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    cpu_model = models.CharField(max_length=100, blank=True)
+    cpu_cores = models.PositiveSmallIntegerField()
+    memory_gb = models.PositiveIntegerField()
+    disks = models.CharField(max_length=200, help_text='As sold, e.g. "2 × 960 GB NVMe".')
+    nics = models.CharField(max_length=200, blank=True, help_text='e.g. "2 × 10 GbE".')
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
 class Product(models.Model):
     """A plan: a VPS or a dedicated server of given specs, in one location, on one network tier."""
 
@@ -78,6 +97,14 @@ class Product(models.Model):
         "Where the location has no IPv6 pool for the tier, servers get IPv4 only.",
     )
     is_active = models.BooleanField(default=True, help_text="Offered for new orders.")
+    hardware_profile = models.ForeignKey(
+        HardwareProfile,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="products",
+        help_text="Dedicated servers: the machines an order takes (one free machine of this profile, here).",
+    )
     os_images: models.ManyToManyField[OsImage, Any] = models.ManyToManyField(
         "OsImage", related_name="products", blank=True
     )

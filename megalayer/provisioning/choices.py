@@ -57,3 +57,36 @@ class LineKind(models.TextChoices):
 
     REINSTALL_FEE = "reinstall_fee", "Reinstall fee"
     TRAFFIC_OVERAGE = "traffic_overage", "Traffic past the allowance"
+
+
+class MachineState(models.TextChoices):
+    """A physical machine's place in its life (issue 19). Only ``available`` machines are given to orders."""
+
+    AVAILABLE = "available", "Available"
+    RESERVED = "reserved", "Reserved for an order"
+    PROVISIONING = "provisioning", "Installing"
+    IN_SERVICE = "in_service", "In service"
+    MAINTENANCE = "maintenance", "Maintenance"
+    BROKEN = "broken", "Broken"
+
+
+MACHINE_STATE = StatusTable(
+    "provisioning.Machine",
+    MachineState,
+    {
+        # Given to an order (under a row lock that skips machines other orders hold), or taken out by staff.
+        MachineState.AVAILABLE: frozenset({MachineState.RESERVED, MachineState.MAINTENANCE, MachineState.BROKEN}),
+        # The install starts; the order is refunded or cancelled before it did; a step fails.
+        MachineState.RESERVED: frozenset(
+            {MachineState.PROVISIONING, MachineState.IN_SERVICE, MachineState.AVAILABLE, MachineState.MAINTENANCE}
+        ),
+        MachineState.PROVISIONING: frozenset({MachineState.IN_SERVICE, MachineState.MAINTENANCE}),
+        # Back to the pool only through the wipe (``machine_release``); a failed step means maintenance.
+        MachineState.IN_SERVICE: frozenset({MachineState.AVAILABLE, MachineState.MAINTENANCE}),
+        # Staff finish the repair (or give up on the machine).
+        MachineState.MAINTENANCE: frozenset({MachineState.AVAILABLE, MachineState.IN_SERVICE, MachineState.BROKEN}),
+        MachineState.BROKEN: frozenset({MachineState.MAINTENANCE}),
+    },
+    field="state",
+    requirement="TOS-AUDIT-1",
+)

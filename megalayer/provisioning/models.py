@@ -6,7 +6,14 @@ from django.db import models
 
 from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
-from megalayer.provisioning.choices import HOST_STATUS, OPERATION_STATUS, HostStatus, OperationStatus
+from megalayer.provisioning.choices import (
+    HOST_STATUS,
+    MACHINE_STATE,
+    OPERATION_STATUS,
+    HostStatus,
+    MachineState,
+    OperationStatus,
+)
 
 
 class Host(models.Model):
@@ -304,3 +311,53 @@ class SandboxFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pool}: {self.action} fails ({self.error}) × {self.remaining}"
+
+
+class Machine(models.Model):
+    """A physical machine in a rack (issue 19), driven through its BMC by the host's Redfish driver.
+
+    ``bmc`` holds the BMC's address, user, password and system id, encrypted at rest (an address and a
+    password are worth the same to an attacker). ``server`` is the server it was given; a machine is given to
+    one server at a time (unique) and returns to ``available`` only after its disks were wiped.
+    """
+
+    State = MachineState
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("mch"), editable=False)
+    name = models.CharField(max_length=64, unique=True)
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="machines")
+    profile = models.ForeignKey("catalog.HardwareProfile", on_delete=models.PROTECT, related_name="machines")
+    rack = models.CharField(max_length=40, blank=True)
+    position = models.CharField(max_length=16, blank=True, help_text='Rack units, e.g. "U12-U13".')
+    serial = models.CharField(max_length=64, blank=True)
+    macs = models.JSONField(default=list, blank=True)
+    bmc = EncryptedJSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AVAILABLE)
+    note = models.CharField(max_length=300, blank=True, help_text="Why the machine is in maintenance or broken.")
+    server = models.OneToOneField(Server, on_delete=models.PROTECT, null=True, blank=True, related_name="machine")
+    created_at = models.DateTimeField()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["host__location__code", "rack", "position", "name"]
+        constraints = [MACHINE_STATE.constraint()]
+        indexes = [models.Index(fields=["profile", "state"], name="machine_profile_state")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+
+class MachineWait(models.Model):
+    """A paid dedicated-server order waiting for a free machine of its profile (issue 19), first come first
+    served; the service stays ``provisioning`` meanwhile and the customer is told it is waiting."""
+
+    service = models.OneToOneField("services.Service", on_delete=models.CASCADE, related_name="machine_wait")
+    profile = models.ForeignKey("catalog.HardwareProfile", on_delete=models.PROTECT, related_name="waits")
+    location = models.ForeignKey("catalog.Location", on_delete=models.PROTECT, related_name="machine_waits")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} waits for {self.profile_id}"

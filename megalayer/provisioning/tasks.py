@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from megalayer.provisioning.actions import machines_assign_waiting
 from megalayer.provisioning.actions.hosts import hosts_reconcile
 from megalayer.provisioning.actions.runner import operation_run, operations_run_due
 from megalayer.provisioning.actions.snapshots import snapshot_schedules_run
@@ -39,3 +40,9 @@ def snapshot_schedules_task() -> dict[str, int]:
 
     run = snapshot_schedules_run()
     return {"requested": run.requested, "pruned": run.pruned, "refused": run.refused}
+
+
+@task()
+def machines_assign_task() -> int:
+    """Give machines that became available to the dedicated-server orders waiting for them (issue 19)."""
+    return machines_assign_waiting()

@@ -33,9 +33,10 @@ from megalayer.core.transactions import outermost
 from megalayer.network.actions import ip_allocate
 from megalayer.network.queries import ipv6_pool_exists
 from megalayer.provisioning.actions.hosts import host_driver
+from megalayer.provisioning.actions.machines import machine_bind, machine_take
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import Capability, ImageRef
-from megalayer.provisioning.models import Host, Operation, Server
+from megalayer.provisioning.models import Host, MachineWait, Operation, Server
 from megalayer.services import hooks as services_hooks
 from megalayer.services.actions import service_provisioning_retry
 from megalayer.services.choices import Status
@@ -143,10 +144,13 @@ def _addresses_wanted(service: Service) -> int:
     return int(service.product.ipv4_included) + sum(q for c, q in extra_codes.items() if c in ipv4_codes)
 
 
-def server_build(*, service: Service, actor: Actor) -> Operation:
+def server_build(*, service: Service, actor: Actor) -> Operation | None:
     """Place the service's server on a host, give it its addresses (plan + extra-IP add-ons, TOS-NET-1) and
     request the create operation. Runs in the caller's transaction: refused as a whole when no host has room
-    or the pool has too few addresses."""
+    or the pool has too few addresses.
+
+    A dedicated server (a product with a hardware profile) takes a free machine of the profile instead of
+    room on a host; when none is free the order waits for one (None: nothing requested yet, issue 19)."""
 
     existing = Server.objects.filter(service=service).first()
     if existing is not None:
@@ -154,10 +158,15 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
         if op is not None:
             return op
     with transaction.atomic():
-        host = existing.host if existing else _host_choose(service)
         image = _default_image(service)
         if image is None:
             raise RuleRefused("The plan offers no system image.", rule="no-image", requirement="TOS-OS-1")
+        machine = None
+        if existing is None and service.product.hardware_profile_id is not None:
+            machine = machine_take(service)
+            if machine is None:
+                return None
+        host = existing.host if existing else (machine.host if machine else _host_choose(service))
         server = existing or Server.objects.create(
             service=service,
             host=host,
@@ -168,6 +177,8 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
             disk_gb=service.product.disk_gb,
             created_at=clock.now(),
         )
+        if machine is not None:
+            machine_bind(machine, server)
         live = service.ip_assignments.filter(released_at__isnull=True)
         held = live.filter(prefix__family=4).count()
         for _ in range(max(_addresses_wanted(service) - held, 0)):
@@ -191,6 +202,23 @@ def server_build(*, service: Service, actor: Actor) -> Operation:
             secrets={"root_password": generate_password(), **service.cloud_init},
         )
     return operation
+
+
+def machines_assign_waiting(limit: int = 100) -> int:
+    """Give freed machines to the orders waiting for them, first paid first served; how many got one."""
+    served = 0
+    for wait_id in MachineWait.objects.order_by("created_at", "pk").values_list("pk", flat=True)[:limit]:
+        with transaction.atomic():
+            wait = MachineWait.objects.select_for_update(skip_locked=True).filter(pk=wait_id).first()
+            if wait is None:
+                continue
+            service = Service.objects.select_for_update().get(pk=wait.service_id)
+            if service.status != Status.PROVISIONING:
+                wait.delete()  # cancelled or refunded meanwhile
+                continue
+            if server_build(service=service, actor=SYSTEM) is not None:
+                served += 1
+    return served
 
 
 # Requests --------------------------------------------------------------------------------------------------------

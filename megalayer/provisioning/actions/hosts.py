@@ -11,6 +11,7 @@ from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
+from megalayer.provisioning.actions.machines import InventoryDirectory
 from megalayer.provisioning.drivers import DRIVERS, driver_class, driver_for
 from megalayer.provisioning.drivers.base import (
     Driver,
@@ -24,7 +25,11 @@ OPEN = (Operation.Status.PENDING, Operation.Status.RUNNING)
 
 
 def host_driver(host: Host) -> Driver:
-    return driver_for(host.driver, {k: str(v) for k, v in host.parameters.items()})
+    params = {k: str(v) for k, v in host.parameters.items()}
+    cls = driver_class(host.driver)
+    if cls.needs_inventory:  # bare metal: the driver reaches each machine through the inventory
+        return cls(params, directory=InventoryDirectory(host))
+    return driver_for(host.driver, params)
 
 
 def host_driver_loaded(host: Host) -> tuple[Driver | None, str]:

@@ -20,6 +20,7 @@ from megalayer.core import clock
 from megalayer.notices.actions import notice_for_staff
 from megalayer.provisioning.actions import OPEN, PASSWORD_KINDS, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
 from megalayer.provisioning.actions.hosts import host_driver
+from megalayer.provisioning.actions.machines import machine_failed, machine_installed
 from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import (
@@ -221,6 +222,7 @@ def _succeed(operation: Operation, server: Server, result: dict[str, Any]) -> No
             )
         if operation.kind == Kind.CREATE:
             fields["built_at"] = now
+            machine_installed(server)
         if operation.kind in (Kind.CREATE, Kind.REINSTALL):
             # An older unseen password no longer opens anything: only the newest one is kept.
             Operation.objects.filter(service_id=operation.service_id, pk__lt=operation.pk).exclude(secrets={}).update(
@@ -297,6 +299,9 @@ def _fail(operation: Operation, message: str, *, attempted: bool) -> str:
             data={"operation": operation.public_id, "kind": operation.kind, "error": message[:500]},
         )
         _service_effect(operation, succeeded=False, error=message)
+        server = Server.objects.filter(service=operation.service).first()
+        if server is not None:
+            machine_failed(server, message)  # bare metal: the machine needs a person before it is used again
         _alert_staff(operation)
     _enqueue_next(operation)
     return OpStatus.FAILED

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -192,6 +192,30 @@ class EvidenceCopy:
     created_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Bmc:
+    """Bare metal (issue 19): how to reach one machine: its BMC's Redfish service and the system's id there."""
+
+    url: str  # "https://10.0.7.21" (the service root /redfish/v1 is added)
+    username: str
+    password: str = field(repr=False)
+    system: str = ""  # the ComputerSystem's id; empty: the BMC's only system
+    verify_tls: bool = True
+
+
+class MachineDirectory(Protocol):
+    """The platform's inventory as the driver sees it (implemented over the ``Machine`` table)."""
+
+    def machine_for(self, name: str) -> Bmc | None:
+        """The machine given to the server ``name`` (reserved at order or in service), or None."""
+
+    def machines(self) -> dict[str, Bmc]:
+        """Every machine of this host that a server holds, by server name."""
+
+    def release(self, name: str, *, wiped: bool) -> None:
+        """The server is gone: a wiped machine may be given to the next order, an unwiped one may not."""
+
+
 # The contract ---------------------------------------------------------------------------------------------------
 
 
@@ -201,9 +225,14 @@ class Driver(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     parameters: ClassVar[tuple[Parameter, ...]] = ()
+    # Bare metal: built with the platform's ``MachineDirectory`` (``directory=``), which says which machine
+    # holds which server and how to reach its BMC.
+    needs_inventory: ClassVar[bool] = False
     timeout: float = 120.0
 
-    def __init__(self, params: Mapping[str, str], *, timeout: float | None = None) -> None:
+    def __init__(
+        self, params: Mapping[str, str], *, timeout: float | None = None, directory: MachineDirectory | None = None
+    ) -> None:
         known = {p.name: p for p in self.parameters}
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -216,6 +245,7 @@ class Driver(ABC):
             if p.pattern and values[p.name] and not re.fullmatch(p.pattern, values[p.name]):
                 raise TerminalError(f"{self.name}: {p.label} is not valid ({p.help or p.name})")
         self.params: dict[str, str] = values
+        self.directory = directory
         self.check()
         if timeout is not None:
             self.timeout = timeout

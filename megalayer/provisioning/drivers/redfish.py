@@ -26,19 +26,21 @@ machine, not the installation (the contract suite knows this through ``UnderTest
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import sushy
 from sushy import exceptions as sushy_errors
 
 from megalayer.provisioning.drivers.base import (
+    Bmc,
     Capability,
     Driver,
     ImageRef,
     IsoRef,
+    MachineDirectory,
     Parameter,
     PowerState,
     RetryableError,
@@ -49,30 +51,6 @@ from megalayer.provisioning.drivers.base import (
 )
 
 URL_TEMPLATE = r"https?://[^\s]+"
-
-
-@dataclass(frozen=True, slots=True)
-class Bmc:
-    """How to reach one machine: its BMC's Redfish service and the system's id there."""
-
-    url: str  # "https://10.0.7.21" (the service root /redfish/v1 is added)
-    username: str
-    password: str = field(repr=False)
-    system: str = ""  # the ComputerSystem's id; empty: the BMC's only system
-    verify_tls: bool = True
-
-
-class MachineDirectory(Protocol):
-    """The platform's inventory as the driver sees it (implemented over the ``Machine`` table)."""
-
-    def machine_for(self, name: str) -> Bmc | None:
-        """The machine given to the server ``name`` (reserved at order or in service), or None."""
-
-    def machines(self) -> dict[str, Bmc]:
-        """Every machine of this host that a server holds, by server name."""
-
-    def release(self, name: str) -> None:
-        """The server is gone and its machine wiped: the machine may be given to the next order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +99,7 @@ class RedfishDriver(Driver):
         Parameter("power_timeout", "Power change timeout (seconds)", required=False, default="300", pattern=r"\d{1,4}"),
     )
     timeout = 60.0
-
-    def __init__(
-        self,
-        params: Mapping[str, str],
-        *,
-        timeout: float | None = None,
-        directory: MachineDirectory | None = None,
-    ) -> None:
-        super().__init__(params, timeout=timeout)
-        self.directory = directory
+    needs_inventory = True
 
     def check(self) -> None:
         if "{image}" not in self.params["installer_url"]:
@@ -392,7 +361,7 @@ class RedfishDriver(Driver):
             media.refresh(force=True)
             if media.inserted:
                 media.eject_media()
-        self._directory().release(name)
+        self._directory().release(name, wiped=wiped)
         return wiped
 
     def state(self, name: str) -> ServerInfo:

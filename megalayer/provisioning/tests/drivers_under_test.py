@@ -20,7 +20,7 @@ from megalayer.provisioning.drivers import driver_for
 from megalayer.provisioning.drivers.base import Driver
 
 if TYPE_CHECKING:
-    from megalayer.provisioning.drivers.redfish import Bmc
+    from megalayer.provisioning.drivers.base import Bmc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LIBVIRT_NODE = FIXTURES / "libvirt-test-node.xml"
@@ -247,7 +247,7 @@ class RackDirectory:
     it asks the driver to install (``reserve``), and the driver releases it after the wipe."""
 
     def __init__(self, rack: EmulatedRack) -> None:
-        from megalayer.provisioning.drivers.redfish import Bmc
+        from megalayer.provisioning.drivers.base import Bmc
 
         self.free = [Bmc(rack.url, "admin", "password", system=rack.systems[n], verify_tls=False) for n in rack.names]
         self.held: dict[str, Bmc] = {}
@@ -263,7 +263,7 @@ class RackDirectory:
     def machines(self) -> dict[str, Bmc]:
         return dict(self.held)
 
-    def release(self, name: str) -> None:
+    def release(self, name: str, *, wiped: bool) -> None:
         self.free.append(self.held.pop(name))
         self.released.append(name)
 

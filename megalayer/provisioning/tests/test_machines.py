@@ -1,0 +1,245 @@
+"""The inventory of physical machines (issue 19): import from CSV, an order takes one free machine of its
+profile (never two orders one machine, under real parallel orders on PostgreSQL), an order with none free
+waits and is served first-paid-first when a machine comes back, and only a wiped machine comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import pytest
+
+from megalayer.audit.actions import Actor
+from megalayer.audit.models import AuditEvent
+from megalayer.billing.tests.conftest import fund
+from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.conftest import make_customer, seed_catalog
+from megalayer.core import clock
+from megalayer.core.errors import InvalidInput
+from megalayer.orders.actions import order_place
+from megalayer.provisioning import actions as provisioning_actions
+from megalayer.provisioning.actions import machines_assign_waiting
+from megalayer.provisioning.actions.hosts import host_driver
+from megalayer.provisioning.actions.machines import InventoryDirectory, machine_set_state, machines_import_csv
+from megalayer.provisioning.drivers.base import Bmc
+from megalayer.provisioning.models import Host, Machine, MachineWait, Operation, Server
+from megalayer.services.actions import service_provision
+from megalayer.services.models import Service
+from megalayer.services.tests.conftest import with_billing
+from megalayer.testing_parallel import run_in_parallel, skip_unless_threads_share_the_database
+
+CUSTOMER = Actor.system("test customer")
+HEADER = "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password,bmc_system\n"
+
+
+def _rack(machines: int = 3) -> Product:
+    seed_catalog()
+    hkg, premium = Location.objects.get(code="hkg"), NetworkTier.objects.get(code="premium")
+    from megalayer.conftest import hkg_sandbox
+
+    hkg_sandbox(hkg, premium)  # the address pool
+    profile = HardwareProfile.objects.create(
+        code="e3-32g", name="Xeon E3, 32 GB", cpu_cores=4, memory_gb=32, disks="2 × 480 GB SSD"
+    )
+    Host.objects.create(
+        name="hkg-rack-a",
+        driver="redfish",
+        parameters={"installer_url": "http://boot.example.net/installers/{image}.iso"},
+        location=hkg,
+        capacity_vcpus=0,
+        capacity_memory_gb=0,
+        capacity_disk_gb=0,
+        created_at=clock.now(),
+    )
+    product = Product.objects.create(
+        code="ded-hkg-e3",
+        name="Dedicated E3",
+        kind="dedicated",
+        location=hkg,
+        tier=premium,
+        cpu_cores=4,
+        memory_gb=32,
+        disk_gb=480,
+        bandwidth_tb=Decimal("10"),
+        hardware_profile=profile,
+    )
+    product.os_images.set(OsImage.objects.filter(code="debian-12"))
+    PriceVersion.objects.create(
+        product=product,
+        cycle="monthly",
+        amount=Decimal("80.00"),
+        currency="USD",
+        effective_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        created_at=clock.now(),
+    )
+    rows = "".join(
+        f"m{n},hkg-rack-a,e3-32g,A1,U{10 + n},SN{n},52:54:00:aa:00:{n:02x},https://10.9.0.{n + 10},admin,secret-{n},1\n"
+        for n in range(machines)
+    )
+    if machines:
+        machines_import_csv(staff=_staff(), text=HEADER + rows)
+    return product
+
+
+def _staff() -> Any:
+    from megalayer.accounts.models import User
+
+    user, _ = User.objects.get_or_create(email="ops@example.net", defaults={"is_staff": True})
+    return user
+
+
+def _paid(product: Product, email: str) -> Service:
+    """A paid order for the product, not yet provisioned."""
+    customer = with_billing(make_customer(email))
+    fund(customer, "80.00")
+    order_place(customer=customer, product=product, cycle="monthly", os_image=None, actor=CUSTOMER)
+    return Service.objects.get(customer=customer)
+
+
+@pytest.fixture
+def requested(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The create operations requested, recorded instead of run: what the BMC then does is the subject of
+    the Redfish flow test, not of the allocation tests."""
+    ids: list[int] = []
+    monkeypatch.setattr(provisioning_actions, "_enqueue", lambda operation: ids.append(operation.pk))
+    return ids
+
+
+@pytest.mark.django_db
+def test_a_rack_imports_from_csv_with_its_bmc_credentials_encrypted(terms_v1):
+    _rack()
+    machines = list(Machine.objects.order_by("name"))
+    assert [(m.name, m.state, m.rack, m.position, m.macs) for m in machines] == [
+        ("m0", "available", "A1", "U10", ["52:54:00:aa:00:00"]),
+        ("m1", "available", "A1", "U11", ["52:54:00:aa:00:01"]),
+        ("m2", "available", "A1", "U12", ["52:54:00:aa:00:02"]),
+    ]
+    assert machines[0].bmc == {
+        "url": "https://10.9.0.10",
+        "username": "admin",
+        "password": "secret-0",
+        "system": "1",
+        "verify_tls": True,
+    }
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT bmc FROM provisioning_machine WHERE name = 'm0'")
+        stored = str(cursor.fetchone()[0])
+    assert "secret-0" not in stored
+    assert "10.9.0.10" not in stored
+    event = AuditEvent.objects.get(action="machine.imported")
+    assert event.data == {"machines": ["m0", "m1", "m2"]}  # no address, no password
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("m9,hkg-rack-a,e3-32g,A1,U1,S,52:54:00:aa:00:09,https://10.9.0.9,admin,pw,1", "exists already"),
+        ("x1,hkg-rack-b,e3-32g,A1,U1,S,52:54:00:aa:00:09,https://10.9.0.9,admin,pw,1", "no Redfish host"),
+        ("x1,hkg-rack-a,nope,A1,U1,S,52:54:00:aa:00:09,https://10.9.0.9,admin,pw,1", "no hardware profile"),
+        ("x1,hkg-rack-a,e3-32g,A1,U1,S,52-54-00,https://10.9.0.9,admin,pw,1", "MAC addresses"),
+        ("x1,hkg-rack-a,e3-32g,A1,U1,S,52:54:00:aa:00:09,ftp://10.9.0.9,admin,pw,1", "BMC URL"),
+        ("x1,hkg-rack-a,e3-32g,A1,U1,S,52:54:00:aa:00:09,https://10.9.0.9,,pw,1", "BMC user"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_file_naming_its_line(terms_v1, row, message):
+    _rack(machines=0)
+    good = "m9,hkg-rack-a,e3-32g,A1,U1,S,52:54:00:aa:00:08,https://10.9.0.8,admin,pw,1\n"
+    with pytest.raises(InvalidInput, match=message) as refused:
+        machines_import_csv(staff=_staff(), text=HEADER + good + row.replace("m9,", "m9,", 1) + "\n")
+    assert "Line 3" in str(refused.value.detail)
+    assert not Machine.objects.exists()  # all or nothing: the good first row is not kept either
+
+
+@pytest.mark.django_db
+def test_orders_take_free_machines_and_the_fourth_waits_until_one_is_wiped(
+    terms_v1, requested, django_capture_on_commit_callbacks
+):
+    product = _rack()
+    services = [_paid(product, f"c{n}@example.com") for n in range(4)]
+    for service in services:
+        service_provision(service=service)
+    held = dict(Machine.objects.filter(server__isnull=False).values_list("name", "server__service__customer__owner__email"))
+    assert held == {"m0": "c0@example.com", "m1": "c1@example.com", "m2": "c2@example.com"}
+    assert set(Machine.objects.values_list("state", flat=True)) == {"reserved"}
+    assert len(requested) == 3
+    assert Service.objects.get(pk=services[3].pk).status == "provisioning"
+    assert MachineWait.objects.get().service_id == services[3].pk
+    assert not Server.objects.filter(service=services[3]).exists()
+
+    # The first customer's server is deleted: the driver wipes the machine and hands it back.
+    first = Server.objects.get(service=services[0])
+    directory = InventoryDirectory(first.host)
+    assert directory.machine_for(first.name) == Bmc("https://10.9.0.10", "admin", "secret-0", "1", True)
+    with django_capture_on_commit_callbacks(execute=True):  # the assignment task runs after the commit
+        directory.release(first.name, wiped=True)
+    m0 = Machine.objects.get(name="m0")
+    assert (m0.state, m0.server.service_id if m0.server else None) == ("reserved", services[3].pk)
+    assert not MachineWait.objects.exists()
+    assert len(requested) == 4
+    assert machines_assign_waiting() == 0  # nothing left waiting
+
+
+@pytest.mark.django_db
+def test_a_machine_returned_without_a_wipe_goes_to_maintenance_not_to_the_next_order(
+    terms_v1, requested, django_capture_on_commit_callbacks
+):
+    product = _rack(machines=1)
+    first, second = _paid(product, "a@example.com"), _paid(product, "b@example.com")
+    service_provision(service=first)
+    service_provision(service=second)
+    server = Server.objects.get(service=first)
+    InventoryDirectory(server.host).release(server.name, wiped=False)
+    machine = Machine.objects.get()
+    assert (machine.state, machine.server_id) == ("maintenance", None)
+    assert "without a disk wipe" in machine.note
+    assert MachineWait.objects.get().service_id == second.pk  # still waiting
+    with pytest.raises(InvalidInput, match="cannot become reserved"):
+        machine_set_state(staff=_staff(), machine=machine, state="reserved")
+    with django_capture_on_commit_callbacks(execute=True):
+        machine_set_state(staff=_staff(), machine=machine, state="available", note="wiped by hand")
+    assert Machine.objects.get().server.service_id == second.pk
+    assert AuditEvent.objects.filter(action="machine.state", data__state="available").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_host_driver_reaches_machines_through_the_inventory(terms_v1, requested):
+    product = _rack(machines=1)
+    service_provision(service=_paid(product, "a@example.com"))
+    server = Server.objects.get()
+    driver = host_driver(server.host)
+    assert driver.directory is not None
+    assert list(driver.directory.machines()) == [server.name]
+    assert driver.masked_parameters() == {
+        "installer_url": "http://boot.example.net/installers/{image}.iso",
+        "rescue_url": "",
+        "iso_url": "",
+        "wipe_url": "",
+        "wipe_timeout": "21600",
+        "power_timeout": "300",
+    }
+    assert Operation.objects.get(service=server.service).kind == "create"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_ten_parallel_orders_for_three_free_machines_provision_three_and_leave_seven_waiting(terms_v1, requested):
+    skip_unless_threads_share_the_database()
+    product = _rack(machines=3)
+    services = [_paid(product, f"p{n}@example.com") for n in range(10)]
+    results = run_in_parallel([partial(service_provision, service=service) for service in services])
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert Machine.objects.filter(server__isnull=False).count() == 3
+    assert len(set(Machine.objects.values_list("server__service_id", flat=True))) == 3
+    assert Server.objects.count() == 3
+    assert Operation.objects.filter(kind="create").count() == 3
+    assert MachineWait.objects.count() == 7
+    assert sorted(Service.objects.values_list("status", flat=True)) == ["provisioning"] * 10
+    waiting = set(MachineWait.objects.values_list("service_id", flat=True))
+    holding = set(Server.objects.values_list("service_id", flat=True))
+    assert waiting | holding == {s.pk for s in services}
+    assert not waiting & holding
