@@ -163,7 +163,9 @@ def test_orders_take_free_machines_and_the_fourth_waits_until_one_is_wiped(
     services = [_paid(product, f"c{n}@example.com") for n in range(4)]
     for service in services:
         service_provision(service=service)
-    held = dict(Machine.objects.filter(server__isnull=False).values_list("name", "server__service__customer__owner__email"))
+    held = dict(
+        Machine.objects.filter(server__isnull=False).values_list("name", "server__service__customer__owner__email")
+    )
     assert held == {"m0": "c0@example.com", "m1": "c1@example.com", "m2": "c2@example.com"}
     assert set(Machine.objects.values_list("state", flat=True)) == {"reserved"}
     assert len(requested) == 3
