@@ -30,14 +30,24 @@ from megalayer.network.queries import (
 from megalayer.notices.queries import attack_alarms_for_staff, network_notice_by_public_id, network_notices_for_staff
 from megalayer.provisioning.actions import operation_cancel, operation_retry
 from megalayer.provisioning.actions.hosts import host_driver_loaded, host_reconcile, host_save
+from megalayer.provisioning.actions.machines import (
+    CSV_COLUMNS,
+    CSV_OPTIONAL,
+    machine_set_state,
+    machines_import_csv,
+)
 from megalayer.provisioning.actions.network_notices import network_notice_publish, network_notice_update
 from megalayer.provisioning.drivers import DRIVERS, driver_class
-from megalayer.provisioning.models import Host, Operation
+from megalayer.provisioning.models import Host, Machine, Operation
 from megalayer.provisioning.queries import (
     all_hosts,
     host_by_public_id,
     hosts_for_staff,
     live_servers_on,
+    machine_by_public_id,
+    machine_state_counts,
+    machine_waits_for_staff,
+    machines_search,
     operation_by_public_id,
     operation_status_counts,
     operations_search,
@@ -395,3 +405,56 @@ def network_notices(request: HttpRequest) -> HttpResponse:
                 return redirect("backoffice:network_notices")
     rows = network_notices_for_staff()
     return render(request, "backoffice/network_notices.html", {"form": form, "notices": rows, "now": clock.now()})
+
+
+# Bare metal (issue 19) -------------------------------------------------------------------------------------------
+
+
+@staff_required("accounts.manage_machines")
+def machines(request: HttpRequest) -> HttpResponse:
+    """The inventory of physical machines: search, state filter, a rack imported from CSV, state changes."""
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "import":
+                upload = request.FILES.get("file")
+                text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.POST.get("csv", "")
+                result = machines_import_csv(staff=signed_in_user(request), text=text)
+                messages.success(request, f"{result.created} machine(s) registered.")
+            else:
+                machine = machine_by_public_id(request.POST.get("machine", ""))
+                if machine is None:
+                    raise Http404("No such machine.")
+                machine_set_state(
+                    staff=signed_in_user(request),
+                    machine=machine,
+                    state=request.POST.get("state", ""),
+                    note=request.POST.get("note", ""),
+                )
+                messages.success(request, f"{machine.name} is now {machine.get_state_display().lower()}.")
+        except DomainError as error:
+            messages.error(request, error.detail)
+        return redirect(request.get_full_path())
+    state = request.GET.get("state", "")
+    if state not in Machine.State.values:
+        state = ""
+    query = request.GET.get("q", "").strip()[:100]
+    counts = machine_state_counts()
+    page = Paginator(machines_search(state=state, query=query), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "backoffice/machines.html",
+        {
+            "page": page,
+            "state": state,
+            "q": query,
+            "states": [(value, label, counts.get(value, 0)) for value, label in Machine.State.choices],
+            "extra_query": f"state={state}&" if state else "",
+            "waits": machine_waits_for_staff(),
+            "columns": ", ".join(CSV_COLUMNS + CSV_OPTIONAL),
+            "staff_states": [
+                (Machine.State.AVAILABLE, "Back to the pool"),
+                (Machine.State.MAINTENANCE, "Maintenance"),
+                (Machine.State.BROKEN, "Broken"),
+            ],
+        },
+    )

@@ -62,6 +62,7 @@ urlpatterns = [
     path("legal/holds/", legal_views.holds, name="legal_holds"),
     path("legal/holds/<str:public_id>/records/", legal_views.hold_records, name="legal_hold_records"),
     path("hosts/", machine_views.hosts, name="hosts"),
+    path("machines/", machine_views.machines, name="machines"),
     path("hosts/new/", machine_views.host_edit, name="host_new"),
     path("hosts/<str:public_id>/", machine_views.host_detail, name="host_detail"),
     path("hosts/<str:public_id>/edit/", machine_views.host_edit, name="host_edit"),

@@ -14,7 +14,15 @@ from megalayer.core import clock
 from megalayer.network.models import IpAssignment, ReverseDns
 from megalayer.provisioning.actions.hosts import host_driver_loaded
 from megalayer.provisioning.drivers.base import Capability
-from megalayer.provisioning.models import Host, Operation, Server, SnapshotSchedule, TrafficSample
+from megalayer.provisioning.models import (
+    Host,
+    Machine,
+    MachineWait,
+    Operation,
+    Server,
+    SnapshotSchedule,
+    TrafficSample,
+)
 from megalayer.services.models import Service
 
 
@@ -269,3 +277,32 @@ def traffic_usage(server: Server, *, counted: str, month_of: dt.date | None = No
 
 def snapshot_schedule_of(service: Service) -> SnapshotSchedule | None:
     return SnapshotSchedule.objects.filter(service=service).first()
+
+
+def machines_search(*, state: str = "", query: str = "") -> QuerySet[Machine]:
+    """The inventory for staff (issue 19), searchable by name, serial, rack or MAC, newest change first."""
+    rows = Machine.objects.select_related("host__location", "profile", "server__service").order_by(
+        "host__location__code", "rack", "position", "name"
+    )
+    if state:
+        rows = rows.filter(state=state)
+    if query:
+        rows = rows.filter(
+            Q(name__icontains=query)
+            | Q(serial__icontains=query)
+            | Q(rack__icontains=query)
+            | Q(macs__icontains=query.lower())
+        )
+    return rows
+
+
+def machine_state_counts() -> dict[str, int]:
+    return dict(Machine.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+
+
+def machine_by_public_id(public_id: str) -> Machine | None:
+    return Machine.objects.filter(public_id=public_id).first()
+
+
+def machine_waits_for_staff() -> QuerySet[MachineWait]:
+    return MachineWait.objects.select_related("service", "profile", "location").order_by("created_at", "pk")

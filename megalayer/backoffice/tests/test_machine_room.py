@@ -220,3 +220,47 @@ def test_every_host_parameter_is_validated(staff, vps):
             )  # fmt: skip
         assert refused.value.field == "parameters", name
     assert not Host.objects.filter(name="kvm-2").exists()
+
+
+def test_a_rack_is_imported_searched_and_a_machine_taken_out_on_the_machines_page(staff_client, vps):
+    """Issue 19: the inventory page. A bad file is refused with its line and nothing registered; the BMC's
+    address and password never appear on the page; a machine goes to maintenance and back."""
+    from megalayer.catalog.models import HardwareProfile
+    from megalayer.provisioning.models import Machine
+
+    HardwareProfile.objects.create(code="e3-32g", name="Xeon E3, 32 GB", cpu_cores=4, memory_gb=32, disks="2 × SSD")
+    Host.objects.create(
+        name="hkg-rack-a",
+        driver="redfish",
+        parameters={"installer_url": "http://boot.example.net/{image}.iso"},
+        location=vps.location,
+        capacity_vcpus=0,
+        capacity_memory_gb=0,
+        capacity_disk_gb=0,
+        created_at=clock.now(),
+    )
+    header = "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password\n"
+    good = "r1-01,hkg-rack-a,e3-32g,R1,U01,SN-7781,52:54:00:aa:00:01,https://10.9.0.11,root,Bmc-Secret-1\n"
+    bad = "r1-02,hkg-rack-a,e3-32g,R1,U02,SN-7782,not-a-mac,https://10.9.0.12,root,Bmc-Secret-2\n"
+    refused = staff_client.post("/backoffice/machines/", {"action": "import", "csv": header + good + bad}, follow=True)
+    assert "Line 3: list the MAC addresses" in refused.content.decode()
+    assert not Machine.objects.exists()
+
+    staff_client.post("/backoffice/machines/", {"action": "import", "csv": header + good})
+    page = staff_client.get("/backoffice/machines/?q=7781").content.decode()
+    assert "r1-01" in page
+    assert "52:54:00:aa:00:01" in page
+    assert "Bmc-Secret-1" not in page
+    assert "10.9.0.11" not in page
+    assert "r1-01" not in staff_client.get("/backoffice/machines/?q=nothing-like-it").content.decode()
+
+    machine = Machine.objects.get()
+    staff_client.post("/backoffice/machines/", {"machine": machine.public_id, "state": "maintenance", "note": "PSU"})
+    machine.refresh_from_db()
+    assert (machine.state, machine.note) == ("maintenance", "PSU")
+    listed = staff_client.get("/backoffice/machines/?state=maintenance").content.decode()
+    assert "r1-01" in listed
+    assert "PSU" in listed
+    staff_client.post("/backoffice/machines/", {"machine": machine.public_id, "state": "available"})
+    machine.refresh_from_db()
+    assert machine.state == "available"

@@ -204,7 +204,9 @@ def test_a_machine_returned_without_a_wipe_goes_to_maintenance_not_to_the_next_o
         machine_set_state(staff=_staff(), machine=machine, state="reserved")
     with django_capture_on_commit_callbacks(execute=True):
         machine_set_state(staff=_staff(), machine=machine, state="available", note="wiped by hand")
-    assert Machine.objects.get().server.service_id == second.pk
+    held = Machine.objects.get().server
+    assert held is not None
+    assert held.service_id == second.pk
     assert AuditEvent.objects.filter(action="machine.state", data__state="available").count() == 1
 
 
