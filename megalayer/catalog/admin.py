@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from megalayer.catalog.models import Coupon, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.models import Coupon, HardwareProfile, Location, NetworkTier, OsImage, PriceVersion, Product
 
 
 class PriceInline(admin.TabularInline[PriceVersion, Product]):
@@ -13,7 +13,7 @@ class PriceInline(admin.TabularInline[PriceVersion, Product]):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin[Product]):
-    list_display = ("code", "name", "kind", "location", "tier", "is_active")
+    list_display = ("code", "name", "kind", "location", "tier", "hardware_profile", "is_active")
     list_filter = ("kind", "location", "tier", "is_active")
     inlines = [PriceInline]
 
@@ -27,3 +27,10 @@ class CouponAdmin(admin.ModelAdmin[Coupon]):
 admin.site.register(Location)
 admin.site.register(NetworkTier)
 admin.site.register(OsImage)
+
+
+@admin.register(HardwareProfile)
+class HardwareProfileAdmin(admin.ModelAdmin[HardwareProfile]):
+    """What dedicated-server products sell and inventory machines are (issue 19)."""
+
+    list_display = ("code", "name", "cpu_model", "cpu_cores", "memory_gb", "disks", "nics")

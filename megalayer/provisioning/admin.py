@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from megalayer.provisioning.models import Host, Operation, SandboxFault, SandboxMachine, Server
+from megalayer.provisioning.models import Host, Machine, Operation, SandboxFault, SandboxMachine, Server
 
 
 @admin.register(Host)
@@ -43,3 +43,17 @@ class SandboxMachineAdmin(admin.ModelAdmin[SandboxMachine]):
 @admin.register(SandboxFault)
 class SandboxFaultAdmin(admin.ModelAdmin[SandboxFault]):
     list_display = ["pool", "action", "error", "remaining", "message"]
+
+
+@admin.register(Machine)
+class MachineAdmin(admin.ModelAdmin[Machine]):
+    """Read-only: machines are imported and changed on the back office's Machines page; the BMC's address and
+    credentials are never shown."""
+
+    list_display = ["name", "host", "profile", "rack", "position", "state", "server"]
+    list_filter = ["state", "profile"]
+    search_fields = ["name", "serial"]
+    exclude = ["bmc"]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -247,3 +247,15 @@ def test_ten_parallel_orders_for_three_free_machines_provision_three_and_leave_s
     holding = set(Server.objects.values_list("service_id", flat=True))
     assert waiting | holding == {s.pk for s in services}
     assert not waiting & holding
+
+
+@pytest.mark.django_db
+def test_the_customer_sees_that_a_paid_order_waits_for_a_machine(terms_v1, requested, client):
+    from megalayer.conftest import record_sign_in
+
+    product = _rack(machines=0)
+    service = _paid(product, "waiting@example.com")
+    service_provision(service=service)
+    record_sign_in(client, service.customer.owner)
+    page = client.get(f"/account/services/{service.public_id}/").content.decode()
+    assert "waiting for a free machine of this model in Hong Kong" in page
