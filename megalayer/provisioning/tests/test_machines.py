@@ -53,14 +53,26 @@ def _rack(machines: int = 3) -> Product:
         capacity_disk_gb=0,
         created_at=clock.now(),
     )
+    product = dedicated_product(profile)
+    rows = "".join(
+        f"m{n},hkg-rack-a,e3-32g,A1,U{10 + n},SN{n},52:54:00:aa:00:{n:02x},https://10.9.0.{n + 10},admin,secret-{n},1\n"
+        for n in range(machines)
+    )
+    if machines:
+        machines_import_csv(staff=_staff(), text=HEADER + rows)
+    return product
+
+
+def dedicated_product(profile: HardwareProfile) -> Product:
+    """A dedicated-server plan in Hong Kong (premium) selling machines of ``profile``, at $80 a month."""
     product = Product.objects.create(
-        code="ded-hkg-e3",
-        name="Dedicated E3",
+        code=f"ded-hkg-{profile.code}",
+        name=f"Dedicated {profile.name}",
         kind="dedicated",
-        location=hkg,
-        tier=premium,
-        cpu_cores=4,
-        memory_gb=32,
+        location=Location.objects.get(code="hkg"),
+        tier=NetworkTier.objects.get(code="premium"),
+        cpu_cores=profile.cpu_cores,
+        memory_gb=profile.memory_gb,
         disk_gb=480,
         bandwidth_tb=Decimal("10"),
         hardware_profile=profile,
@@ -74,12 +86,6 @@ def _rack(machines: int = 3) -> Product:
         effective_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
         created_at=clock.now(),
     )
-    rows = "".join(
-        f"m{n},hkg-rack-a,e3-32g,A1,U{10 + n},SN{n},52:54:00:aa:00:{n:02x},https://10.9.0.{n + 10},admin,secret-{n},1\n"
-        for n in range(machines)
-    )
-    if machines:
-        machines_import_csv(staff=_staff(), text=HEADER + rows)
     return product
 
 

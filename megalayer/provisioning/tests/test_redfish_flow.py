@@ -6,21 +6,20 @@ maintenance with the staff alerted."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from megalayer.audit.actions import Actor
 from megalayer.billing.tests.conftest import fund
-from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, OsImage, PriceVersion, Product
+from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, Product
 from megalayer.conftest import hkg_sandbox, make_customer, seed_catalog
 from megalayer.core import clock
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.models import Host, Machine, Operation, Server
 from megalayer.provisioning.tests.drivers_under_test import HAS_LIBVIRT, HAS_SUSHY, EmulatedRack, emulated_rack
+from megalayer.provisioning.tests.test_machines import dedicated_product
 from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
@@ -73,27 +72,7 @@ def _metal(rack: EmulatedRack, wipe_timeout: str = "120") -> Product:
             created_at=now,
             changed_at=now,
         )
-    product = Product.objects.create(
-        code="ded-e3",
-        name="Dedicated E3",
-        kind="dedicated",
-        location=hkg,
-        tier=premium,
-        cpu_cores=1,
-        memory_gb=1,
-        disk_gb=1,
-        bandwidth_tb=Decimal("1"),
-        hardware_profile=profile,
-    )
-    product.os_images.set(OsImage.objects.filter(code="debian-12"))
-    PriceVersion.objects.create(
-        product=product,
-        cycle="monthly",
-        amount=Decimal("80.00"),
-        currency="USD",
-        effective_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
-        created_at=now,
-    )
+    product = dedicated_product(profile)
     return product
 
 
