@@ -351,6 +351,9 @@ MEGALAYER_CONSOLE_TICKET_SECONDS = env.integer("MEGALAYER_CONSOLE_TICKET_SECONDS
 MEGALAYER_CONSOLE_WS_BASE = env.string("MEGALAYER_CONSOLE_WS_BASE", ":8001")
 # The largest cloud-init user data a customer may give at order or reinstall (issue 18).
 MEGALAYER_USER_DATA_MAX_BYTES = env.integer("MEGALAYER_USER_DATA_MAX_BYTES", 16 * 1024)
+# Bare metal (issue 19): the networks the machines' installers fetch their cloud-init seed from
+# (``/metal/seed/<MAC>/``); a request from anywhere else is answered 404. Set it to the provisioning network.
+MEGALAYER_METAL_SEED_NETWORKS = env.string_list("MEGALAYER_METAL_SEED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 
 LOGGING: dict[str, Any] = {
     "version": 1,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("terms/", include("megalayer.portal.terms_urls")),
     path("privacy/", include("megalayer.portal.privacy_policy_urls")),
     path("status/", portal_views.status, name="status"),
+    path("metal/seed/<str:mac>/<str:part>", portal_views.metal_seed_part, name="metal_seed"),
     path("r/<slug:code>/", portal_views.referral_link, name="referral_link"),
     path("backoffice/", include("megalayer.backoffice.urls")),
     path("api/v1/", api.urls),

@@ -30,6 +30,7 @@ from megalayer.notices.queries import notices_for_user
 from megalayer.privacy.actions import balance_forfeited, erasure_blockers, erasure_request
 from megalayer.privacy.forms import AccountDeleteForm
 from megalayer.privacy.views_shared import export_response
+from megalayer.provisioning.actions.metal_seed import metal_seed
 from megalayer.provisioning.actions.network_notices import status_page
 from megalayer.terms.queries import policy_at
 
@@ -147,6 +148,17 @@ def status(request: HttpRequest) -> HttpResponse:
     """The public status page: current and recent network notices, no customer data (TOS-NET-2)."""
 
     return render(request, "portal/status.html", status_page())
+
+
+def metal_seed_part(request: HttpRequest, mac: str, part: str) -> HttpResponse:
+    """A bare-metal installer fetches its machine's cloud-init seed (issue 19): only from the provisioning
+    network, only while the machine's install runs; anything else is a plain 404."""
+    seed = metal_seed(mac=mac, part=part, remote=str(request.META.get("REMOTE_ADDR", "")))
+    if seed is None:
+        raise Http404("No seed.")
+    response = HttpResponse(seed.body, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

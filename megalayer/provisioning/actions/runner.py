@@ -111,7 +111,7 @@ def operation_run(*, operation_id: int) -> str:
     return OpStatus.SUCCEEDED
 
 
-def _spec(operation: Operation, server: Server) -> ServerSpec:
+def operation_spec(operation: Operation, server: Server) -> ServerSpec:
 
     service = operation.service
     image = OsImage.objects.get(code=operation.parameters.get("image") or server.image)
@@ -141,7 +141,7 @@ def _perform(operation: Operation, server: Server, driver: Driver) -> dict[str, 
     info: ServerInfo | None = None
     result: dict[str, Any] = {}
     if kind == Kind.CREATE:
-        info = driver.create(_spec(operation, server))
+        info = driver.create(operation_spec(operation, server))
     elif kind == Kind.REINSTALL:
         image = OsImage.objects.get(code=operation.parameters["os_image"])
         info = driver.reinstall(

@@ -10,9 +10,12 @@ machine; it only drives the one it is told.
 What the hypervisor drivers do with a disk image, this one does with the BMC's virtual media:
 
 - **install / reinstall**: insert the operator's installer image for the OS (``installer_url`` with
-  ``{image}``) and boot it once; the installer carries its answer file (preseed, kickstart, autounattend,
-  or cloud-init on a prepared image), partitions the disks and reboots into the new system;
-- **rescue** and **ISO**: the same with ``rescue_url`` or ``iso_url`` (``{iso}``);
+  ``{image}``) and boot it once; the installer carries its answer file (preseed, kickstart, autounattend),
+  partitions the disks, fetches the server's cloud-init seed from the platform (``/metal/seed/<MAC>/``:
+  hostname, root password, SSH keys, the customer's user data) into the new system, and powers the machine
+  off; the driver waits for that (``install_timeout``) and starts the machine from its disk;
+- **rescue** and **ISO**: boot ``rescue_url`` or ``iso_url`` (``{iso}``); the rescue system fetches its
+  one-time root password from the same seed;
 - **wipe** at deletion: boot ``wipe_url`` (an image that erases every disk and powers the machine off when
   it has finished); destroy succeeds only when the machine is off again within ``wipe_timeout`` seconds;
   otherwise it raises and the platform puts the machine into maintenance with an alert (TOS-DEL-1 data
@@ -96,6 +99,7 @@ class RedfishDriver(Driver):
             pattern=URL_TEMPLATE,
         ),
         Parameter("wipe_timeout", "Wipe timeout (seconds)", required=False, default="21600", pattern=r"\d{1,6}"),
+        Parameter("install_timeout", "Install timeout (seconds)", required=False, default="7200", pattern=r"\d{1,6}"),
         Parameter("power_timeout", "Power change timeout (seconds)", required=False, default="300", pattern=r"\d{1,4}"),
     )
     timeout = 60.0
@@ -109,7 +113,8 @@ class RedfishDriver(Driver):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        found = {Capability.SUSPEND_POWER_OFF}
+        # The seed the installer fetches carries keys, password and the customer's user data (cloud-init).
+        found = {Capability.SUSPEND_POWER_OFF, Capability.CLOUD_INIT, Capability.USER_DATA}
         if self.params["rescue_url"]:
             found.add(Capability.RESCUE)
         if self.params["iso_url"]:
@@ -316,18 +321,45 @@ class RedfishDriver(Driver):
     def _installer(self, image: ImageRef) -> str:
         return self.params["installer_url"].replace("{image}", image.code)
 
+    def _run_to_the_end(self, name: str, url: str, timeout: str, what: str) -> None:
+        """Boot an image that does its work and powers the machine off when it has finished (an unattended
+        installer, the wipe image); wait for that power-off. Not finishing in time is for a person to see."""
+        self._boot_from(name, url)
+        system = self._system(self._bmc(name))
+        if not self._wait_power(system, sushy.PowerState.OFF.value, float(self.seconds(timeout))):
+            raise TerminalError(f"redfish: {what} of {name} did not finish within {self.params[timeout]} s")
+
+    def _start_from_disk(self, name: str) -> ServerInfo:
+        system = self._system(self._bmc(name))
+        with self._errors():
+            system.set_system_boot_options(
+                target=sushy.BootSource.HDD, enabled=sushy.BootSourceOverrideEnabled.CONTINUOUS
+            )
+        return self._power(name, True)
+
+    def _install(self, name: str, image: ImageRef) -> ServerInfo:
+        """The installer runs (it fetches the server's cloud-init seed from the platform: hostname, root
+        password, keys, user data) and powers off; the machine then starts from its disk. The installer stays
+        in the virtual CD, which is how ``state`` tells the installed image."""
+        self._run_to_the_end(name, self._installer(image), "install_timeout", "the installation")
+        return self._start_from_disk(name)
+
     # The contract ---------------------------------------------------------------------------------------------
 
     def create(self, spec: ServerSpec) -> ServerInfo:
-        """Install the OS on the machine reserved for ``spec.name``. A retried create finds the installer
-        of the same image already booted and returns the machine as it is."""
+        """Install the OS on the machine reserved for ``spec.name``. A create retried after the install
+        finished (the machine runs from its disk with that image's installer in the CD) returns the machine
+        as it is; one retried before starts the install afresh on the same machine."""
         bmc = self._directory().machine_for(spec.name)
         if bmc is None:
             raise TerminalError(f"redfish: no machine is reserved for {spec.name}")
         info = self._info(spec.name, bmc)
         if info.image == spec.image.code and info.power == PowerState.RUNNING:
-            return info
-        return self._boot_from(spec.name, self._installer(spec.image))
+            with self._errors():
+                target = self._system(bmc).boot.target
+            if str(getattr(target, "value", target)) == sushy.BootSource.HDD.value:
+                return info
+        return self._install(spec.name, spec.image)
 
     def reinstall(
         self,
@@ -338,8 +370,10 @@ class RedfishDriver(Driver):
         ssh_keys: tuple[str, ...] = (),
         user_data: str = "",
     ) -> ServerInfo:
+        """The password, keys and user data reach the new system through the platform's seed, which the
+        installer fetches while this operation runs (not through the BMC)."""
         self._bmc(name)
-        return self._boot_from(name, self._installer(image))
+        return self._install(name, image)
 
     def destroy(self, name: str, *, wipe: bool = True) -> bool:
         """Power off, wipe every disk (when a wipe image is configured) and hand the machine back. The wipe
@@ -350,10 +384,7 @@ class RedfishDriver(Driver):
             return False  # gone already
         wiped = False
         if wipe and self.params["wipe_url"]:
-            self._boot_from(name, self.params["wipe_url"])
-            system = self._system(bmc)
-            if not self._wait_power(system, sushy.PowerState.OFF.value, float(self.seconds("wipe_timeout"))):
-                raise TerminalError(f"redfish: the disk wipe of {name} did not finish")
+            self._run_to_the_end(name, self.params["wipe_url"], "wipe_timeout", "the disk wipe")
             wiped = True
         self._power(name, False)
         with self._errors():

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +38,6 @@ class UnderTest:
     observes_disk: bool = True  # disk_id changes with the disk (bare metal: it names the machine)
     prepare: Callable[[str], None] = lambda name: None  # the platform's step before create (bare metal: reserve)
     rack: Any = None  # the emulated rack behind a bare-metal driver
-    # What finishes a wipe the driver starts: nothing for hypervisors; on the emulated rack, the wipe
-    # image's last step (it powers the machine off), which an empty ISO cannot do itself.
-    wipe_finishes: Callable[[], AbstractContextManager[None]] = nullcontext
 
 
 @contextmanager
@@ -180,19 +177,36 @@ class EmulatedRack:
                 domain.destroy()
 
     @contextmanager
-    def wipe_finishes(self) -> Iterator[None]:
-        """Power off any machine that has booted the wipe image, as the image does when it has erased the
-        disks, until the block ends."""
+    def images_finish(self, *, wipe: bool = True) -> Iterator[None]:
+        """Play the part of the images that end by powering the machine off: the unattended installers (and,
+        unless ``wipe`` is False, the wipe image), which an empty ISO cannot do itself. A machine found
+        booting one of them twice in a row (so it has finished starting) is powered off, until the block ends."""
         import threading
+        import xml.etree.ElementTree as ET
 
+        finishing = ("debian-12-iso", "ubuntu-24-04-iso", *(("wipe-iso",) if wipe else ()))
         done = threading.Event()
 
+        def booting_a_finishing_image(domain: Any) -> bool:
+            tree = ET.fromstring(domain.XMLDesc(0))
+            cdrom = tree.find("devices/disk[@device='cdrom']")
+            if cdrom is None:
+                return False
+            source = cdrom.find("source")
+            image = Path(source.get("file", "")).name if source is not None else ""
+            # The emulator sets the boot device as per-device order (<boot order='1'/>) or, on older
+            # releases, as <os><boot dev=...>: either way, is the CD first?
+            order = cdrom.find("boot")
+            first = order is not None and order.get("order") == "1"
+            first = first or [b.get("dev") for b in tree.findall("os/boot")][:1] == ["cdrom"]
+            return first and image.startswith(finishing)
+
         def watch() -> None:
-            seen: set[str] = set()  # booted the wipe image at the last look: finished starting, so stop it now
+            seen: set[str] = set()
             while not done.wait(0.5):
                 for name in self.names:
                     domain = self.conn.lookupByName(name)
-                    if not (domain.isActive() and "wipe" in domain.XMLDesc(0)):
+                    if not (domain.isActive() and booting_a_finishing_image(domain)):
                         seen.discard(name)
                     elif name in seen:
                         domain.destroy()
@@ -297,18 +311,19 @@ def redfish_emulated() -> Iterator[UnderTest]:
         "iso_url": f"{media}/isos/{{iso}}.iso",
         "wipe_url": f"{media}/wipe.iso",
         "wipe_timeout": "120",
+        "install_timeout": "120",
         "power_timeout": "60",
     }
     try:
-        yield UnderTest(
-            RedfishDriver(params, timeout=30, directory=directory),
-            ("debian-12", "ubuntu-24-04"),
-            False,
-            observes_disk=False,
-            prepare=directory.reserve,
-            rack=rack,
-            wipe_finishes=rack.wipe_finishes,
-        )
+        with rack.images_finish():
+            yield UnderTest(
+                RedfishDriver(params, timeout=30, directory=directory),
+                ("debian-12", "ubuntu-24-04"),
+                False,
+                observes_disk=False,
+                prepare=directory.reserve,
+                rack=rack,
+            )
     finally:
         forget_connections()
 

@@ -196,8 +196,7 @@ def test_destroy_removes_the_machine_and_a_second_destroy_is_fine(under_test):
     driver = under_test.driver
     driver.create(_spec(under_test))
     driver.create(_spec(under_test, name="srv-contract-2"))
-    with under_test.wipe_finishes():
-        wiped = driver.destroy("srv-contract-1", wipe=True)
+    wiped = driver.destroy("srv-contract-1", wipe=True)
     assert wiped is driver.supports(Capability.WIPE)
     with pytest.raises(ServerNotFound):
         driver.state("srv-contract-1")

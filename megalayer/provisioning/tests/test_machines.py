@@ -265,3 +265,66 @@ def test_the_customer_sees_that_a_paid_order_waits_for_a_machine(terms_v1, reque
     record_sign_in(client, service.customer.owner)
     page = client.get(f"/account/services/{service.public_id}/").content.decode()
     assert "waiting for a free machine of this model in Hong Kong" in page
+
+
+@pytest.mark.django_db
+def test_the_installer_gets_its_seed_by_mac_only_from_the_provisioning_network_while_the_install_runs(
+    terms_v1, requested, client, settings
+):
+    """Issue 19: how the root password, keys and user data reach a bare-metal install (the BMC cannot)."""
+    from megalayer.provisioning.actions.runner import _claim
+
+    settings.MEGALAYER_METAL_SEED_NETWORKS = ["10.20.0.0/16"]
+    product = _rack(machines=1)
+    service = _paid(product, "metal@example.com")
+    service.ssh_keys = [KEY]
+    service.save(update_fields=["ssh_keys"])
+    service_provision(service=service)
+    operation = Operation.objects.get(service=service, kind="create")
+    url = "/metal/seed/52:54:00:aa:00:00/"
+    inside = {"REMOTE_ADDR": "10.20.3.4"}
+
+    assert client.get(url + "user-data", **inside).status_code == 404  # not running yet: nothing to give
+    assert _claim(operation.pk, dt.timedelta(minutes=5)) is not None  # the worker runs the install now
+    password = Operation.objects.get(pk=operation.pk).secrets["root_password"]
+
+    user_data = client.get(url + "user-data", **inside)
+    assert user_data.status_code == 200
+    assert user_data["Cache-Control"] == "no-store"
+    body = user_data.content.decode()
+    server = Server.objects.get(service=service)
+    assert body.startswith(f"#cloud-config\nhostname: {server.name}.")
+    assert f'password: "{password}"' in body
+    assert f'ssh_authorized_keys:\n  - "{KEY}"' in body
+    meta = client.get("/metal/seed/52-54-00-AA-00-00/meta-data", **inside).content.decode()
+    assert meta.startswith(f"instance-id: {server.name}-{operation.public_id}\n")
+
+    assert client.get(url + "user-data", REMOTE_ADDR="203.0.113.9").status_code == 404  # not the network
+    assert client.get("/metal/seed/52:54:00:aa:00:99/user-data", **inside).status_code == 404  # no machine
+    assert client.get(url + "vendor-data", **inside).status_code == 404
+    assert client.get("/metal/seed/not-a-mac/user-data", **inside).status_code == 404
+    served = AuditEvent.objects.filter(action="machine.seed_served")
+    assert [(e.data["part"], e.data["from"]) for e in served.order_by("pk")] == [
+        ("user-data", "10.20.3.4"),
+        ("meta-data", "10.20.3.4"),
+    ]
+    Operation.objects.filter(pk=operation.pk).update(status="succeeded")  # the install ended
+    assert client.get(url + "user-data", **inside).status_code == 404
+    assert served.count() == 2
+
+    # The rescue system boots after its operation ended and asks then: served for 15 minutes after.
+    rescue = Operation.objects.create(
+        service=service,
+        kind="rescue_enter",
+        status="succeeded",
+        idempotency_key="rescue-1",
+        secrets={"root_password": "one-time-Rescue-1"},
+        finished_at=clock.now() - dt.timedelta(minutes=14),
+        created_at=clock.now() - dt.timedelta(minutes=15),
+    )
+    assert 'password: "one-time-Rescue-1"' in client.get(url + "user-data", **inside).content.decode()
+    Operation.objects.filter(pk=rescue.pk).update(finished_at=clock.now() - dt.timedelta(minutes=16))
+    assert client.get(url + "user-data", **inside).status_code == 404
+
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"

@@ -6,17 +6,20 @@ maintenance with the staff alerted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from megalayer.audit.actions import Actor
 from megalayer.billing.tests.conftest import fund
-from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, Product
+from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, OsImage, Product
 from megalayer.conftest import hkg_sandbox, make_customer, seed_catalog
 from megalayer.core import clock
+from megalayer.core.money import Money
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
+from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
 from megalayer.provisioning.models import Host, Machine, Operation, Server
 from megalayer.provisioning.tests.drivers_under_test import HAS_LIBVIRT, HAS_SUSHY, EmulatedRack, emulated_rack
 from megalayer.provisioning.tests.test_machines import dedicated_product
@@ -35,10 +38,20 @@ STAFF = Actor.system("test staff")
 
 
 @pytest.fixture
-def rack() -> EmulatedRack:
+def rack() -> Iterator[EmulatedRack]:
+    """The rack, its installers and wipe image finishing as the real ones do (they power the machine off)."""
     rack = emulated_rack()
     rack.reset()
-    return rack
+    with rack.images_finish():
+        yield rack
+
+
+@pytest.fixture
+def rack_whose_wipe_hangs() -> Iterator[EmulatedRack]:
+    rack = emulated_rack()
+    rack.reset()
+    with rack.images_finish(wipe=False):
+        yield rack
 
 
 def _metal(rack: EmulatedRack, wipe_timeout: str = "120") -> Product:
@@ -117,7 +130,20 @@ def test_order_install_suspend_delete_on_a_redfish_machine(rack, terms_v1, djang
         service_unsuspend(service=service, actor=STAFF, requirement="TOS-ABUSE-2")
     assert domain.isActive()
 
-    with rack.wipe_finishes(), django_capture_on_commit_callbacks(execute=True):
+    # Reinstall: the same monthly quota as a VPS (one free, then the fee), the installer of the new image.
+    ubuntu = OsImage.objects.get(code="ubuntu-24-04")
+    product.os_images.add(ubuntu)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = reinstall_request(
+            service=service, os_image=ubuntu, confirm_erase=True, actor=CUSTOMER, idempotency_key="r1"
+        )
+    assert (first.parameters["free"], first.fee_invoice) == (True, None)
+    assert Operation.objects.get(pk=first.pk).status == "succeeded"
+    assert "ubuntu-24-04" in _cd(rack, name)
+    assert domain.isActive()
+    assert reinstall_quota(Service.objects.get(pk=service.pk)).next_costs == Money.of("5.00", "USD")
+
+    with django_capture_on_commit_callbacks(execute=True):
         service_terminate(service=service, reason="staff", actor=STAFF, requirement="TOS-VIOLATION-1")
     destroyed = Server.objects.get(pk=server.pk)
     assert destroyed.destroyed_at is not None
@@ -129,11 +155,11 @@ def test_order_install_suspend_delete_on_a_redfish_machine(rack, terms_v1, djang
 
 
 def test_a_wipe_that_does_not_finish_leaves_the_machine_in_maintenance(
-    rack, terms_v1, django_capture_on_commit_callbacks
+    rack_whose_wipe_hangs, terms_v1, django_capture_on_commit_callbacks
 ):
-    product = _metal(rack, wipe_timeout="3")
+    product = _metal(rack_whose_wipe_hangs, wipe_timeout="3")
     service = _order(product, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):  # no wipe_finishes(): the wipe image never ends
+    with django_capture_on_commit_callbacks(execute=True):  # the wipe image never powers the machine off
         service_terminate(service=service, reason="staff", actor=STAFF, requirement="TOS-VIOLATION-1")
     machine = Machine.objects.get()
     assert machine.state == "maintenance"
