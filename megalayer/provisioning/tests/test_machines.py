@@ -230,6 +230,7 @@ def test_the_host_driver_reaches_machines_through_the_inventory(terms_v1, reques
         "iso_url": "",
         "wipe_url": "",
         "wipe_timeout": "21600",
+        "install_timeout": "7200",
         "power_timeout": "300",
     }
     assert Operation.objects.get(service=server.service).kind == "create"
