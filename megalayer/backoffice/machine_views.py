@@ -30,6 +30,7 @@ from megalayer.network.queries import (
 from megalayer.notices.queries import attack_alarms_for_staff, network_notice_by_public_id, network_notices_for_staff
 from megalayer.provisioning.actions import operation_cancel, operation_retry
 from megalayer.provisioning.actions.hosts import host_driver_loaded, host_reconcile, host_save
+from megalayer.provisioning.actions.machine_checks import machine_inspect
 from megalayer.provisioning.actions.machines import (
     CSV_COLUMNS,
     CSV_OPTIONAL,
@@ -420,6 +421,15 @@ def machines(request: HttpRequest) -> HttpResponse:
                 text = upload.read().decode("utf-8-sig", errors="replace") if upload else request.POST.get("csv", "")
                 result = machines_import_csv(staff=signed_in_user(request), text=text)
                 messages.success(request, f"{result.created} machine(s) registered.")
+            elif request.POST.get("action") == "inspect":
+                machine = machine_by_public_id(request.POST.get("machine", ""))
+                if machine is None:
+                    raise Http404("No such machine.")
+                differences = machine_inspect(machine=machine, actor=Actor.for_user(signed_in_user(request)))
+                if differences:
+                    messages.warning(request, f"{machine.name} differs from its profile: {'; '.join(differences)}.")
+                else:
+                    messages.success(request, f"{machine.name} matches its profile.")
             else:
                 machine = machine_by_public_id(request.POST.get("machine", ""))
                 if machine is None:

@@ -334,6 +334,8 @@ class Machine(models.Model):
     bmc = EncryptedJSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.AVAILABLE)
     note = models.CharField(max_length=300, blank=True, help_text="Why the machine is in maintenance or broken.")
+    hardware = models.JSONField(default=dict, blank=True, help_text="What its BMC reported at the last check.")
+    inspected_at = models.DateTimeField(null=True, blank=True)
     server = models.OneToOneField(Server, on_delete=models.PROTECT, null=True, blank=True, related_name="machine")
     created_at = models.DateTimeField()
     changed_at = models.DateTimeField()

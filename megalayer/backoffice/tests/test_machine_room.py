@@ -264,3 +264,35 @@ def test_a_rack_is_imported_searched_and_a_machine_taken_out_on_the_machines_pag
     staff_client.post("/backoffice/machines/", {"machine": machine.public_id, "state": "available"})
     machine.refresh_from_db()
     assert machine.state == "available"
+
+
+def test_checking_an_unreachable_bmc_says_so_and_changes_nothing(staff_client, vps):
+    from megalayer.catalog.models import HardwareProfile
+    from megalayer.provisioning.models import Machine
+
+    profile = HardwareProfile.objects.create(code="e3", name="E3", cpu_cores=4, memory_gb=32, disks="2 × SSD")
+    host = Host.objects.create(
+        name="hkg-rack-a",
+        driver="redfish",
+        parameters={"installer_url": "http://boot.example.net/{image}.iso"},
+        location=vps.location,
+        capacity_vcpus=0,
+        capacity_memory_gb=0,
+        capacity_disk_gb=0,
+        created_at=clock.now(),
+    )
+    machine = Machine.objects.create(
+        name="r1-01",
+        host=host,
+        profile=profile,
+        macs=["52:54:00:aa:00:01"],
+        bmc={"url": "http://127.0.0.1:9", "username": "root", "password": "x"},  # nothing listens on port 9
+        created_at=clock.now(),
+        changed_at=clock.now(),
+    )
+    page = staff_client.post(
+        "/backoffice/machines/", {"action": "inspect", "machine": machine.public_id}, follow=True
+    ).content.decode()
+    assert "r1-01: redfish: the BMC did not answer" in page
+    machine.refresh_from_db()
+    assert (machine.state, machine.inspected_at, machine.hardware) == ("available", None, {})

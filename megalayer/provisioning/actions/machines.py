@@ -36,7 +36,7 @@ HELD = (MachineState.RESERVED, MachineState.PROVISIONING, MachineState.IN_SERVIC
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
-def _bmc(machine: Machine) -> Bmc:
+def machine_bmc(machine: Machine) -> Bmc:
     data = machine.bmc
     return Bmc(
         url=str(data.get("url", "")),
@@ -58,10 +58,10 @@ class InventoryDirectory:
 
     def machine_for(self, name: str) -> Bmc | None:
         machine = self._held().filter(server__name=name).first()
-        return _bmc(machine) if machine else None
+        return machine_bmc(machine) if machine else None
 
     def machines(self) -> dict[str, Bmc]:
-        return {m.server.name: _bmc(m) for m in self._held() if m.server is not None}
+        return {m.server.name: machine_bmc(m) for m in self._held() if m.server is not None}
 
     def release(self, name: str, *, wiped: bool) -> None:
         machine = self._held().filter(server__name=name).first()

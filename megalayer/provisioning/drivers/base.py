@@ -44,6 +44,7 @@ class Capability(StrEnum):
     RESCUE = "rescue"  # boot a rescue system with a one-time password, and back (issue 18)
     ISO = "iso"  # insert an installer ISO from the operator's list and boot from it (issue 18)
     CONSOLE = "console"  # a VNC endpoint the console proxy can reach (issue 18)
+    INVENTORY = "inventory"  # reads a physical machine's hardware from its BMC (bare metal, issue 19)
     SHAPING = "shaping"  # limit the machine's bandwidth (past its traffic allowance, TOS-TRAFFIC-1)
 
 
@@ -214,6 +215,19 @@ class MachineDirectory(Protocol):
 
     def release(self, name: str, *, wiped: bool) -> None:
         """The server is gone: a wiped machine may be given to the next order, an unwiped one may not."""
+
+
+@dataclass(frozen=True, slots=True)
+class MachineInventory:
+    """What the BMC says the machine is, compared with its hardware profile before it is given out."""
+
+    uuid: str
+    manufacturer: str
+    model: str
+    serial: str
+    cpu_cores: int
+    memory_gib: float
+    macs: tuple[str, ...]
 
 
 # The contract ---------------------------------------------------------------------------------------------------
@@ -388,6 +402,11 @@ class Driver(ABC):
     def bandwidth_limit(self, name: str, mbps: int | None) -> ServerInfo:
         """Limit the machine's interface to ``mbps`` each way; None lifts the limit."""
         self.require(Capability.SHAPING)
+        raise NotImplementedError
+
+    def read_inventory(self, bmc: Bmc) -> MachineInventory:
+        """The hardware of a physical machine as its BMC reports it (checked against its profile)."""
+        self.require(Capability.INVENTORY)
         raise NotImplementedError
 
     def console(self, name: str) -> ConsoleEndpoint:

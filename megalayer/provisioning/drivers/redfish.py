@@ -31,7 +31,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import sushy
@@ -44,6 +43,7 @@ from megalayer.provisioning.drivers.base import (
     ImageRef,
     IsoRef,
     MachineDirectory,
+    MachineInventory,
     Parameter,
     PowerState,
     RetryableError,
@@ -54,19 +54,6 @@ from megalayer.provisioning.drivers.base import (
 )
 
 URL_TEMPLATE = r"https?://[^\s]+"
-
-
-@dataclass(frozen=True, slots=True)
-class MachineInventory:
-    """What the BMC says the machine is, compared with its hardware profile before it is given out."""
-
-    uuid: str
-    manufacturer: str
-    model: str
-    serial: str
-    cpus: int
-    memory_gib: int
-    macs: tuple[str, ...]
 
 
 # One connection per BMC and credentials, shared by the driver instances of a process (a login is a session).
@@ -114,7 +101,7 @@ class RedfishDriver(Driver):
     @property
     def capabilities(self) -> frozenset[Capability]:
         # The seed the installer fetches carries keys, password and the customer's user data (cloud-init).
-        found = {Capability.SUSPEND_POWER_OFF, Capability.CLOUD_INIT, Capability.USER_DATA}
+        found = {Capability.SUSPEND_POWER_OFF, Capability.CLOUD_INIT, Capability.USER_DATA, Capability.INVENTORY}
         if self.params["rescue_url"]:
             found.add(Capability.RESCUE)
         if self.params["iso_url"]:
@@ -227,15 +214,13 @@ class RedfishDriver(Driver):
             return url[len(head) : len(url) - len(tail)]
         return ""
 
-    def inventory(self, name: str) -> MachineInventory:
-        bmc = self._bmc(name)
-        return self.read_inventory(bmc)
-
     def read_inventory(self, bmc: Bmc) -> MachineInventory:
         """The hardware as the BMC reports it (before the machine is given out, or to check a profile)."""
         with self._errors():
             system = self._system(bmc)
-            summary = system.processors.summary if system.processors else None
+            processors = system.processors.get_members() if system.processors else []
+            # Cores as sold (a profile says cores); a BMC that reports only threads counts those.
+            cores = sum(int(p.total_cores or p.total_threads or 0) for p in processors)
             macs = tuple(sorted(str(m).lower() for m in (system.ethernet_interfaces.summary or {})))
             memory = system.memory_summary.size_gib if system.memory_summary else 0
             return MachineInventory(
@@ -243,8 +228,8 @@ class RedfishDriver(Driver):
                 manufacturer=str(system.manufacturer or ""),
                 model=str(system.model or ""),
                 serial=str(system.serial_number or ""),
-                cpus=int(summary.count or 0) if summary else 0,
-                memory_gib=int(memory or 0),
+                cpu_cores=cores,
+                memory_gib=float(memory or 0),
                 macs=macs,
             )
 

@@ -126,7 +126,7 @@ class EmulatedRack:
             disk = self.root / "pool" / f"{name}.qcow2"
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
             self.conn.defineXML(
-                f"""<domain type='{kvm}'><name>{name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+                f"""<domain type='{kvm}'><name>{name}</name><memory unit='MiB'>1024</memory><vcpu>1</vcpu>
                 <os><type arch='x86_64' machine='q35'>hvm</type><boot dev='hd'/></os>
                 <devices>
                   <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>

@@ -80,7 +80,7 @@ def _metal(rack: EmulatedRack, wipe_timeout: str = "120") -> Product:
             name=name,
             host=host,
             profile=profile,
-            macs=[],
+            macs=["52:54:00:7e:00:00"],  # the emulated rack's first machine
             bmc={"url": rack.url, "username": "admin", "password": "pw", "system": rack.systems[name], "verify_tls": 0},
             created_at=now,
             changed_at=now,
@@ -169,3 +169,29 @@ def test_a_wipe_that_does_not_finish_leaves_the_machine_in_maintenance(
     assert destroy.status == "failed"
     assert Server.objects.get(service=service).destroyed_at is None
     assert Notice.objects.filter(kind="operation_failed").exists()  # the staff alert
+
+
+def test_the_hardware_is_read_from_the_bmc_and_a_machine_unlike_its_profile_is_kept_from_orders(rack, terms_v1):
+    from megalayer.provisioning.actions.machine_checks import machine_inspect
+
+    _metal(rack)
+    machine = Machine.objects.get()
+    assert machine_inspect(machine=machine, actor=STAFF) == []
+    machine.refresh_from_db()
+    assert machine.state == "available"
+    assert machine.hardware["uuid"] == rack.systems[rack.names[0]]
+    assert (machine.hardware["cpu_cores"], machine.hardware["memory_gib"]) == (1, 1.0)
+    assert machine.hardware["macs"] == ["52:54:00:7e:00:00"]
+    assert machine.inspected_at is not None
+
+    HardwareProfile.objects.filter(pk=machine.profile_id).update(memory_gb=64, cpu_cores=8)
+    Machine.objects.filter(pk=machine.pk).update(macs=["52:54:00:7e:00:00", "52:54:00:7e:00:99"])
+    machine.refresh_from_db()
+    differences = machine_inspect(machine=machine, actor=STAFF)
+    assert differences == [
+        "CPU cores: 1 reported, 8 in the profile",
+        "memory: 1 GiB reported, 64 GB in the profile",
+        "MACs not reported by the BMC: 52:54:00:7e:00:99",
+    ]
+    machine.refresh_from_db()
+    assert (machine.state, machine.note) == ("maintenance", "; ".join(differences))
