@@ -20,6 +20,7 @@ from megalayer.orders.tasks import orders_cancel_unpaid_task
 from megalayer.privacy.tasks import erasures_run_due_task
 from megalayer.provisioning.tasks import (
     hosts_reconcile_task,
+    machines_assign_task,
     operations_run_due_task,
     snapshot_schedules_task,
     traffic_sample_task,
@@ -44,6 +45,9 @@ SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="provisioning.reconcile", task=hosts_reconcile_task, every=900),
     Schedule(name="provisioning.traffic", task=traffic_sample_task, every=3600),
     Schedule(name="provisioning.snapshot_schedules", task=snapshot_schedules_task, every=900),
+    # Dedicated orders waiting for a machine: served when one frees up (enqueued then); this sweep catches a
+    # lost enqueue.
+    Schedule(name="provisioning.machines_assign", task=machines_assign_task, every=300),
     Schedule(name="support.auto_close", task=tickets_auto_close_task, every=3600),
     Schedule(name="abuse.deadlines", task=abuse_deadlines_task, every=300),
     Schedule(name="privacy.erasures", task=erasures_run_due_task, every=3600),

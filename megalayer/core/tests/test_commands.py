@@ -99,6 +99,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "provisioning.reconcile",
         "provisioning.traffic",
         "provisioning.snapshot_schedules",
+        "provisioning.machines_assign",
         "support.auto_close",
         "abuse.deadlines",
         "privacy.erasures",
@@ -106,7 +107,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "orders.cancel_unpaid",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 12
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 13
 
 
 def test_staff_create_and_roles_from_the_command_line(capsys):
