@@ -434,7 +434,7 @@ def machines(request: HttpRequest) -> HttpResponse:
                 machine = machine_by_public_id(request.POST.get("machine", ""))
                 if machine is None:
                     raise Http404("No such machine.")
-                machine_set_state(
+                machine = machine_set_state(
                     staff=signed_in_user(request),
                     machine=machine,
                     state=request.POST.get("state", ""),
