@@ -10,13 +10,10 @@ from megalayer.core import clock
 from megalayer.portal.tests.test_browser import ARTIFACTS, _sign_in, pytestmark  # noqa: F401 (the marks)
 from megalayer.provisioning.models import Host, Machine
 
-CSV = (
-    "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password\n"
-    + "".join(
-        f"hkg-a1-{n:02d},hkg-rack-a,e3-32g,A1,U{n:02d},SN-48{n:02d},52:54:00:aa:00:{n:02x},"
-        f"https://10.20.0.{n},operator,Bmc-Secret-{n}\n"
-        for n in range(1, 7)
-    )
+CSV = "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password\n" + "".join(
+    f"hkg-a1-{n:02d},hkg-rack-a,e3-32g,A1,U{n:02d},SN-48{n:02d},52:54:00:aa:00:{n:02x},"
+    f"https://10.20.0.{n},operator,Bmc-Secret-{n}\n"
+    for n in range(1, 7)
 )
 
 
