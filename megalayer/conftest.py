@@ -118,6 +118,22 @@ def vps(db: Any) -> Product:
     return product
 
 
+def redfish_host(location: Location, parameters: dict[str, str] | None = None) -> Any:
+    """A Redfish host (a rack of physical machines, issue 19) in ``location``; bare metal has no capacity."""
+    from megalayer.provisioning.models import Host
+
+    return Host.objects.create(
+        name="hkg-rack-a",
+        driver="redfish",
+        parameters=parameters or {"installer_url": "https://boot.example.net/installers/{image}.iso"},
+        location=location,
+        capacity_vcpus=0,
+        capacity_memory_gb=0,
+        capacity_disk_gb=0,
+        created_at=clock.now(),
+    )
+
+
 def hkg_sandbox(location: Location, tier: NetworkTier) -> Any:
     """A sandbox host and an address pool where the test plans are built (198.18.0.0/22, RFC 2544's range)."""
     from megalayer.network.models import Prefix

@@ -9,6 +9,7 @@ import pytest
 
 from megalayer.audit.actions import Actor
 from megalayer.billing.tests.conftest import fund
+from megalayer.conftest import redfish_host
 from megalayer.core import clock
 from megalayer.network.announcers import RecordingAnnouncer
 from megalayer.network.models import NullRoute, Prefix
@@ -229,16 +230,7 @@ def test_a_rack_is_imported_searched_and_a_machine_taken_out_on_the_machines_pag
     from megalayer.provisioning.models import Machine
 
     HardwareProfile.objects.create(code="e3-32g", name="Xeon E3, 32 GB", cpu_cores=4, memory_gb=32, disks="2 × SSD")
-    Host.objects.create(
-        name="hkg-rack-a",
-        driver="redfish",
-        parameters={"installer_url": "http://boot.example.net/{image}.iso"},
-        location=vps.location,
-        capacity_vcpus=0,
-        capacity_memory_gb=0,
-        capacity_disk_gb=0,
-        created_at=clock.now(),
-    )
+    redfish_host(vps.location, {"installer_url": "http://boot.example.net/{image}.iso"})
     header = "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password\n"
     good = "r1-01,hkg-rack-a,e3-32g,R1,U01,SN-7781,52:54:00:aa:00:01,https://10.9.0.11,root,Bmc-Secret-1\n"
     bad = "r1-02,hkg-rack-a,e3-32g,R1,U02,SN-7782,not-a-mac,https://10.9.0.12,root,Bmc-Secret-2\n"
@@ -271,16 +263,7 @@ def test_checking_an_unreachable_bmc_says_so_and_changes_nothing(staff_client, v
     from megalayer.provisioning.models import Machine
 
     profile = HardwareProfile.objects.create(code="e3", name="E3", cpu_cores=4, memory_gb=32, disks="2 × SSD")
-    host = Host.objects.create(
-        name="hkg-rack-a",
-        driver="redfish",
-        parameters={"installer_url": "http://boot.example.net/{image}.iso"},
-        location=vps.location,
-        capacity_vcpus=0,
-        capacity_memory_gb=0,
-        capacity_disk_gb=0,
-        created_at=clock.now(),
-    )
+    host = redfish_host(vps.location, {"installer_url": "http://boot.example.net/{image}.iso"})
     machine = Machine.objects.create(
         name="r1-01",
         host=host,

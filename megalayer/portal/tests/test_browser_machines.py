@@ -6,9 +6,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from megalayer.catalog.models import HardwareProfile
-from megalayer.core import clock
+from megalayer.conftest import redfish_host
 from megalayer.portal.tests.test_browser import ARTIFACTS, _sign_in, pytestmark  # noqa: F401 (the marks)
-from megalayer.provisioning.models import Host, Machine
+from megalayer.provisioning.models import Machine
 
 CSV = "name,host,profile,rack,position,serial,macs,bmc_url,bmc_username,bmc_password\n" + "".join(
     f"hkg-a1-{n:02d},hkg-rack-a,e3-32g,A1,U{n:02d},SN-48{n:02d},52:54:00:aa:00:{n:02x},"
@@ -21,16 +21,7 @@ def test_a_rack_is_imported_and_a_machine_taken_out_on_the_machines_page(page, l
     HardwareProfile.objects.create(
         code="e3-32g", name="Xeon E3-1230, 32 GB", cpu_cores=4, memory_gb=32, disks="2 × 480 GB SSD"
     )
-    Host.objects.create(
-        name="hkg-rack-a",
-        driver="redfish",
-        parameters={"installer_url": "https://boot.example.net/installers/{image}.iso"},
-        location=vps.location,
-        capacity_vcpus=0,
-        capacity_memory_gb=0,
-        capacity_disk_gb=0,
-        created_at=clock.now(),
-    )
+    redfish_host(vps.location, {"installer_url": "https://boot.example.net/installers/{image}.iso"})
     _sign_in(page, live_server, staff)
     page.goto(f"{live_server.url}/backoffice/machines/")
     page.get_by_role("link", name="Machines").first.wait_for()

@@ -15,7 +15,7 @@ from megalayer.audit.actions import Actor
 from megalayer.audit.models import AuditEvent
 from megalayer.billing.tests.conftest import fund
 from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, OsImage, PriceVersion, Product
-from megalayer.conftest import make_customer, seed_catalog
+from megalayer.conftest import make_customer, redfish_host, seed_catalog
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput
 from megalayer.orders.actions import order_place
@@ -24,7 +24,7 @@ from megalayer.provisioning.actions import machines_assign_waiting
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.actions.machines import InventoryDirectory, machine_set_state, machines_import_csv
 from megalayer.provisioning.drivers.base import Bmc
-from megalayer.provisioning.models import Host, Machine, MachineWait, Operation, Server
+from megalayer.provisioning.models import Machine, MachineWait, Operation, Server
 from megalayer.services.actions import service_provision
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
@@ -43,16 +43,7 @@ def _rack(machines: int = 3) -> Product:
     profile = HardwareProfile.objects.create(
         code="e3-32g", name="Xeon E3, 32 GB", cpu_cores=4, memory_gb=32, disks="2 × 480 GB SSD"
     )
-    Host.objects.create(
-        name="hkg-rack-a",
-        driver="redfish",
-        parameters={"installer_url": "http://boot.example.net/installers/{image}.iso"},
-        location=hkg,
-        capacity_vcpus=0,
-        capacity_memory_gb=0,
-        capacity_disk_gb=0,
-        created_at=clock.now(),
-    )
+    redfish_host(hkg, {"installer_url": "http://boot.example.net/installers/{image}.iso"})
     product = dedicated_product(profile)
     rows = "".join(
         f"m{n},hkg-rack-a,e3-32g,A1,U{10 + n},SN{n},52:54:00:aa:00:{n:02x},https://10.9.0.{n + 10},admin,secret-{n},1\n"

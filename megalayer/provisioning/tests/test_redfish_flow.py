@@ -14,13 +14,13 @@ import pytest
 from megalayer.audit.actions import Actor
 from megalayer.billing.tests.conftest import fund
 from megalayer.catalog.models import HardwareProfile, Location, NetworkTier, OsImage, Product
-from megalayer.conftest import hkg_sandbox, make_customer, seed_catalog
+from megalayer.conftest import hkg_sandbox, make_customer, redfish_host, seed_catalog
 from megalayer.core import clock
 from megalayer.core.money import Money
 from megalayer.notices.models import Notice
 from megalayer.orders.actions import order_place
 from megalayer.provisioning.actions.reinstall import reinstall_quota, reinstall_request
-from megalayer.provisioning.models import Host, Machine, Operation, Server
+from megalayer.provisioning.models import Machine, Operation, Server
 from megalayer.provisioning.tests.drivers_under_test import HAS_LIBVIRT, HAS_SUSHY, EmulatedRack, emulated_rack
 from megalayer.provisioning.tests.test_machines import dedicated_product
 from megalayer.services.actions import service_suspend, service_terminate, service_unsuspend
@@ -59,20 +59,14 @@ def _metal(rack: EmulatedRack, wipe_timeout: str = "120") -> Product:
     hkg, premium = Location.objects.get(code="hkg"), NetworkTier.objects.get(code="premium")
     hkg_sandbox(hkg, premium)
     profile = HardwareProfile.objects.create(code="e3", name="E3", cpu_cores=1, memory_gb=1, disks="16 MB")
-    host = Host.objects.create(
-        name="hkg-rack-a",
-        driver="redfish",
-        parameters={
+    host = redfish_host(
+        hkg,
+        {
             "installer_url": f"{rack.media_url}/installers/{{image}}.iso",
             "wipe_url": f"{rack.media_url}/wipe.iso",
             "wipe_timeout": wipe_timeout,
             "power_timeout": "60",
         },
-        location=hkg,
-        capacity_vcpus=0,
-        capacity_memory_gb=0,
-        capacity_disk_gb=0,
-        created_at=clock.now(),
     )
     now = clock.now()
     for name in rack.names[:1]:
