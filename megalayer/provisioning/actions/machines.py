@@ -113,6 +113,13 @@ def machine_bind(machine: Machine, server: Server) -> None:
     )
 
 
+def machine_installing(server: Server) -> None:
+    """A worker starts the create operation: the reserved machine is being installed."""
+    machine = Machine.objects.filter(server=server, state=MachineState.RESERVED).first()
+    if machine is not None:
+        MACHINE_STATE.move(machine, MachineState.PROVISIONING, changed_at=clock.now())
+
+
 def machine_installed(server: Server) -> None:
     """The create operation succeeded: the machine is in service."""
     machine = Machine.objects.filter(server=server).first()

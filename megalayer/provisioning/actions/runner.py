@@ -20,7 +20,7 @@ from megalayer.core import clock
 from megalayer.notices.actions import notice_for_staff
 from megalayer.provisioning.actions import OPEN, PASSWORD_KINDS, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
 from megalayer.provisioning.actions.hosts import host_driver
-from megalayer.provisioning.actions.machines import machine_failed, machine_installed
+from megalayer.provisioning.actions.machines import machine_failed, machine_installed, machine_installing
 from megalayer.provisioning.actions.reinstall import reinstall_failed_on_our_side
 from megalayer.provisioning.choices import OPERATION_STATUS
 from megalayer.provisioning.drivers.base import (
@@ -96,6 +96,8 @@ def operation_run(*, operation_id: int) -> str:
     if claimed is None:
         return "skipped"
     operation = claimed
+    if operation.kind == Kind.CREATE:
+        machine_installing(server)  # bare metal: reserved → provisioning
     Operation.objects.filter(pk=operation.pk).update(
         log=_log(operation, f"attempt {operation.attempts} on {server.host.name} ({driver.name})")
     )

@@ -320,3 +320,21 @@ def test_the_installer_gets_its_seed_by_mac_only_from_the_provisioning_network_w
 
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"
+
+
+@pytest.mark.django_db
+def test_a_machine_is_provisioning_from_the_start_of_its_install_and_a_bmc_that_does_not_answer_is_retried(
+    terms_v1, requested
+):
+    from megalayer.provisioning.actions.runner import operation_run
+
+    product = _rack(machines=1)
+    Machine.objects.update(bmc={"url": "http://127.0.0.1:9", "username": "admin", "password": "x"})  # nobody
+    service = _paid(product, "metal@example.com")
+    service_provision(service=service)
+    operation = Operation.objects.get(service=service, kind="create")
+    assert operation_run(operation_id=operation.pk) == "pending"  # retried later, with back-off
+    assert Machine.objects.get().state == "provisioning"
+    operation.refresh_from_db()
+    assert (operation.status, operation.attempts) == ("pending", 1)
+    assert "the BMC did not answer" in operation.error
