@@ -80,7 +80,9 @@ def machine_take(service: Service) -> Machine | None:
     if profile is None:
         raise ValueError("only dedicated-server products have a hardware profile")
     machine = (
-        Machine.objects.select_for_update(skip_locked=True)
+        # ``of=self``: lock (and skip) machine rows only; locking the joined host row too would make every
+        # other order skip every machine of that host while one order holds it.
+        Machine.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(profile=profile, host__location_id=product.location_id)
         .filter(state=MachineState.AVAILABLE, server__isnull=True, host__status=Host.Status.ACTIVE)
         .order_by("pk")

@@ -104,6 +104,13 @@ def requested(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return ids
 
 
+@pytest.fixture
+def tasks_wait(settings: Any) -> None:
+    """Tasks are queued, not run: a transactional test commits, and the immediate backend would otherwise
+    provision each paid order at its payment, before the test's parallel orders start."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+
+
 @pytest.mark.django_db
 def test_a_rack_imports_from_csv_with_its_bmc_credentials_encrypted(terms_v1):
     _rack()
@@ -229,10 +236,12 @@ def test_the_host_driver_reaches_machines_through_the_inventory(terms_v1, reques
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_ten_parallel_orders_for_three_free_machines_provision_three_and_leave_seven_waiting(terms_v1, requested):
+def test_ten_parallel_orders_for_three_free_machines_provision_three_and_leave_seven_waiting(terms_v1, tasks_wait):
     skip_unless_threads_share_the_database()
     product = _rack(machines=3)
     services = [_paid(product, f"p{n}@example.com") for n in range(10)]
+    assert set(Service.objects.values_list("status", flat=True)) == {"pending"}  # paid, none provisioned yet
+    assert not Machine.objects.filter(server__isnull=False).exists()
     results = run_in_parallel([partial(service_provision, service=service) for service in services])
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert Machine.objects.filter(server__isnull=False).count() == 3
@@ -338,3 +347,50 @@ def test_a_machine_is_provisioning_from_the_start_of_its_install_and_a_bmc_that_
     operation.refresh_from_db()
     assert (operation.status, operation.attempts) == ("pending", 1)
     assert "the BMC did not answer" in operation.error
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_while_one_order_holds_its_machine_another_order_takes_the_next_one_without_waiting(terms_v1, tasks_wait):
+    """The lock is on the machine rows alone: an order in the middle of taking a machine (its transaction
+    still open) neither blocks another order nor hides the other free machines from it."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from megalayer.provisioning.actions.machines import machine_take
+
+    skip_unless_threads_share_the_database()
+    product = _rack(machines=2)
+    first, second = _paid(product, "first@example.com"), _paid(product, "second@example.com")
+    holding, finished = threading.Event(), threading.Event()
+    taken: dict[str, str | None] = {}
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                machine = machine_take(first)
+                taken["first"] = machine.name if machine else None
+                holding.set()
+                finished.wait(timeout=60)
+        finally:
+            holding.set()
+            connection.close()
+
+    def take() -> None:
+        try:
+            holding.wait(timeout=60)
+            with transaction.atomic():
+                machine = machine_take(second)
+                taken["second"] = machine.name if machine else None
+        finally:
+            finished.set()
+            connection.close()
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=take)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert taken == {"first": "m0", "second": "m1"}
+    assert not MachineWait.objects.exists()
