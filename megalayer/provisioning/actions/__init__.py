@@ -35,6 +35,7 @@ from megalayer.network.queries import ipv6_pool_exists
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.actions.machines import machine_bind, machine_take
 from megalayer.provisioning.choices import OPERATION_STATUS
+from megalayer.provisioning.drivers import BARE_METAL
 from megalayer.provisioning.drivers.base import Capability, ImageRef
 from megalayer.provisioning.models import Host, MachineWait, Operation, Server
 from megalayer.services import hooks as services_hooks
@@ -94,6 +95,7 @@ def _host_choose(service: Service) -> Host:
     locked = list(
         Host.objects.select_for_update()
         .filter(location=product.location, status=Host.Status.ACTIVE)
+        .exclude(driver__in=BARE_METAL)  # racks of machines: orders take a machine there, not room
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -15,6 +15,10 @@ DRIVERS: dict[str, str] = {
     "redfish": "megalayer.provisioning.drivers.redfish:RedfishDriver",
 }
 
+# Drivers of physical machines (``Driver.needs_inventory``): their hosts are racks, which orders take a machine
+# from, never room for a virtual machine.
+BARE_METAL = frozenset({"redfish"})
+
 
 def driver_class(name: str) -> type[Driver]:
     if name not in DRIVERS:

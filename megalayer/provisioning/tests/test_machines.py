@@ -24,7 +24,7 @@ from megalayer.provisioning.actions import machines_assign_waiting
 from megalayer.provisioning.actions.hosts import host_driver
 from megalayer.provisioning.actions.machines import InventoryDirectory, machine_set_state, machines_import_csv
 from megalayer.provisioning.drivers.base import Bmc
-from megalayer.provisioning.models import Machine, MachineWait, Operation, Server
+from megalayer.provisioning.models import Host, Machine, MachineWait, Operation, Server
 from megalayer.services.actions import service_provision
 from megalayer.services.models import Service
 from megalayer.services.tests.conftest import with_billing
@@ -394,3 +394,25 @@ def test_while_one_order_holds_its_machine_another_order_takes_the_next_one_with
         thread.join()
     assert taken == {"first": "m0", "second": "m1"}
     assert not MachineWait.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_vps_is_never_placed_on_a_rack_of_machines(terms_v1, vps, requested):
+    from megalayer.conftest import redfish_host
+    from megalayer.provisioning.drivers import BARE_METAL, DRIVERS, driver_class
+
+    importable = []
+    for name in DRIVERS:
+        try:
+            importable.append(driver_class(name))
+        except ImportError:  # an optional extra not installed
+            continue
+    assert {cls.name for cls in importable if cls.needs_inventory} == BARE_METAL & {c.name for c in importable}
+    rack = redfish_host(vps.location)
+    Host.objects.filter(pk=rack.pk).update(capacity_vcpus=999, capacity_memory_gb=999, capacity_disk_gb=9999)
+    Host.objects.exclude(pk=rack.pk).update(status="disabled")
+    service = _paid(vps, "vps@example.com")
+    service_provision(service=service)
+    service.refresh_from_db()
+    assert service.status == "failed"
+    assert not Server.objects.exists()
