@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,6 +184,8 @@ class EmulatedRack:
         import threading
         import xml.etree.ElementTree as ET
 
+        import libvirt
+
         finishing = ("debian-12-iso", "ubuntu-24-04-iso", *(("wipe-iso",) if wipe else ()))
         done = threading.Event()
 
@@ -202,17 +204,21 @@ class EmulatedRack:
             return first and image.startswith(finishing)
 
         def watch() -> None:
-            seen: set[str] = set()
+            # Running (not still starting: libvirt keeps a starting domain paused until QEMU's monitor is
+            # connected, and stopping it then fails the BMC's power-on) at three looks in a row.
+            seen: dict[str, int] = {}
             while not done.wait(0.5):
                 for name in self.names:
                     domain = self.conn.lookupByName(name)
-                    if not (domain.isActive() and booting_a_finishing_image(domain)):
-                        seen.discard(name)
-                    elif name in seen:
-                        domain.destroy()
-                        seen.discard(name)
-                    else:
-                        seen.add(name)
+                    running = domain.isActive() and domain.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+                    if not (running and booting_a_finishing_image(domain)):
+                        seen.pop(name, None)
+                        continue
+                    seen[name] = seen.get(name, 0) + 1
+                    if seen[name] >= 3:
+                        with suppress(libvirt.libvirtError):  # stopped meanwhile: the same end
+                            domain.destroy()
+                        seen.pop(name, None)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
