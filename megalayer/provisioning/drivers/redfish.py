@@ -61,6 +61,11 @@ _connections: dict[tuple[str, str, bool], Any] = {}
 _lock = threading.Lock()
 
 
+def _value(field: Any) -> str:
+    """A Redfish enumeration as its wire string: sushy gives enums for the values it knows, strings else."""
+    return str(getattr(field, "value", field))
+
+
 def forget_connections() -> None:
     with _lock:
         _connections.clear()
@@ -176,7 +181,7 @@ class RedfishDriver(Driver):
             ]
             for manager in managers:
                 for media in manager.virtual_media.get_members():
-                    types = {str(getattr(t, "value", t)) for t in media.media_types or ()}
+                    types = {_value(t) for t in media.media_types or ()}
                     if types & {"CD", "DVD"}:
                         return media
         raise TerminalError("redfish: the BMC offers no virtual CD")
@@ -192,7 +197,7 @@ class RedfishDriver(Driver):
                 str(sushy.PowerState.POWERING_ON.value): PowerState.RUNNING,
                 str(sushy.PowerState.OFF.value): PowerState.STOPPED,
                 str(sushy.PowerState.POWERING_OFF.value): PowerState.STOPPED,
-            }.get(str(getattr(system.power_state, "value", system.power_state)), PowerState.UNKNOWN)
+            }.get(_value(system.power_state), PowerState.UNKNOWN)
             media = self._virtual_cd(bmc, system)
             media.refresh(force=True)
             image = str(media.image or "") if media.inserted else ""
@@ -238,7 +243,7 @@ class RedfishDriver(Driver):
     def _wait_power(self, system: Any, want: str, timeout: float) -> bool:
         def reached() -> bool | None:
             system.refresh(force=True)
-            return True if str(getattr(system.power_state, "value", system.power_state)) == want else None
+            return True if _value(system.power_state) == want else None
 
         return bool(self.wait_for(reached, timeout=timeout, interval=0.5))
 
@@ -252,7 +257,7 @@ class RedfishDriver(Driver):
         limit = float(self.seconds("power_timeout"))
         with self._errors():
             system.refresh(force=True)
-            now = str(getattr(system.power_state, "value", system.power_state))
+            now = _value(system.power_state)
             if on and now != sushy.PowerState.ON.value:
                 self._reset(system, sushy.ResetType.ON)
                 if not self._wait_power(system, sushy.PowerState.ON.value, limit):
@@ -278,7 +283,7 @@ class RedfishDriver(Driver):
         system = self._system(bmc)
         with self._errors():
             system.refresh(force=True)
-            if str(getattr(system.power_state, "value", system.power_state)) == sushy.PowerState.ON.value:
+            if _value(system.power_state) == sushy.PowerState.ON.value:
                 self._reset(system, sushy.ResetType.FORCE_RESTART)
         return self._power(name, True)
 
@@ -342,7 +347,7 @@ class RedfishDriver(Driver):
         if info.image == spec.image.code and info.power == PowerState.RUNNING:
             with self._errors():
                 target = self._system(bmc).boot.target
-            if str(getattr(target, "value", target)) == sushy.BootSource.HDD.value:
+            if _value(target) == sushy.BootSource.HDD.value:
                 return info
         return self._install(spec.name, spec.image)
 

@@ -86,7 +86,6 @@ class EmulatedRack:
 
     def __init__(self) -> None:
         import http.server
-        import shutil
         import socket
         import subprocess
         import threading
@@ -167,7 +166,6 @@ class EmulatedRack:
                     self.close()
                     raise RuntimeError("sushy-emulator did not start") from None
                 time.sleep(0.2)
-        self._shutil = shutil
 
     def reset(self) -> None:
         """Every machine off with its CD empty, as a rack is between tests."""
@@ -229,6 +227,10 @@ class EmulatedRack:
             watcher.join()
 
     def close(self) -> None:
+        import shutil
+
+        import libvirt
+
         if getattr(self, "process", None) is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
@@ -237,7 +239,7 @@ class EmulatedRack:
         for name in getattr(self, "names", []):
             try:
                 domain = self.conn.lookupByName(name)
-            except Exception:
+            except libvirt.libvirtError:  # never defined (the set-up stopped early)
                 continue
             if domain.isActive():
                 domain.destroy()
@@ -245,8 +247,6 @@ class EmulatedRack:
         self.pool.destroy()
         self.pool.undefine()
         self.pool = None
-        import shutil
-
         shutil.rmtree(self.root, ignore_errors=True)
         self.conn.close()
 
