@@ -29,8 +29,10 @@ from megalayer.orders.queries import order_by_public_id, orders_in_review
 from megalayer.provisioning.actions.console import console_open
 from megalayer.provisioning.queries import console_csp, console_websocket_url, operations_of, server_view
 from megalayer.services.actions import service_deny_renewal, services_migrate_price
-from megalayer.services.choices import Reason, Status
+from megalayer.services.choices import CancelStatus, Reason, Status
 from megalayer.services.queries import (
+    cancellations_by_status,
+    cancellations_search,
     next_step,
     service_by_public_id,
     services_by_status,
@@ -81,6 +83,27 @@ def services(request: HttpRequest) -> HttpResponse:
             "q": query,
             "status": status,
             "statuses": Status.choices,
+            "extra_query": f"status={status}&" if status else "",
+        },
+    )
+
+
+@staff_required("accounts.view_customers")
+def cancellations(request: HttpRequest) -> HttpResponse:
+    """Customers' cancellation requests with their reasons (issue 20): what churns and why."""
+    query, status = request.GET.get("q", "").strip(), request.GET.get("status", "")
+    if status not in CancelStatus.values:
+        status = ""
+    page = Paginator(cancellations_search(query, status), 25).get_page(request.GET.get("page"))
+    counts = cancellations_by_status()
+    return render(
+        request,
+        "backoffice/cancellations.html",
+        {
+            "page": page,
+            "q": query,
+            "status": status,
+            "statuses": [(value, label, counts.get(value, 0)) for value, label in CancelStatus.choices],
             "extra_query": f"status={status}&" if status else "",
         },
     )

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("customers/", views.customers, name="customers"),
     path("services/", service_views.services, name="services"),
+    path("cancellations/", service_views.cancellations, name="cancellations"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
     path("services/<str:public_id>/console/", service_views.service_console, name="service_console"),
     path("orders/review/", service_views.review_queue, name="review_queue"),

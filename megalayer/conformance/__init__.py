@@ -91,9 +91,16 @@ ROWS: dict[str, Row] = {
         policy=("orders.unpaid_cancel_after_days",),
     ),
     "TOS-TERM-1": Row(
-        customer=("/account/services/", "/account/services/{id}/"),
-        staff=("/backoffice/services/{id}/",),
-        api=("GET /services", "GET /services/{service_id}"),
+        customer=("/account/services/", "/account/services/{id}/", "/account/services/{id}/cancel/"),
+        staff=("/backoffice/services/{id}/", "/backoffice/cancellations/"),
+        api=(
+            "GET /services",
+            "GET /services/{service_id}",
+            "POST /services/{service_id}/cancellation",
+            "DELETE /services/{service_id}/cancellation",
+            "GET /staff/cancellations",
+        ),
+        notices=("cancellation_requested", "cancellation_withdrawn"),
     ),
     "TOS-OS-1": Row(
         customer=("/account/order/{code}/", "/account/services/{id}/", "/account/services/{id}/console/"),

@@ -24,6 +24,8 @@ class Kind(models.TextChoices):
     SERVICE_RECOVERED = "service_recovered", "Service recovered"
     SERVICE_TERMINATED = "service_terminated", "Service terminated"
     RENEWAL_DENIED = "renewal_denied", "Renewal denied"
+    CANCELLATION_REQUESTED = "cancellation_requested", "Cancellation requested"
+    CANCELLATION_WITHDRAWN = "cancellation_withdrawn", "Cancellation withdrawn"
     PRICE_CHANGED = "price_changed", "Price of a running service changed"
     OPERATION_FAILED = "operation_failed", "Staff alert: a machine operation failed"
     REINSTALL_DONE = "reinstall_done", "Reinstall finished"
@@ -57,6 +59,8 @@ REQUIREMENT_OF_KIND: dict[str, str] = {
     Kind.SERVICE_RECOVERED: "TOS-EXPIRE-1",
     Kind.SERVICE_TERMINATED: "TOS-EXPIRE-1",
     Kind.RENEWAL_DENIED: "TOS-REFUSE-1",
+    Kind.CANCELLATION_REQUESTED: "TOS-TERM-1",
+    Kind.CANCELLATION_WITHDRAWN: "TOS-TERM-1",
     Kind.PRICE_CHANGED: "TOS-PRICE-1",
     Kind.OPERATION_FAILED: "TOS-AUDIT-1",
     Kind.REINSTALL_DONE: "TOS-REINSTALL-1",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from megalayer.portal import abuse_views, billing_views, service_views, support_views, views
+from megalayer.portal import abuse_views, billing_views, cancellation_views, service_views, support_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -25,6 +25,7 @@ urlpatterns = [
     path(
         "tickets/<str:public_id>/files/<str:attachment_id>/", support_views.ticket_attachment, name="ticket_attachment"
     ),
+    path("services/<str:public_id>/cancel/", cancellation_views.service_cancel, name="service_cancel"),
     path("services/<str:public_id>/console/", service_views.service_console, name="service_console"),
     path("services/<str:public_id>/operations.json", service_views.service_operations, name="service_operations"),
     path("billing/", billing_views.billing, name="billing"),

@@ -40,6 +40,7 @@ class Reason(models.TextChoices):
     RENEWAL_DENIED = "renewal_denied", "Renewal denied"
     REFUSED = "refused", "Order refused"
     TRAFFIC = "traffic", "Traffic allowance used up"
+    CANCELLED = "cancelled", "Cancelled by the customer"
 
 
 class Effect(models.TextChoices):
@@ -58,3 +59,39 @@ class LineKind(models.TextChoices):
     """The invoice line kinds the services app owns (billing's registry runs their handlers when paid)."""
 
     RENEWAL = "renewal", "Renewal"
+
+
+class CancelWhen(models.TextChoices):
+    """When a customer's cancellation takes effect (issue 20): at the end of the paid term, or at once."""
+
+    END_OF_TERM = "end_of_term", "At the end of the paid term"
+    NOW = "now", "Now"
+
+
+class CancelReason(models.TextChoices):
+    """Why the customer leaves, for the operator's churn figures (the free text says more)."""
+
+    NOT_NEEDED = "not_needed", "No longer needed"
+    PRICE = "price", "Too expensive"
+    PERFORMANCE = "performance", "Performance or network quality"
+    SUPPORT = "support", "Support"
+    MOVING = "moving", "Moving to another provider"
+    OTHER = "other", "Other"
+
+
+class CancelStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    DONE = "done", "Carried out"
+
+
+CANCEL_STATUS = StatusTable(
+    "services.Cancellation",
+    CancelStatus,
+    {
+        CancelStatus.PENDING: frozenset({CancelStatus.WITHDRAWN, CancelStatus.DONE}),
+        CancelStatus.WITHDRAWN: frozenset(),
+        CancelStatus.DONE: frozenset(),
+    },
+    requirement="TOS-TERM-1",
+)

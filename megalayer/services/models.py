@@ -7,7 +7,16 @@ from django.db import models
 from megalayer.core.fields import EncryptedJSONField
 from megalayer.core.ids import PublicIdFactory
 from megalayer.core.money import AMOUNT_FIELD
-from megalayer.services.choices import SERVICE_STATUS, Effect, Reason, Status
+from megalayer.services.choices import (
+    CANCEL_STATUS,
+    SERVICE_STATUS,
+    CancelReason,
+    CancelStatus,
+    CancelWhen,
+    Effect,
+    Reason,
+    Status,
+)
 
 AMOUNT = AMOUNT_FIELD
 
@@ -38,6 +47,12 @@ class Service(models.Model):
     paid_until = models.DateTimeField(db_index=True)
     auto_renew = models.BooleanField(default=True)
     renewal_denied = models.BooleanField(default=False, help_text="Staff: not renewed, ends at expiry (TOS-REFUSE-1).")
+    cancel_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The customer cancelled at the end of the term: not renewed, ends at this moment. Set and "
+        "cleared only with the pending Cancellation, in the same transaction (the automation reads this column).",
+    )
     created_at = models.DateTimeField()
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -96,3 +111,36 @@ class LifecycleEffect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.kind}{self.detail} @ {self.period_end:%Y-%m-%d}"
+
+
+class Cancellation(models.Model):
+    """A customer's request to end a service (issue 20; the Terms' "Service Term": a service runs until it
+    is not renewed). At the end of the term: the service is not renewed and the automation run terminates it
+    at ``effective_at``; it can be withdrawn until then. Now: the service is terminated at once and nothing is
+    refunded (TOS-REFUND-1: refunds only for the provider's faults). Staff read the reasons."""
+
+    public_id = models.CharField(max_length=24, unique=True, default=PublicIdFactory("can"), editable=False)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="cancellations")
+    when = models.CharField(max_length=16, choices=CancelWhen.choices)
+    reason = models.CharField(max_length=16, choices=CancelReason.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    status = models.CharField(max_length=16, choices=CancelStatus.choices, default=CancelStatus.PENDING)
+    requested_at = models.DateTimeField()
+    requested_by = models.CharField(max_length=255, help_text="Who asked (the person's e-mail at the time).")
+    effective_at = models.DateTimeField(help_text="When the service ends (or ended).")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            CANCEL_STATUS.constraint(),
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=models.Q(status="pending"),
+                name="cancellation_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.service_id} {self.when} ({self.status})"

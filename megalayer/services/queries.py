@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from megalayer.accounts.models import Customer
 from megalayer.core import clock
 from megalayer.services.choices import Reason, Status
-from megalayer.services.models import Service
+from megalayer.services.models import Cancellation, Service
 from megalayer.terms.queries import policy_at
 
 
@@ -43,6 +43,8 @@ def next_step(service: Service) -> NextStep:
     delete_at = service.paid_until + dt.timedelta(days=policy.expiry.delete_after_days)
     if service.renewal_denied:
         return NextStep("Ends (renewal denied)", service.paid_until, "Preamble: deny renewal")
+    if service.cancel_at is not None:
+        return NextStep("Ends (cancelled by you)", service.cancel_at, "Service Term")
     if service.status == Status.SUSPENDED and service.reason != Reason.OVERDUE:
         return NextStep(_SUSPENDED_FOR.get(service.reason, _SUSPENDED_FOR[Reason.STAFF]), None, "Disclaimers 2")
     if service.status == Status.SUSPENDED:
@@ -86,3 +88,23 @@ def service_by_public_id(public_id: str) -> Service | None:
 
 def services_by_public_ids(public_ids: list[str]) -> list[Service]:
     return list(Service.objects.filter(public_id__in=public_ids))
+
+
+def cancellations_search(query: str = "", status: str = "") -> QuerySet[Cancellation]:
+    """The back office's list of cancellation requests, newest first, by service, customer or e-mail."""
+    rows = Cancellation.objects.select_related("service__customer__owner", "service__product")
+    if status:
+        rows = rows.filter(status=status)
+    query = query.strip()
+    if query:
+        rows = rows.filter(
+            Q(public_id=query)
+            | Q(service__public_id=query)
+            | Q(service__customer__public_id=query)
+            | Q(service__customer__owner__email__icontains=query)
+        )
+    return rows
+
+
+def cancellations_by_status() -> dict[str, int]:
+    return dict(Cancellation.objects.values_list("status").annotate(n=Count("id")))

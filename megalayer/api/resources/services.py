@@ -28,7 +28,9 @@ from megalayer.orders.actions import order_place
 from megalayer.orders.models import Order
 from megalayer.orders.queries import orders_of
 from megalayer.services.actions import service_renew_now, service_set_auto_renew
-from megalayer.services.models import Service
+from megalayer.services.actions.cancellations import cancellation_request, cancellation_withdraw
+from megalayer.services.choices import CancelReason, CancelWhen
+from megalayer.services.models import Cancellation, Service
 from megalayer.services.queries import next_step, services_of
 
 router = Router(tags=["catalog and services"])
@@ -105,6 +107,31 @@ class ServiceOut(Schema):
     next_step_at: dt.datetime | None
     next_step_clause: str = Field(description="The clause of the Terms behind the next step")
     renewal_denied: bool = Field(description="Staff denied renewal: the service ends at paid_until (TOS-REFUSE-1)")
+    cancel_at: dt.datetime | None = Field(
+        description="You cancelled at the end of the term: the service is not renewed and ends at this moment"
+    )
+
+
+class CancellationIn(Schema):
+    when: CancelWhen = Field(description="end_of_term: not renewed, ends at paid_until; now: terminated at once")
+    reason: CancelReason
+    comment: str = Field(default="", max_length=2000, description="Anything you want us to know")
+    confirm: bool = Field(
+        default=False,
+        description="Required for `now`: the server and its data are deleted at once and nothing is refunded",
+    )
+
+
+class CancellationOut(Schema):
+    id: str
+    service: str
+    when: str
+    reason: str
+    comment: str
+    status: str = Field(description="pending (end of term, can be withdrawn), withdrawn, done")
+    requested_at: dt.datetime
+    effective_at: dt.datetime = Field(description="When the service ends (or ended)")
+    withdrawn_at: dt.datetime | None
 
 
 class ServiceChangeIn(Schema):
@@ -163,6 +190,21 @@ def service_out(service: Service) -> ServiceOut:
         next_step_at=step.at,
         next_step_clause=step.clause,
         renewal_denied=service.renewal_denied,
+        cancel_at=service.cancel_at,
+    )
+
+
+def cancellation_out(cancellation: Cancellation) -> CancellationOut:
+    return CancellationOut(
+        id=cancellation.public_id,
+        service=cancellation.service.public_id,
+        when=cancellation.when,
+        reason=cancellation.reason,
+        comment=cancellation.comment,
+        status=cancellation.status,
+        requested_at=cancellation.requested_at,
+        effective_at=cancellation.effective_at,
+        withdrawn_at=cancellation.withdrawn_at,
     )
 
 
@@ -260,3 +302,46 @@ def services_renew(request: HttpRequest, service_id: str) -> ServiceOut:
     service_renew_now(service=service, actor=Actor.for_user(signed_in_user(request)))
     service.refresh_from_db()
     return service_out(service)
+
+
+@router.get(
+    "/services/{service_id}/cancellation",
+    response={200: CancellationOut, 401: Problem, 404: Problem},
+    summary="The service's latest cancellation request",
+)
+def services_cancellation(request: HttpRequest, service_id: str) -> CancellationOut:
+    latest = _service(request, service_id).cancellations.first()
+    if latest is None:
+        raise NotFound("This service has no cancellation request.")
+    return cancellation_out(latest)
+
+
+@router.post(
+    "/services/{service_id}/cancellation",
+    response={201: CancellationOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem},
+    summary="Cancel at the end of the term (withdrawable) or now (no refund: Payment and Refund Policy 3)",
+)
+def services_cancel(request: HttpRequest, service_id: str, payload: CancellationIn) -> Status[CancellationOut]:
+    require_write(request)
+    cancellation = cancellation_request(
+        service=_service(request, service_id),
+        actor=Actor.for_user(signed_in_user(request)),
+        when=payload.when,
+        reason=payload.reason,
+        comment=payload.comment,
+        confirm=payload.confirm,
+    )
+    return Status(201, cancellation_out(cancellation))
+
+
+@router.delete(
+    "/services/{service_id}/cancellation",
+    response={200: CancellationOut, 401: Problem, 403: Problem, 404: Problem, 409: Problem},
+    summary="Withdraw a pending cancellation: the service renews as before",
+)
+def services_cancel_withdraw(request: HttpRequest, service_id: str) -> CancellationOut:
+    require_write(request)
+    cancellation = cancellation_withdraw(
+        service=_service(request, service_id), actor=Actor.for_user(signed_in_user(request))
+    )
+    return cancellation_out(cancellation)

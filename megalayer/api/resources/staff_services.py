@@ -9,16 +9,24 @@ from megalayer.abuse.actions import service_enforce
 from megalayer.abuse.queries import case_by_public_id
 from megalayer.accounts.queries import signed_in_user
 from megalayer.api.auth import StaffTokenAuth, require_write, staff_auth
-from megalayer.api.resources.services import OrderOut, ServiceOut, _order_out, service_out
+from megalayer.api.pagination import Cursor, Limit, paginate
+from megalayer.api.resources.services import (
+    CancellationOut,
+    OrderOut,
+    ServiceOut,
+    _order_out,
+    cancellation_out,
+    service_out,
+)
 from megalayer.api.schemas import Problem
 from megalayer.core.errors import InvalidInput, NotFound
 from megalayer.orders.actions import order_approve, order_reject
 from megalayer.orders.models import Order
 from megalayer.orders.queries import order_by_public_id
 from megalayer.services.actions import service_deny_renewal
-from megalayer.services.choices import Reason
+from megalayer.services.choices import CancelStatus, Reason
 from megalayer.services.models import Service
-from megalayer.services.queries import service_by_public_id
+from megalayer.services.queries import cancellations_search, service_by_public_id
 
 router = Router(tags=["staff"], auth=StaffTokenAuth())
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -139,3 +147,20 @@ def staff_service_deny_renewal(request: HttpRequest, service_id: str, payload: D
     require_write(request)
     service = service_deny_renewal(service=_service(service_id), staff=signed_in_user(request), note=payload.note)
     return service_out(service)
+
+
+class CancellationPage(Schema):
+    items: list[CancellationOut]
+    next: str | None
+
+
+@router.get(
+    "/staff/cancellations",
+    auth=staff_auth("accounts.view_customers"),
+    response={200: CancellationPage, **ERRORS},
+    summary="Customers' cancellation requests with their reasons (search: service, customer, e-mail)",
+)
+def staff_cancellations(
+    request: HttpRequest, q: str = "", status: CancelStatus | None = None, cursor: Cursor = None, limit: Limit = 25
+) -> dict[str, object]:
+    return paginate(cancellations_search(q, status or ""), cursor=cursor, limit=limit, render=cancellation_out)

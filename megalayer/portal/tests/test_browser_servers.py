@@ -119,3 +119,44 @@ def test_the_server_page_rescue_iso_user_data_schedule_and_traffic_forecast(
     page.wait_for_load_state()
     assert page.get_by_test_id("rescue-state").count() == 0
     assert SandboxMachine.objects.get(name=server.name).disk_id == disk
+
+
+def test_cancelling_a_service_at_the_end_of_its_term_and_withdrawing(
+    page, live_server, alice, vps, django_capture_on_commit_callbacks
+):
+    """Issue 20 in Chromium: the cancellation page warns that "now" refunds nothing and refuses it without the
+    confirmation; an end-of-term cancellation shows on the service page until it is withdrawn; screenshot."""
+    from megalayer.billing.tests.conftest import fund
+    from megalayer.services.models import Cancellation, Service
+    from megalayer.services.tests.conftest import with_billing
+
+    with_billing(alice)
+    fund(alice, "10.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        from megalayer.audit.actions import Actor
+        from megalayer.orders.actions import order_place
+
+        order_place(customer=alice, product=vps, cycle="monthly", os_image=None, actor=Actor.system("test"))
+    service = Service.objects.get(customer=alice)
+    _sign_in(page, live_server, alice.owner)
+    page.goto(f"{live_server.url}/account/services/{service.public_id}/")
+    page.get_by_role("link", name="Cancel the service").click()
+    expect(page.get_by_test_id("no-refund")).to_contain_text("is not refunded")
+    page.get_by_role("radio", name="Now —").check()
+    page.get_by_label("Why are you leaving?").select_option("performance")
+    page.get_by_role("button", name="Cancel the service").click()
+    expect(page.get_by_test_id("cancel-form")).to_contain_text("Confirm to go ahead.")
+    assert (Cancellation.objects.count(), Service.objects.get().status) == (0, "active")
+    page.get_by_role("radio", name="At the end of the paid term").check()
+    page.get_by_label("Anything else?").fill("Latency to Shanghai")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cancel.png"), full_page=True)
+    page.get_by_role("button", name="Cancel the service").click()
+    expect(page.get_by_test_id("cancel-pending")).to_contain_text("Cancelled by you.")
+    page.screenshot(path=str(ARTIFACTS / "cancel-pending.png"), full_page=True)
+    page.get_by_role("link", name="Withdraw the cancellation").click()
+    page.get_by_role("button", name="Withdraw the cancellation").click()
+    expect(page.get_by_text("Cancellation withdrawn")).to_be_visible()
+    assert list(Cancellation.objects.values_list("status", "reason", "comment")) == [
+        ("withdrawn", "performance", "Latency to Shanghai")
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
@@ -25,8 +25,9 @@ from megalayer.core.transactions import outermost
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import ip_release
 from megalayer.services import hooks
-from megalayer.services.choices import SERVICE_STATUS, LineKind, Reason, Status
-from megalayer.services.models import Service, ServiceEvent
+from megalayer.services.actions.renewals import issue_renewal, open_renewal
+from megalayer.services.choices import SERVICE_STATUS, CancelStatus, Effect, LineKind, Reason, Status
+from megalayer.services.models import LifecycleEffect, Service, ServiceEvent
 from megalayer.services.periods import add_months, renewal_reference_prefix
 from megalayer.terms.queries import requirement_check
 
@@ -64,15 +65,6 @@ def _move(
         requirement=requirement,
         data={"from": previous, "reason": service.reason, "note": note},
     )
-
-
-def renewal_description(service: Service) -> str:
-    extras = "".join(f", {item['quantity']} × {item['name']}" for item in service.add_ons)
-    return f"Renewal of {service.product.name} ({service.public_id}){extras}"
-
-
-def next_period_end(service: Service, start: dt.datetime) -> dt.datetime:
-    return add_months(start, CYCLE_MONTHS[service.cycle], service.anchor_day)
 
 
 def service_create_from_order(*, order: Any, actor: Actor) -> Service:
@@ -224,7 +216,7 @@ def service_terminate(*, service: Service, reason: str, actor: Actor, requiremen
         service = Service.objects.select_for_update().get(pk=service.pk)
         hooks.deletion_guard.call(service)  # TOS-HOLD-1: nothing under a standing legal hold is deleted
         _move(service, to=Status.TERMINATING, actor=actor, requirement=requirement, reason=reason, note=note)
-        _void_open_renewals(service, actor, f"service {service.public_id} terminated")
+        renewals_void_open(service, actor, f"service {service.public_id} terminated")
         if _machine(service, "destroy", actor, reason) is None:
             service_destroyed(service=service)  # never built: nothing to destroy
     service.refresh_from_db()
@@ -265,6 +257,11 @@ def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_e
             return  # already extended for this period, or gone (its invoice was voided)
         Service.objects.filter(pk=service.pk).update(paid_until=period_end)
         service.paid_until = period_end
+        if service.cancel_at is not None and service.cancel_at < period_end:
+            # A partly paid renewal (which the cancellation could not void) was completed: the customer keeps
+            # the term they paid for and the cancellation moves to its new end.
+            Service.objects.filter(pk=service.pk).update(cancel_at=period_end)
+            service.cancellations.filter(status=CancelStatus.PENDING).update(effective_at=period_end)
         ServiceEvent.objects.create(
             service=service,
             at=clock.now(),
@@ -284,7 +281,11 @@ def service_set_auto_renew(*, service: Service, enabled: bool, actor: Actor) -> 
     """The customer's choice (TOS-RENEW-1): with auto-renew on, renewals are paid from the balance when due.
 
     A renewal-denied or ended service has nothing to renew: the switch is refused."""
-    if service.renewal_denied or service.status not in (Status.ACTIVE, Status.SUSPENDED, Status.PROVISIONING):
+    if (
+        service.renewal_denied
+        or service.cancel_at is not None
+        or service.status not in (Status.ACTIVE, Status.SUSPENDED, Status.PROVISIONING)
+    ):
         raise RuleRefused("This service will not be renewed.", rule="not-renewable", requirement="TOS-RENEW-1")
     with outermost():
         changed = Service.objects.filter(pk=service.pk).exclude(auto_renew=enabled).update(auto_renew=enabled)
@@ -300,7 +301,7 @@ def service_set_auto_renew(*, service: Service, enabled: bool, actor: Actor) -> 
     service.auto_renew = enabled
 
 
-def _void_open_renewals(service: Service, actor: Actor, why: str) -> None:
+def renewals_void_open(service: Service, actor: Actor, why: str) -> None:
     """Unpaid renewal invoices of ``service`` are voided, so nothing is paid for a term that will not come."""
     open_renewals = Invoice.objects.filter(
         status=InvoiceStatus.ISSUED,
@@ -334,7 +335,7 @@ def service_deny_renewal(*, service: Service, staff: User, note: str) -> Service
             )
         Service.objects.filter(pk=service.pk).update(renewal_denied=True)
         service.renewal_denied = True
-        _void_open_renewals(service, actor, f"renewal of {service.public_id} denied")
+        renewals_void_open(service, actor, f"renewal of {service.public_id} denied")
         audit_record(
             actor=actor,
             action="service.renewal_denied",
@@ -355,28 +356,28 @@ def service_renew_now(*, service: Service, actor: Actor) -> Any:
     The renewal invoice is recorded as the period's automation effect, so the
     automation run will not issue a second one.
     """
-    from django.db import IntegrityError
-
-    from megalayer.services.actions.automation import _issue_renewal, _open_renewal
-    from megalayer.services.choices import Effect
-    from megalayer.services.models import LifecycleEffect
-
     if service.status not in (Status.ACTIVE, Status.SUSPENDED) or service.renewal_denied:
         raise RuleRefused("This service cannot be renewed.", rule="not-renewable", requirement="TOS-RENEW-1")
-    invoice = _open_renewal(service)
+    if service.cancel_at is not None:
+        raise RuleRefused(
+            "This service is cancelled at the end of its term: withdraw the cancellation to renew it.",
+            rule="cancellation-pending",
+            requirement="TOS-TERM-1",
+        )
+    invoice = open_renewal(service)
     if invoice is None:
         try:
             with outermost():
                 LifecycleEffect.objects.create(
                     service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE, at=clock.now()
                 )
-                reference = _issue_renewal(service)
+                reference = issue_renewal(service)
                 LifecycleEffect.objects.filter(
                     service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE
                 ).update(reference=reference)
         except IntegrityError:
             pass  # the automation issued it a moment ago
-        invoice = _open_renewal(service)
+        invoice = open_renewal(service)
     if invoice is not None:
         try:
             invoice_pay_from_balance(

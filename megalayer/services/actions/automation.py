@@ -18,18 +18,19 @@ from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, QuerySet
 
 from megalayer.audit.actions import Actor, audit_record
-from megalayer.billing.actions import LineData, invoice_create, invoice_issue, invoice_pay_from_balance
+from megalayer.billing.actions import invoice_pay_from_balance
 from megalayer.billing.actions.bulk import BulkInvoice, invoices_issue_many
 from megalayer.billing.choices import InvoiceStatus
-from megalayer.billing.models import Invoice, InvoiceLine
+from megalayer.billing.models import InvoiceLine
 from megalayer.core import clock
 from megalayer.core.errors import DeletionHeld, DomainError
-from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.ledger.models import Posting
 from megalayer.notices.actions import notices_create_many
 from megalayer.services import hooks
-from megalayer.services.actions import next_period_end, renewal_description, service_suspend, service_terminate
+from megalayer.services.actions import service_suspend, service_terminate
+from megalayer.services.actions.cancellations import cancellation_carry_out
+from megalayer.services.actions.renewals import open_renewal, renewal_line
 from megalayer.services.choices import Effect, LineKind, Reason, Status
 from megalayer.services.models import LifecycleEffect, Service
 from megalayer.services.notices import service_notice_pending
@@ -51,6 +52,11 @@ def _without(kind: str, detail: str = "") -> Exists:
             service=OuterRef("pk"), period_end=OuterRef("paid_until"), kind=kind, detail=detail
         )
     )
+
+
+def _renewing() -> dict[str, object]:
+    """Services that renew: not denied renewal by staff (TOS-REFUSE-1), not cancelled by the customer."""
+    return {"renewal_denied": False, "cancel_at__isnull": True}
 
 
 def _batched(queryset: QuerySet[Service], batch_size: int) -> Iterator[Service]:
@@ -144,7 +150,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
 
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
     due = Service.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], renewal_denied=False, paid_until__lte=horizon
+        status__in=[Status.ACTIVE, Status.SUSPENDED], paid_until__lte=horizon, **_renewing()
     ).filter(~_without(Effect.RENEWAL_INVOICE))
     why = f"invoice {policy.renewal.invoice_days_before} days before expiry"
     for chunk in _chunks(due, batch_size):
@@ -192,9 +198,9 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
         later = days[index + 1] if index + 1 < len(days) else 0
         due = Service.objects.filter(
             status=Status.ACTIVE,
-            renewal_denied=False,
             paid_until__gt=now + dt.timedelta(days=later),
             paid_until__lte=now + dt.timedelta(days=day),
+            **_renewing(),
         ).filter(~_without(Effect.REMINDER, str(day)))
         for chunk in _chunks(due, batch_size):
             try:
@@ -254,36 +260,6 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
             result.items.extend(planned)
 
 
-def renewal_line(service: Service) -> LineData:
-    """The invoice line that renews ``service`` for its next period at its own price (TOS-PRICE-1): the one
-    definition, for the automation's batches and a single renewal alike."""
-
-    return LineData(
-        kind=LineKind.RENEWAL,
-        reference=renewal_reference(service.public_id, service.paid_until),
-        description=renewal_description(service),
-        unit_price=Money(service.recurring_amount, service.currency),
-        period_start=service.paid_until,
-        period_end=next_period_end(service, service.paid_until),
-    )
-
-
-def _issue_renewal(service: Service) -> str:
-    draft = invoice_create(customer=service.customer, currency=service.currency, lines=[renewal_line(service)])
-    invoice = invoice_issue(
-        invoice=draft, actor=ACTOR, auto_apply=service.auto_renew, pays_on_top_up=service.auto_renew
-    )
-    return invoice.public_id
-
-
-def _open_renewal(service: Service) -> Invoice | None:
-    return Invoice.objects.filter(
-        status=InvoiceStatus.ISSUED,
-        lines__kind=LineKind.RENEWAL,
-        lines__reference=renewal_reference(service.public_id, service.paid_until),
-    ).first()
-
-
 def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     """Auto-renew pays an open renewal invoice from the balance once the balance covers it (retried each run).
 
@@ -314,8 +290,8 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     candidates = Service.objects.filter(
         status__in=[Status.ACTIVE, Status.SUSPENDED],
         auto_renew=True,
-        renewal_denied=False,
         paid_until__lte=now + dt.timedelta(days=policy.renewal.invoice_days_before),
+        **_renewing(),
     ).filter(~_without(Effect.AUTO_RENEW))
     references = set(payable.values_list("reference", flat=True))
     ids = [
@@ -333,7 +309,7 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 
 def _pay_renewal(service: Service) -> str:
 
-    invoice = _open_renewal(service)
+    invoice = open_renewal(service)
     if invoice is None:
         return ""
     invoice_pay_from_balance(
@@ -356,7 +332,7 @@ def _expiries(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 
 def _suspensions(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     grace = dt.timedelta(days=policy.expiry.suspend_after_days)
-    candidates = Service.objects.filter(status=Status.ACTIVE, renewal_denied=False, paid_until__lte=now - grace).filter(
+    candidates = Service.objects.filter(status=Status.ACTIVE, paid_until__lte=now - grace, **_renewing()).filter(
         ~_without(Effect.SUSPEND)
     )
     for service in _batched(candidates, batch_size):
@@ -386,21 +362,29 @@ def _suspensions(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 
 def _terminations(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     grace = dt.timedelta(days=policy.expiry.delete_after_days)
-    overdue = Service.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], renewal_denied=False, paid_until__lte=now - grace
-    ).filter(~_without(Effect.TERMINATE))
+    running = [Status.ACTIVE, Status.SUSPENDED]
+    overdue = Service.objects.filter(status__in=running, paid_until__lte=now - grace, **_renewing()).filter(
+        ~_without(Effect.TERMINATE)
+    )
     denied = Service.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], renewal_denied=True, paid_until__lte=now
+        status__in=running, renewal_denied=True, cancel_at__isnull=True, paid_until__lte=now
     ).filter(~_without(Effect.TERMINATE))
+    cancelled = Service.objects.filter(status__in=running, cancel_at__lte=now).filter(~_without(Effect.TERMINATE))
     for queryset, reason, requirement, why in (
         (overdue, Reason.OVERDUE, "TOS-EXPIRE-1", f"{policy.expiry.delete_after_days} days after expiry, unpaid"),
         (denied, Reason.RENEWAL_DENIED, "TOS-REFUSE-1", "renewal denied: ends at expiry"),
+        (cancelled, Reason.CANCELLED, "TOS-TERM-1", "cancelled by the customer: ends at the end of the term"),
     ):
         for service in _batched(queryset, batch_size):
 
             def terminate(service: Service, reason: str = reason, requirement: str = requirement) -> str:
-                service_terminate(service=service, reason=reason, actor=ACTOR, requirement=requirement)
+                if reason == Reason.CANCELLED:
+                    cancellation_carry_out(service=service, actor=ACTOR)
+                else:
+                    service_terminate(service=service, reason=reason, actor=ACTOR, requirement=requirement)
                 return ""
 
             due = service.paid_until + (grace if reason == Reason.OVERDUE else dt.timedelta(0))
+            if reason == Reason.CANCELLED and service.cancel_at is not None:
+                due = service.cancel_at
             yield service, Planned(service.public_id, Effect.TERMINATE, "", due, why), terminate
