@@ -27,6 +27,7 @@ from megalayer.provisioning.tasks import (
 )
 from megalayer.services.tasks import automation_run_task
 from megalayer.support.tasks import tickets_auto_close_task
+from megalayer.webhooks.tasks import webhooks_deliver_due_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class Schedule:
 
 SCHEDULE: tuple[Schedule, ...] = (
     Schedule(name="notices.deliver_due", task=notices_deliver_due_task, every=60),
+    # Webhook deliveries go as soon as their event commits; this sweep sends the retries and takes back lost ones.
+    Schedule(name="webhooks.deliver_due", task=webhooks_deliver_due_task, every=15),
     Schedule(name="billing.apply_pending_payments", task=payments_apply_pending_task, every=300),
     Schedule(name="services.automation", task=automation_run_task, every=300),
     # Operations normally run as soon as they are requested; this sweep retries and takes back lost attempts.

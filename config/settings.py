@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "megalayer.abuse",
     "megalayer.privacy",
     "megalayer.affiliates",
+    "megalayer.webhooks",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
@@ -354,6 +355,10 @@ MEGALAYER_USER_DATA_MAX_BYTES = env.integer("MEGALAYER_USER_DATA_MAX_BYTES", 16 
 # Bare metal (issue 19): the networks the machines' installers fetch their cloud-init seed from
 # (``/metal/seed/<MAC>/``); a request from anywhere else is answered 404. Set it to the provisioning network.
 MEGALAYER_METAL_SEED_NETWORKS = env.string_list("MEGALAYER_METAL_SEED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+# Outgoing webhooks (issue 20): a URL resolving to a private, loopback, link-local or reserved address is refused
+# (SSRF) unless one of these networks (CIDRs) holds it; and how long one delivery request may take.
+WEBHOOK_ALLOW_NETWORKS = env.string_list("MEGALAYER_WEBHOOK_ALLOW_NETWORKS", [])
+WEBHOOK_TIMEOUT_SECONDS = env.integer("MEGALAYER_WEBHOOK_TIMEOUT_SECONDS", 10)
 
 LOGGING: dict[str, Any] = {
     "version": 1,

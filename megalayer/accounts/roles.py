@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, str] = {
     "accounts.manage_holds": "Legal holds and account deletions",
     "accounts.manage_machines": "Hosts, drivers, operations, address pools, attack alarms, network notices",
     "accounts.manage_terms": "Publish Terms; mail templates",
+    "accounts.manage_webhooks": "Outgoing webhooks: endpoints, deliveries, replays",
     "accounts.view_audit": "The audit log",
     "accounts.manage_staff": "Staff accounts and their roles",
 }

@@ -13,6 +13,7 @@ from megalayer.backoffice import (
     staff_views,
     support_views,
     views,
+    webhook_views,
 )
 
 app_name = "backoffice"
@@ -21,6 +22,8 @@ urlpatterns = [
     path("customers/", views.customers, name="customers"),
     path("services/", service_views.services, name="services"),
     path("cancellations/", service_views.cancellations, name="cancellations"),
+    path("webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("webhooks/<str:public_id>/", webhook_views.webhook_detail, name="webhook_detail"),
     path("services/<str:public_id>/", service_views.service_detail, name="service_detail"),
     path("services/<str:public_id>/console/", service_views.service_console, name="service_console"),
     path("orders/review/", service_views.review_queue, name="review_queue"),

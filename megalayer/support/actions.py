@@ -23,6 +23,7 @@ from megalayer.accounts.models import Customer, User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, RuleRefused
+from megalayer.core.events import event_emit
 from megalayer.core.people import ERASED
 from megalayer.core.uploads import base_name, upload_check
 from megalayer.notices.actions import notice_for_customer, notice_for_staff
@@ -174,6 +175,12 @@ def ticket_reply(
         elif from_staff:
             _ticket_move(ticket, Status.ANSWERED, updated_at=now, answered_at=now, closed_at=None)
             _tell_customer(ticket, message, kind="ticket_reply")
+            event_emit(
+                "ticket.replied",
+                subject_id=ticket.public_id,
+                customer_id=ticket.customer.public_id,
+                data={"message": message.pk, "subject": ticket.subject},
+            )
         else:
             _ticket_move(ticket, Status.CUSTOMER_REPLY, updated_at=now, closed_at=None)
             _tell_staff(ticket, message)

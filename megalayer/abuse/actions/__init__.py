@@ -32,6 +32,7 @@ from megalayer.billing.actions import LineData, invoice_create, invoice_issue, i
 from megalayer.billing.models import Invoice
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.events import event_emit
 from megalayer.core.transactions import outermost
 from megalayer.ledger.errors import InsufficientBalance
 from megalayer.network.actions import null_route_start
@@ -193,6 +194,12 @@ def case_for(*, service: Any, category: str, report: AbuseReport) -> AbuseCase:
         target_id=case.public_id,
         requirement="TOS-ABUSE-1",
         terms_version=version_number_at(now),
+        data={"service": service.public_id, "category": category, "deadline": case.deadline_at.isoformat()},
+    )
+    event_emit(
+        "abuse.case_opened",
+        subject_id=case.public_id,
+        customer_id=service.customer.public_id,
         data={"service": service.public_id, "category": category, "deadline": case.deadline_at.isoformat()},
     )
     return case

@@ -16,11 +16,19 @@ from django.db.models import F
 
 from megalayer.accounts.models import Customer
 from megalayer.audit.actions import Actor, PendingEvent, audit_record_many
-from megalayer.billing.actions.invoices import DUE_AFTER, LineData, _bill_to, _mark_paid_if_settled, invoice_entry
+from megalayer.billing.actions.invoices import (
+    DUE_AFTER,
+    LineData,
+    _bill_to,
+    _mark_paid_if_settled,
+    invoice_entry,
+    invoice_event,
+)
 from megalayer.billing.choices import InvoiceStatus
 from megalayer.billing.models import Invoice, InvoiceLine, NumberSequence
 from megalayer.billing.tax import TaxDecision, tax_for
 from megalayer.core import clock
+from megalayer.core.events import events_emit
 from megalayer.core.money import Money
 from megalayer.ledger.actions import ledger_account, ledger_post_many
 from megalayer.ledger.models import LedgerAccount
@@ -108,6 +116,7 @@ def invoices_issue_many(*, drafts: list[BulkInvoice], actor: Actor) -> list[Invo
                 for invoice in invoices
             ]
         )
+        events_emit([invoice_event("invoice.issued", invoice, invoice.customer.public_id) for invoice in invoices])
         for invoice in invoices:
             if invoice.total == 0:
                 _mark_paid_if_settled(invoice)  # free renewals settle at once, as a single issue would

@@ -24,6 +24,7 @@ from megalayer.billing.registry import run_paid_handlers
 from megalayer.billing.tax import tax_for
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.events import Event, event_new, events_emit
 from megalayer.core.money import Money
 from megalayer.ledger.actions import Entry, Leg, customer_balance_account, ledger_account, ledger_post, ledger_post_many
 from megalayer.ledger.models import LedgerAccount
@@ -145,6 +146,7 @@ def invoice_issue(
             requirement="TOS-INVOICE-1",
             data={"number": invoice.display_number, "total": str(total), "tax": decision.as_snapshot()},
         )
+        events_emit([invoice_event("invoice.issued", invoice, customer.public_id)])
 
         pays_from_balance = customer.auto_apply_balance if auto_apply is None else auto_apply
         if pays_from_balance and pays_on_top_up:
@@ -265,6 +267,16 @@ def invoice_pay_from_balance(
     return payment
 
 
+def invoice_event(kind: str, invoice: Invoice, customer_id: str) -> Event:
+    """``invoice.issued`` / ``invoice.paid`` for the operator's webhooks (core/events.py)."""
+    return event_new(
+        kind,
+        subject_id=invoice.public_id,
+        customer_id=customer_id,
+        data={"number": invoice.display_number, "total": str(invoice.total), "currency": invoice.currency},
+    )
+
+
 def _mark_paid_if_settled(invoice: Invoice) -> None:
     if invoice.amount_due.amount > 0:
         return
@@ -276,6 +288,7 @@ def _mark_paid_if_settled(invoice: Invoice) -> None:
     )
     if updated:
         invoice.status = InvoiceStatus.PAID
+        events_emit([invoice_event("invoice.paid", invoice, invoice.customer.public_id)])
         run_paid_handlers(invoice)
 
         notice_invoice_paid(invoice=invoice)

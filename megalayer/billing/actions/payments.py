@@ -14,6 +14,7 @@ from megalayer.billing.choices import PAYMENT_STATUS, InvoiceStatus, PaymentStat
 from megalayer.billing.models import Invoice, Payment
 from megalayer.core import clock
 from megalayer.core.errors import Forbidden, InvalidInput, NotFound, RuleRefused
+from megalayer.core.events import event_emit
 from megalayer.core.money import Money
 from megalayer.core.transactions import outermost
 from megalayer.ledger.actions import Leg, customer_balance_account, ledger_account, ledger_post
@@ -85,6 +86,12 @@ def _credit_balance(payment: Payment, gateway_detail: dict[str, Any]) -> None:
         target_id=payment.public_id,
         requirement="TOS-BAL-1",
         data={"amount": str(money), "customer": payment.customer.public_id},
+    )
+    event_emit(
+        "payment.received",
+        subject_id=payment.public_id,
+        customer_id=payment.customer.public_id,
+        data={"amount": str(money.amount), "currency": money.currency, "gateway": payment.gateway},
     )
 
 

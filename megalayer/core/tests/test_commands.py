@@ -93,6 +93,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         second = schedule_tick(worker="b")
     assert first == [
         "notices.deliver_due",
+        "webhooks.deliver_due",
         "billing.apply_pending_payments",
         "services.automation",
         "provisioning.run_due",
@@ -107,7 +108,7 @@ def test_each_schedule_slot_is_claimed_by_one_worker():
         "orders.cancel_unpaid",
     ]
     assert second == []
-    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 13
+    assert list(ScheduledRun.objects.values_list("worker", flat=True)) == ["a"] * 14
 
 
 def test_staff_create_and_roles_from_the_command_line(capsys):

@@ -20,6 +20,7 @@ from megalayer.billing.models import Invoice
 from megalayer.catalog.models import CYCLE_MONTHS
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.events import event_emit
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.core.transactions import outermost
 from megalayer.ledger.errors import InsufficientBalance
@@ -65,6 +66,23 @@ def _move(
         requirement=requirement,
         data={"from": previous, "reason": service.reason, "note": note},
     )
+    event = _EVENT_OF_MOVE.get((previous, to)) or _EVENT_OF_MOVE.get(("*", to))
+    if event:
+        event_emit(
+            event,
+            subject_id=service.public_id,
+            customer_id=service.customer.public_id,
+            data={"status": to, "reason": service.reason, "requirement": requirement},
+        )
+
+
+# Which status moves are business events for the operator's other systems (core/events.py).
+_EVENT_OF_MOVE: dict[tuple[str, str], str] = {
+    (Status.PROVISIONING, Status.ACTIVE): "service.activated",
+    (Status.SUSPENDED, Status.ACTIVE): "service.recovered",
+    ("*", Status.SUSPENDED): "service.suspended",
+    ("*", Status.TERMINATED): "service.terminated",
+}
 
 
 def service_create_from_order(*, order: Any, actor: Actor) -> Service:

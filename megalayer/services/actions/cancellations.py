@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
+from megalayer.core.events import event_emit
 from megalayer.core.transactions import outermost
 from megalayer.services.actions import renewals_void_open, service_terminate
 from megalayer.services.actions.renewals import issue_renewal, open_renewal
@@ -94,6 +95,17 @@ def cancellation_request(
                 target_id=service.public_id,
                 requirement=REQUIREMENT,
                 data={"cancellation": cancellation.public_id, "when": when, "reason": reason},
+            )
+            event_emit(
+                "service.cancellation_requested",
+                subject_id=service.public_id,
+                customer_id=service.customer.public_id,
+                data={
+                    "cancellation": cancellation.public_id,
+                    "when": when,
+                    "reason": reason,
+                    "effective_at": cancellation.effective_at.isoformat(),
+                },
             )
             if end_of_term:
                 Service.objects.filter(pk=service.pk).update(cancel_at=cancellation.effective_at)
