@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "megalayer.privacy",
     "megalayer.affiliates",
     "megalayer.webhooks",
+    "megalayer.reports",
     "megalayer.api",
     "megalayer.portal",
     "megalayer.backoffice",
