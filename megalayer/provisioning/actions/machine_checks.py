@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
 
 from megalayer.audit.actions import Actor, audit_record
@@ -21,7 +23,7 @@ def hardware_differences(machine: Machine, found: MachineInventory) -> list[str]
     problems = []
     if found.cpu_cores != profile.cpu_cores:
         problems.append(f"CPU cores: {found.cpu_cores} reported, {profile.cpu_cores} in the profile")
-    allowed = max(1.0, profile.memory_gb * 0.05)
+    allowed = max(Decimal(1), profile.memory_gb * Decimal("0.05"))
     if abs(found.memory_gib - profile.memory_gb) > allowed:
         problems.append(f"memory: {found.memory_gib:g} GiB reported, {profile.memory_gb} GB in the profile")
     missing = sorted(set(machine.macs) - set(found.macs))
@@ -49,7 +51,7 @@ def machine_inspect(*, machine: Machine, actor: Actor) -> list[str]:
                 "model": found.model,
                 "serial": found.serial,
                 "cpu_cores": found.cpu_cores,
-                "memory_gib": found.memory_gib,
+                "memory_gib": str(found.memory_gib),  # JSON has no decimal type: kept exact as text
                 "macs": list(found.macs),
             },
             inspected_at=now,

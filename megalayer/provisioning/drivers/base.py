@@ -226,7 +226,7 @@ class MachineInventory:
     model: str
     serial: str
     cpu_cores: int
-    memory_gib: float
+    memory_gib: Decimal  # as the BMC reports it (Redfish's TotalSystemMemoryGiB), read without float rounding
     macs: tuple[str, ...]
 
 

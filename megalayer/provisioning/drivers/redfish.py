@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import sushy
@@ -234,7 +235,7 @@ class RedfishDriver(Driver):
                 model=str(system.model or ""),
                 serial=str(system.serial_number or ""),
                 cpu_cores=cores,
-                memory_gib=float(memory or 0),
+                memory_gib=Decimal(str(memory or 0)),
                 macs=macs,
             )
 
