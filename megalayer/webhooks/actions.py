@@ -26,13 +26,13 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F
 
 from megalayer.accounts.models import User
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.core import clock
 from megalayer.core.errors import InvalidInput, RuleRefused
 from megalayer.core.events import EVENT_TYPES, Event
+from megalayer.core.outbox import Outbox
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.core.transactions import outermost
 from megalayer.webhooks.choices import DELIVERY_STATUS, DeliveryStatus
@@ -47,9 +47,18 @@ LEASE = dt.timedelta(minutes=2)  # far above the request timeout: a claim older 
 REQUIREMENT = "TOS-AUDIT-1"
 
 
-def retry_delay(attempts: int) -> dt.timedelta:
-    """After the n-th failed attempt: 1, 3, 9 … minutes, at most 6 hours (ten attempts span about a day)."""
-    return dt.timedelta(minutes=min(3 ** max(attempts - 1, 0), 360))
+# The deliveries outbox (core/outbox.py): after the n-th failed attempt 1, 3, 9 … minutes, at most 6 hours
+# (ten attempts span about a day); a claim older than the lease lost its sender.
+OUTBOX = Outbox(
+    DELIVERY_STATUS,
+    waiting=DeliveryStatus.PENDING,
+    sending=DeliveryStatus.SENDING,
+    lease=LEASE,
+    first_seconds=60,
+    factor=3,
+    cap_seconds=6 * 3600,
+)
+retry_delay = OUTBOX.retry_delay
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -173,15 +182,7 @@ def deliveries_for_events(events: list[Event]) -> int:
 
 
 def _claim(delivery_id: int) -> Delivery | None:
-    now = clock.now()
-    claimed = DELIVERY_STATUS.claim(
-        Delivery.objects.filter(pk=delivery_id, next_attempt_at__lte=now),
-        sources=[DeliveryStatus.PENDING],
-        target=DeliveryStatus.SENDING,
-        attempts=F("attempts") + 1,
-        claimed_at=now,
-    )
-    return Delivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
+    return Delivery.objects.select_related("endpoint").get(pk=delivery_id) if OUTBOX.claim(delivery_id) else None
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -257,25 +258,11 @@ def delivery_send(*, delivery_id: int) -> str:
     return target
 
 
-def deliveries_release_stale() -> int:
-    """A sender killed mid-request leaves its delivery "sending": give it back once the lease is over."""
-    return DELIVERY_STATUS.claim(
-        Delivery.objects.filter(claimed_at__lt=clock.now() - LEASE),
-        sources=[DeliveryStatus.SENDING],
-        target=DeliveryStatus.PENDING,
-        next_attempt_at=clock.now(),
-    )
-
-
 def webhooks_deliver_due(limit: int = 500) -> dict[str, int]:
-    """The periodic sweep: release stale claims, then send every due delivery, oldest first."""
-    results: dict[str, int] = {"released": deliveries_release_stale()}
-    due = (
-        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=clock.now())
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for delivery_id in list(due):
+    """The periodic sweep: give back deliveries a killed sender left "sending" past the lease, then send every
+    due delivery, oldest first."""
+    results: dict[str, int] = {"released": OUTBOX.release_stale()}
+    for delivery_id in OUTBOX.due_ids(limit):
         outcome = delivery_send(delivery_id=delivery_id)
         results[outcome] = results.get(outcome, 0) + 1
     return results

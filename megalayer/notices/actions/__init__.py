@@ -11,13 +11,13 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 
 from megalayer.accounts.models import Customer
 from megalayer.accounts.queries import customers_to_notify_of_terms
 from megalayer.core import clock
 from megalayer.core.ids import new_public_id
+from megalayer.core.outbox import Outbox
 from megalayer.core.tasks import enqueue_on_commit
 from megalayer.notices.choices import NOTICE_STATUS, REQUIREMENT_OF_KIND, Kind, Status
 from megalayer.notices.models import Notice
@@ -28,9 +28,18 @@ MAX_ATTEMPTS = 8
 STALE_SENDING_AFTER = dt.timedelta(minutes=10)
 
 
-def retry_delay(attempts: int) -> dt.timedelta:
-    """Back-off after the n-th failed attempt: 1, 2, 4, 8 … minutes, at most 2 hours."""
-    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 120))
+# The notices outbox (core/outbox.py): back-off 1, 2, 4, 8 … minutes, at most 2 hours; a claim older than
+# STALE_SENDING_AFTER lost its sender.
+OUTBOX = Outbox(
+    NOTICE_STATUS,
+    waiting=Status.QUEUED,
+    sending=Status.SENDING,
+    lease=STALE_SENDING_AFTER,
+    first_seconds=60,
+    factor=2,
+    cap_seconds=7200,
+)
+retry_delay = OUTBOX.retry_delay
 
 
 def render_notice(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -126,15 +135,7 @@ def notices_terms_changed(*, version: Any) -> int:
 
 def _claim(notice_id: int) -> Notice | None:
     """Compare-and-set queued → sending, so one sender at a time holds a notice."""
-    now = clock.now()
-    claimed = NOTICE_STATUS.claim(
-        Notice.objects.filter(pk=notice_id, next_attempt_at__lte=now),
-        sources=[Status.QUEUED],
-        target=Status.SENDING,
-        attempts=F("attempts") + 1,
-        claimed_at=now,
-    )
-    return Notice.objects.get(pk=notice_id) if claimed else None
+    return Notice.objects.get(pk=notice_id) if OUTBOX.claim(notice_id) else None
 
 
 def notice_deliver(*, notice_id: int) -> str:
@@ -188,30 +189,10 @@ def _record_failure(notice: Notice, error: BaseException) -> str:
     return status
 
 
-def notices_due_ids(limit: int = 500) -> list[int]:
-    """Queued notices whose next attempt is due, oldest first."""
-    return list(
-        Notice.objects.filter(status=Status.QUEUED, next_attempt_at__lte=clock.now())
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-
-
-def notices_release_stale() -> int:
-    """A sender killed mid-send leaves a notice 'sending'; give it back to the queue."""
-    return NOTICE_STATUS.claim(
-        Notice.objects.filter(claimed_at__lt=clock.now() - STALE_SENDING_AFTER),
-        sources=[Status.SENDING],
-        target=Status.QUEUED,
-        next_attempt_at=clock.now(),
-    )
-
-
 def notices_deliver_due() -> dict[str, int]:
-    """The periodic sweep: release stale claims, then deliver every due notice."""
-    released = notices_release_stale()
-    results: dict[str, int] = {"released": released}
-    for notice_id in notices_due_ids():
+    """The periodic sweep: release stale claims (a sender killed mid-send), then deliver every due notice."""
+    results: dict[str, int] = {"released": OUTBOX.release_stale()}
+    for notice_id in OUTBOX.due_ids():
         outcome = notice_deliver(notice_id=notice_id)
         results[outcome] = results.get(outcome, 0) + 1
     return results

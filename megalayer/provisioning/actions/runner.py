@@ -17,6 +17,7 @@ from django.db.models import F
 from megalayer.audit.actions import audit_record
 from megalayer.catalog.models import OsImage
 from megalayer.core import clock
+from megalayer.core.outbox import backoff
 from megalayer.notices.actions import notice_for_staff
 from megalayer.provisioning.actions import OPEN, PASSWORD_KINDS, SYSTEM, Kind, OpStatus, _enqueue, _image_ref
 from megalayer.provisioning.actions.hosts import host_driver
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """Back-off after the n-th failed attempt: 15 s, 30 s, 1 min, 2 min … at most 15 minutes."""
-    return dt.timedelta(seconds=min(15 * 2 ** max(attempts - 1, 0), 900))
+    return backoff(attempts, first_seconds=15, factor=2, cap_seconds=900)
 
 
 def lease_for(driver_timeout: float) -> dt.timedelta:
