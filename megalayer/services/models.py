@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 
 from megalayer.core.fields import EncryptedJSONField
@@ -47,12 +49,6 @@ class Service(models.Model):
     paid_until = models.DateTimeField(db_index=True)
     auto_renew = models.BooleanField(default=True)
     renewal_denied = models.BooleanField(default=False, help_text="Staff: not renewed, ends at expiry (TOS-REFUSE-1).")
-    cancel_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="The customer cancelled at the end of the term: not renewed, ends at this moment. Set and "
-        "cleared only with the pending Cancellation, in the same transaction (the automation reads this column).",
-    )
     created_at = models.DateTimeField()
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -71,6 +67,16 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.product_id} ({self.status})"
+
+    @property
+    def cancel_at(self) -> dt.datetime | None:
+        """When the customer's pending end-of-term cancellation ends the service (None: none pending). Derived
+        from the ``Cancellation`` rows, never stored twice; lists annotate it (``pending_cancel_at``, see
+        ``services.queries.services_of``) instead of asking once per service."""
+        if "pending_cancel_at" in self.__dict__:
+            annotated: dt.datetime | None = self.__dict__["pending_cancel_at"]
+            return annotated
+        return self.cancellations.filter(status=CancelStatus.PENDING).values_list("effective_at", flat=True).first()
 
 
 class ServiceEvent(models.Model):

@@ -5,17 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from megalayer.accounts.models import Customer
 from megalayer.core import clock
-from megalayer.services.choices import Reason, Status
+from megalayer.services.choices import CancelStatus, Reason, Status
 from megalayer.services.models import Cancellation, Service
 from megalayer.terms.queries import policy_at
 
 
+def pending_cancellation_at() -> Subquery:
+    """The effective moment of a service's pending cancellation, for ``annotate(pending_cancel_at=…)``."""
+    return Subquery(
+        Cancellation.objects.filter(service=OuterRef("pk"), status=CancelStatus.PENDING).values("effective_at")[:1]
+    )
+
+
 def services_of(customer: Customer) -> QuerySet[Service]:
-    return Service.objects.filter(customer=customer).select_related("product__location", "product__tier", "os_image")
+    return (
+        Service.objects.filter(customer=customer)
+        .select_related("product__location", "product__tier", "os_image")
+        .annotate(pending_cancel_at=pending_cancellation_at())
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,11 +275,11 @@ def service_renewal_paid(*, service_id: str, period_start: dt.datetime, period_e
             return  # already extended for this period, or gone (its invoice was voided)
         Service.objects.filter(pk=service.pk).update(paid_until=period_end)
         service.paid_until = period_end
-        if service.cancel_at is not None and service.cancel_at < period_end:
-            # A partly paid renewal (which the cancellation could not void) was completed: the customer keeps
-            # the term they paid for and the cancellation moves to its new end.
-            Service.objects.filter(pk=service.pk).update(cancel_at=period_end)
-            service.cancellations.filter(status=CancelStatus.PENDING).update(effective_at=period_end)
+        # A partly paid renewal (which a cancellation could not void) was completed: the customer keeps the
+        # term they paid for and the cancellation moves to its new end.
+        service.cancellations.filter(status=CancelStatus.PENDING, effective_at__lt=period_end).update(
+            effective_at=period_end
+        )
         ServiceEvent.objects.create(
             service=service,
             at=clock.now(),

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from django.db import IntegrityError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from megalayer.audit.actions import Actor, audit_record
 from megalayer.billing.actions import invoice_pay_from_balance
@@ -31,8 +31,8 @@ from megalayer.services import hooks
 from megalayer.services.actions import service_suspend, service_terminate
 from megalayer.services.actions.cancellations import cancellation_carry_out
 from megalayer.services.actions.renewals import open_renewal, renewal_line
-from megalayer.services.choices import Effect, LineKind, Reason, Status
-from megalayer.services.models import LifecycleEffect, Service
+from megalayer.services.choices import CancelStatus, Effect, LineKind, Reason, Status
+from megalayer.services.models import Cancellation, LifecycleEffect, Service
 from megalayer.services.notices import service_notice_pending
 from megalayer.services.periods import renewal_reference
 from megalayer.services.runs import Planned, RunResult
@@ -54,9 +54,14 @@ def _without(kind: str, detail: str = "") -> Exists:
     )
 
 
-def _renewing() -> dict[str, object]:
+def _cancelled(**when: object) -> Exists:
+    """The service has a pending end-of-term cancellation (``when``: conditions on its ``effective_at``)."""
+    return Exists(Cancellation.objects.filter(service=OuterRef("pk"), status=CancelStatus.PENDING, **when))
+
+
+def _renewing() -> Q:
     """Services that renew: not denied renewal by staff (TOS-REFUSE-1), not cancelled by the customer."""
-    return {"renewal_denied": False, "cancel_at__isnull": True}
+    return Q(renewal_denied=False) & Q(~_cancelled())
 
 
 def _batched(queryset: QuerySet[Service], batch_size: int) -> Iterator[Service]:
@@ -150,7 +155,7 @@ def _renewal_invoice_batches(now: dt.datetime, policy: Policy, batch_size: int, 
 
     horizon = now + dt.timedelta(days=policy.renewal.invoice_days_before)
     due = Service.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], paid_until__lte=horizon, **_renewing()
+        _renewing(), status__in=[Status.ACTIVE, Status.SUSPENDED], paid_until__lte=horizon
     ).filter(~_without(Effect.RENEWAL_INVOICE))
     why = f"invoice {policy.renewal.invoice_days_before} days before expiry"
     for chunk in _chunks(due, batch_size):
@@ -197,10 +202,10 @@ def _reminder_batches(now: dt.datetime, policy: Policy, batch_size: int, result:
     for index, day in enumerate(days):
         later = days[index + 1] if index + 1 < len(days) else 0
         due = Service.objects.filter(
+            _renewing(),
             status=Status.ACTIVE,
             paid_until__gt=now + dt.timedelta(days=later),
             paid_until__lte=now + dt.timedelta(days=day),
-            **_renewing(),
         ).filter(~_without(Effect.REMINDER, str(day)))
         for chunk in _chunks(due, batch_size):
             try:
@@ -288,10 +293,10 @@ def _auto_renewals(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
         .values("reference")
     )
     candidates = Service.objects.filter(
+        _renewing(),
         status__in=[Status.ACTIVE, Status.SUSPENDED],
         auto_renew=True,
         paid_until__lte=now + dt.timedelta(days=policy.renewal.invoice_days_before),
-        **_renewing(),
     ).filter(~_without(Effect.AUTO_RENEW))
     references = set(payable.values_list("reference", flat=True))
     ids = [
@@ -332,7 +337,7 @@ def _expiries(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 
 def _suspensions(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     grace = dt.timedelta(days=policy.expiry.suspend_after_days)
-    candidates = Service.objects.filter(status=Status.ACTIVE, paid_until__lte=now - grace, **_renewing()).filter(
+    candidates = Service.objects.filter(_renewing(), status=Status.ACTIVE, paid_until__lte=now - grace).filter(
         ~_without(Effect.SUSPEND)
     )
     for service in _batched(candidates, batch_size):
@@ -363,13 +368,15 @@ def _suspensions(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
 def _terminations(now: dt.datetime, policy: Policy, batch_size: int) -> Work:
     grace = dt.timedelta(days=policy.expiry.delete_after_days)
     running = [Status.ACTIVE, Status.SUSPENDED]
-    overdue = Service.objects.filter(status__in=running, paid_until__lte=now - grace, **_renewing()).filter(
+    overdue = Service.objects.filter(_renewing(), status__in=running, paid_until__lte=now - grace).filter(
         ~_without(Effect.TERMINATE)
     )
-    denied = Service.objects.filter(
-        status__in=running, renewal_denied=True, cancel_at__isnull=True, paid_until__lte=now
-    ).filter(~_without(Effect.TERMINATE))
-    cancelled = Service.objects.filter(status__in=running, cancel_at__lte=now).filter(~_without(Effect.TERMINATE))
+    denied = Service.objects.filter(~_cancelled(), status__in=running, renewal_denied=True, paid_until__lte=now).filter(
+        ~_without(Effect.TERMINATE)
+    )
+    cancelled = Service.objects.filter(_cancelled(effective_at__lte=now), status__in=running).filter(
+        ~_without(Effect.TERMINATE)
+    )
     for queryset, reason, requirement, why in (
         (overdue, Reason.OVERDUE, "TOS-EXPIRE-1", f"{policy.expiry.delete_after_days} days after expiry, unpaid"),
         (denied, Reason.RENEWAL_DENIED, "TOS-REFUSE-1", "renewal denied: ends at expiry"),

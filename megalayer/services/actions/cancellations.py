@@ -4,9 +4,9 @@ The Terms say a service runs until it is "not renewed" ("Service Term", TOS-TERM
 refunded for reasons on the customer's side (Payment and Refund Policy 3, TOS-REFUND-1). So:
 
 - **At the end of the term**: the service is not renewed. Its unpaid renewal invoice is voided (nothing to
-  pay, auto-renew does not pay it), ``Service.cancel_at`` is set, and the automation run terminates it then
-  (``cancellation_carry_out``), with the termination notice and audit event. Until then the customer may
-  withdraw the request: renewals resume, and a renewal invoice voided by the request is issued again.
+  pay, auto-renew does not pay it; ``Service.cancel_at`` reads the pending request), and the automation run
+  terminates it then (``cancellation_carry_out``), with the termination notice and audit event. Until then
+  the customer may withdraw the request: renewals resume, and a renewal invoice voided by the request is issued again.
 - **Now**: the service is terminated at once (its server destroyed, its data deleted) and nothing is
   refunded; the API and the form insist on an explicit confirmation that says so.
 
@@ -64,7 +64,7 @@ def cancellation_request(
                     "Only a running or suspended service can be cancelled.", rule="not-cancellable",
                     requirement=REQUIREMENT,
                 )  # fmt: skip
-            if service.cancel_at is not None or cancellation_pending(service) is not None:
+            if cancellation_pending(service) is not None:
                 raise RuleRefused(
                     "A cancellation of this service is already pending; withdraw it first to change it.",
                     rule="cancellation-pending",
@@ -108,8 +108,6 @@ def cancellation_request(
                 },
             )
             if end_of_term:
-                Service.objects.filter(pk=service.pk).update(cancel_at=cancellation.effective_at)
-                service.cancel_at = cancellation.effective_at
                 renewals_void_open(service, actor, f"service {service.public_id} cancelled at the end of its term")
                 notice_service(
                     service=service,
@@ -145,8 +143,6 @@ def cancellation_withdraw(*, service: Service, actor: Actor) -> Cancellation:
                 "There is no pending cancellation to withdraw.", rule="no-cancellation", requirement=REQUIREMENT
             )
         CANCEL_STATUS.move(cancellation, CancelStatus.WITHDRAWN, withdrawn_at=clock.now())
-        Service.objects.filter(pk=service.pk).update(cancel_at=None)
-        service.cancel_at = None
         issued = LifecycleEffect.objects.filter(
             service=service, period_end=service.paid_until, kind=Effect.RENEWAL_INVOICE
         ).first()
@@ -191,4 +187,3 @@ def cancellation_carry_out(*, service: Service, actor: Actor) -> None:
             note=f"cancelled by the customer at the end of the term ({cancellation.public_id})",
         )
         CANCEL_STATUS.move(cancellation, CancelStatus.DONE, done_at=clock.now())
-        Service.objects.filter(pk=service.pk).update(cancel_at=None)
